@@ -1,0 +1,134 @@
+"""Translator Studio: one tab per model family, each a thin face over the `translator` API.
+
+    python app.py                       # http://127.0.0.1:7860, works with no network (bundled weights)
+    python app.py --host 0.0.0.0 --port 7860 --concurrency 1
+
+Every action has an `api_name`, so `gradio_client.Client(url).predict(..., api_name="/cyclegan")` works.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import gradio as gr  # noqa: E402
+
+import translator  # noqa: E402
+from translator.images import ImageError  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parent / "assets" / "examples"
+IMAGE_SOURCES = ["upload", "webcam", "clipboard"]
+
+from gradio.events import Dependency
+
+class ImageUpload(gr.Image):
+    """An image input whose file reaches the translator core undecoded. gr.Image opens uploads with PIL
+    itself and turns a bad file into a generic error; the core reads any mode, applies EXIF rotation and
+    size limits, and says plainly what is wrong. (`is_template` keeps gr.Image's frontend.)"""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        if payload is None or payload.path is None:  # nothing, or an inline data: URL
+            return super().preprocess(payload)
+        return payload.path
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def user_error(err: Exception) -> gr.Error:
+    return gr.Error(str(err), title="Cannot translate")
+
+
+def load_model(name: str) -> translator.Translator:
+    try:
+        return translator.load(name.strip())
+    except (translator.WeightsNotFoundError, translator.WeightsError) as err:
+        raise user_error(err) from None
+
+
+def describe(t: translator.Translator, seconds: float) -> str:
+    return (f"**{seconds * 1000:.0f} ms** on {t.device.type} at {t.image_size}×{t.image_size} px · "
+            f"weights: {t.provenance.source} ({t.provenance.repo_id or t.provenance.path})")
+
+
+# --- CycleGAN -------------------------------------------------------------------------------------------
+def run_cyclegan(image, direction: str, model: str):
+    """Translate an image with a CycleGAN; returns (translation, cycle reconstruction, info)."""
+    if image is None:
+        raise gr.Error("Add an image first: upload one, paste it, use the webcam or click an example.")
+    t = load_model(model)
+    try:
+        result = t.cycle(image, direction=direction)
+    except (ImageError, ValueError) as err:
+        raise user_error(err) from None
+    return result.translation, result.reconstruction, describe(t, result.seconds)
+
+
+def cyclegan_tab(default_model: str) -> None:
+    t = load_model(default_model)
+    a, b = t.domains
+    gr.Markdown(f"Unpaired translation between two styles (CycleGAN). The reconstruction is the translation "
+                f"translated back: what survives the round trip. Shipped model: **{a} ↔ {b}**.")
+    with gr.Row():
+        with gr.Column():
+            image = ImageUpload(type="filepath", sources=IMAGE_SOURCES, format="png", label="Input", height=320)
+            direction = gr.Radio([(f"{a} → {b}", "a2b"), (f"{b} → {a}", "b2a")], value="a2b", label="Direction")
+            with gr.Accordion("Model", open=False):
+                model = gr.Textbox(default_model, label="Shipped name, Hub repo id or local folder",
+                                   info="Any repo whose config.json says family: cyclegan")
+            button = gr.Button("Translate", variant="primary")
+        with gr.Column():
+            translation = gr.Image(type="pil", format="png", label="Translation", buttons=["download", "fullscreen"],
+                                   interactive=False, height=320)
+            reconstruction = gr.Image(type="pil", format="png", label="Cycle reconstruction",
+                                      buttons=["download"], interactive=False, height=160)
+            info = gr.Markdown()
+    outputs = [translation, reconstruction, info]
+    button.click(run_cyclegan, [image, direction, model], outputs, api_name="cyclegan", concurrency_id="model")
+    examples = sorted((EXAMPLES / "cyclegan").glob("*.png"))
+    if examples:
+        gr.Examples([[str(p), "a2b" if p.name.startswith(a) else "b2a", default_model] for p in examples],
+                    inputs=[image, direction, model], outputs=outputs, fn=run_cyclegan, cache_examples=False,
+                    run_on_click=True, label="Held-out test emoji (never seen in training)",
+                    api_visibility="private")
+
+
+FAMILY_TABS = {"cyclegan": ("CycleGAN", cyclegan_tab)}
+
+
+def build_demo() -> gr.Blocks:
+    shipped = {m.family: m.name for m in translator.hub.SHIPPED.values()}
+    with gr.Blocks(title="Translator Studio") as demo:
+        gr.Markdown("# Translator Studio\nClassic GAN image-to-image translation, running on this machine's CPU. "
+                    "Weights load from the Hugging Face Hub, or from the copies bundled with the app when offline.")
+        with gr.Tabs():
+            for family, (label, build) in FAMILY_TABS.items():
+                if family in shipped:  # a tab per family that has a model: no placeholders
+                    with gr.Tab(label, id=family):
+                        build(shipped[family])
+    return demo
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--concurrency", type=int, default=1, help="translations at once (CPU: 1)")
+    parser.add_argument("--queue-size", type=int, default=32, help="waiting requests before new ones are refused")
+    parser.add_argument("--share", action="store_true")
+    args = parser.parse_args(argv)
+    demo = build_demo()
+    demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=gr.themes.Soft(),
+                max_file_size="20mb")
+
+
+if __name__ == "__main__":
+    main()

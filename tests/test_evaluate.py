@@ -1,0 +1,48 @@
+"""The metrics mean what the README says they mean."""
+import pytest
+import torch
+
+from training.evaluate import kid, psnr, ssim, update_readme
+from training.model_card import metrics_table
+
+
+def test_ssim_and_psnr_known_values():
+    x = torch.rand(3, 3, 32, 32)
+    assert torch.allclose(ssim(x, x), torch.ones(3))
+    assert (ssim(x, torch.rand(3, 3, 32, 32)) < 0.2).all()
+    assert torch.allclose(psnr(x, (x + 0.1)), torch.full((3,), 20.0), atol=1e-3)  # MSE 0.01 -> 20 dB
+
+
+def test_ssim_prefers_the_closer_image():
+    x = torch.rand(1, 3, 32, 32)
+    assert ssim(x, (x + 0.05 * torch.randn_like(x)).clamp(0, 1)) > ssim(x, (x + 0.3 * torch.randn_like(x)).clamp(0, 1))
+
+
+def test_kid_is_near_zero_for_one_distribution_and_grows_with_a_shift():
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(300, 8, generator=gen), torch.randn(300, 8, generator=gen)
+    same, _ = kid(a, b)
+    shifted, _ = kid(a, b + 1)
+    assert abs(same) < 0.05 and shifted > 1
+
+
+def sample_metrics():
+    row = {"l1": 0.1, "psnr": 20.0, "ssim": 0.8, "target_share": 0.9, "kid_x100": 1.5, "kid_std_x100": 0.2, "n": 10}
+    return {"protocol": "test protocol", "directions": {"x→y": {"model": row, "identity": {**row, "l1": 0.2}}}}
+
+
+def test_readme_table_is_replaced_between_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- metrics:start -->\nold\n<!-- metrics:end -->\noutro\n")
+    update_readme(readme, {"m": sample_metrics()})
+    text = readme.read_text()
+    assert "old" not in text and "| x→y | model | 0.1000 | 20.00 | 0.8000 | 90.0% | 1.50 ± 0.20 | 10 |" in text
+    assert text.startswith("intro") and text.endswith("outro\n")
+    assert metrics_table(sample_metrics()).count("\n") == 3
+
+
+def test_readme_without_markers_is_refused(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers")
+    with pytest.raises(SystemExit, match="metrics:start"):
+        update_readme(readme, {"m": sample_metrics()})

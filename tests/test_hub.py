@@ -1,0 +1,168 @@
+"""Weights: bundled copies, a (fake) Hub with cache and pinned revisions, the offline fallback, and
+clear errors for everything that can go wrong."""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from huggingface_hub import constants
+from PIL import Image
+
+import translator
+from conftest import ROOT, export, tiny_cyclegan
+from translator import hub
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def test_list_models_names_the_bundled_models():
+    names = translator.list_models()
+    assert "cyclegan-noto2twemoji" in names
+    for name in names:
+        assert (hub.SHIPPED[name].bundled / "model.safetensors").is_file()
+
+
+def test_shipped_model_falls_back_to_the_bundled_copy_quickly():
+    # conftest points HF_ENDPOINT at a closed port: the Hub is unreachable
+    start = time.perf_counter()
+    t = translator.load("cyclegan-noto2twemoji", warm_up=False)
+    assert time.perf_counter() - start < 15
+    assert t.provenance.source == "bundled"
+    assert t.provenance.path == hub.SHIPPED["cyclegan-noto2twemoji"].bundled
+    assert "Cannot reach the Hub" in t.provenance.note
+
+
+def test_shipped_model_translates_a_test_emoji_offline():
+    t = translator.load("cyclegan-noto2twemoji")
+    example = sorted((ROOT / "assets/examples/cyclegan").glob("noto-*.png"))[0]
+    out = t.translate(example, direction="a2b")
+    assert out.mode == "RGB" and out.size == (256, 256)
+    result = t.cycle(example, direction="a2b")
+    assert result.reconstruction.size == out.size and result.seconds > 0
+
+
+def test_download_from_the_hub_then_the_cache(fake_hub, tiny_model_dir):
+    fake_hub.add("alice/tiny", tiny_model_dir)
+    t = translator.load("alice/tiny", warm_up=False)
+    assert t.provenance.source == "hub" and t.provenance.repo_id == "alice/tiny"
+    assert Path(constants.HF_HUB_CACHE) in t.provenance.path.parents  # the normal Hub cache
+    assert fake_hub.downloads("model.safetensors") == 1
+    translator._cache.clear()
+    translator.load("alice/tiny", warm_up=False)
+    assert fake_hub.downloads("model.safetensors") == 1  # second time: from the cache
+
+
+def test_pinned_revision_gets_exactly_that_commit(fake_hub, tmp_path):
+    first = fake_hub.add("alice/tiny", export(tiny_cyclegan(seed=1), tmp_path / "v1"))
+    fake_hub.add("alice/tiny", export(tiny_cyclegan(seed=2), tmp_path / "v2"))  # main moves on
+    pinned = translator.load("alice/tiny", revision=first, warm_up=False)
+    latest = translator.load("alice/tiny", warm_up=False)
+    w = lambda t: t.model.g_ab.stem.conv.weight  # noqa: E731
+    assert torch.equal(w(pinned), tiny_cyclegan(seed=1).g_ab.stem.conv.weight.half().float())
+    assert not torch.equal(w(pinned), w(latest))
+    assert first in str(pinned.provenance.path)
+
+
+def test_offline_uses_the_cache(fake_hub, tiny_model_dir, monkeypatch):
+    sha = fake_hub.add("alice/tiny", tiny_model_dir)
+    translator.load("alice/tiny", revision=sha, warm_up=False)
+    translator._cache.clear()
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    before = len(fake_hub.requests)
+    t = translator.load("alice/tiny", revision=sha, warm_up=False)
+    assert t.provenance.source == "hub-cache" and len(fake_hub.requests) == before
+
+
+def test_shipped_model_prefers_the_hub_when_it_is_there(fake_hub, tmp_path, monkeypatch):
+    shipped = hub.SHIPPED["cyclegan-noto2twemoji"]
+    fake_hub.add(shipped.repo_id, files_of(shipped.bundled))
+    t = translator.load("cyclegan-noto2twemoji", warm_up=False)
+    assert t.provenance.source == "hub" and t.provenance.repo_id == shipped.repo_id
+
+
+def test_missing_repo_is_a_clear_error(fake_hub):
+    with pytest.raises(translator.WeightsNotFoundError, match="No model repository 'nobody/nothing'"):
+        translator.load("nobody/nothing")
+
+
+def test_missing_revision_is_a_clear_error(fake_hub, tiny_model_dir):
+    fake_hub.add("alice/tiny", tiny_model_dir)
+    with pytest.raises(translator.WeightsNotFoundError, match="revision does not exist"):
+        translator.load("alice/tiny", revision="v9")
+
+
+def test_pickle_only_repo_is_refused(fake_hub, tiny_model_dir):
+    fake_hub.add("alice/pickled", {"config.json": (tiny_model_dir / "config.json").read_bytes(),
+                                   "pytorch_model.bin": b"\x80\x04 not loaded"})
+    with pytest.raises(translator.WeightsNotFoundError, match="safetensors only"):
+        translator.load("alice/pickled")
+
+
+def test_truncated_safetensors_is_a_clear_error(fake_hub, tiny_model_dir):
+    files = files_of(tiny_model_dir)
+    files["model.safetensors"] = files["model.safetensors"][:-100]
+    fake_hub.add("alice/broken", files)
+    with pytest.raises(translator.WeightsError, match="truncated or not a safetensors file"):
+        translator.load("alice/broken")
+
+
+def test_shipped_model_with_a_damaged_hub_copy_is_an_error_not_garbage(fake_hub):
+    shipped = hub.SHIPPED["cyclegan-noto2twemoji"]
+    files = files_of(shipped.bundled)
+    files["model.safetensors"] = files["model.safetensors"][:1000]
+    fake_hub.add(shipped.repo_id, files)
+    with pytest.raises(translator.WeightsError, match="truncated"):
+        translator.load("cyclegan-noto2twemoji")
+
+
+def test_wrong_shapes_are_a_clear_error(tmp_path, tiny_model_dir):
+    config = (tiny_model_dir / "config.json").read_text().replace('"ngf": 4', '"ngf": 8')
+    (tiny_model_dir / "config.json").write_text(config)
+    with pytest.raises(translator.WeightsError, match="do not fit the cyclegan network"):
+        translator.load(str(tiny_model_dir))
+
+
+def test_unknown_family(tiny_model_dir):
+    config = (tiny_model_dir / "config.json").read_text().replace('"cyclegan"', '"stylegan"')
+    (tiny_model_dir / "config.json").write_text(config)
+    with pytest.raises(translator.WeightsError, match="family 'stylegan'"):
+        translator.load(str(tiny_model_dir))
+
+
+def test_not_a_name_or_repo():
+    with pytest.raises(translator.WeightsNotFoundError, match="not a shipped model"):
+        translator.load("no such model")
+
+
+def test_export_then_load_gives_identical_outputs(tiny_model_dir):
+    original = tiny_cyclegan().half().float().eval()  # what fp16 export keeps
+    t = translator.load(str(tiny_model_dir), warm_up=False)
+    assert t.provenance.source == "local"
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(t.translate_tensor(x, "a2b"), original.g_ab(x))
+        assert torch.equal(t.translate_tensor(x, "b2a"), original.g_ba(x))
+    assert t.translate(Image.new("RGB", (50, 40)), direction="b2a").size == (256, 205)
+
+
+def test_hf_endpoint_env_var_reaches_the_fake_hub(tmp_path, tiny_model_dir):
+    """The real path a user takes: HF_ENDPOINT set in the environment of a fresh process (the CLI)."""
+    from fake_hub import FakeHub
+
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (40, 40), "yellow").save(tmp_path / "in" / "face.png")
+    with FakeHub() as server:
+        server.add("alice/tiny", tiny_model_dir)
+        env = {**os.environ, "HF_ENDPOINT": server.url, "HF_HOME": str(tmp_path / "hf"),
+               "HF_HUB_CACHE": str(tmp_path / "hf" / "hub")}
+        done = subprocess.run([sys.executable, "-m", "translator", "alice/tiny", str(tmp_path / "in"), "-o",
+                               str(tmp_path / "out")], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "weights from hub: alice/tiny@main" in done.stderr
+    assert Image.open(tmp_path / "out" / "face.png").size == (256, 256)
+    assert server.downloads("model.safetensors") == 1

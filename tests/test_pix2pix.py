@@ -1,0 +1,128 @@
+"""pix2pix: the paper's U-Net, the inference semantics we chose, line drawings, and a few training steps."""
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+import translator
+from conftest import ROOT
+from training import pix2pix as train_pix2pix
+from training.data.sketch import SketchPairs, edges, line_drawing, write_drawings
+from translator import images
+from translator.pix2pix import Pix2Pix, UNetGenerator, per_image_statistics
+
+
+def count(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_unet_matches_the_official_networks():
+    g = UNetGenerator()  # unet_256: ngf 64, 8 downs, batch norm, dropout
+    assert count(g) == 54_413_955 and len(g.state_dict()) == 82
+    assert count(UNetGenerator(num_downs=7)) == 41_828_995  # unet_128
+    dropouts = [i for i, block in enumerate(g.up) if isinstance(block.act, torch.nn.Dropout)]
+    assert dropouts == [1, 2, 3]  # the three innermost-but-one 512-channel blocks
+    assert g.down[0].conv.bias is None  # no bias before batch norm, even on the outermost conv
+
+
+def test_unet_shapes_and_size_check():
+    g = UNetGenerator(ngf=8, num_downs=6).eval()
+    assert g(torch.randn(2, 3, 64, 64)).shape == (2, 3, 64, 64)
+    with pytest.raises(ValueError, match="multiple of"):
+        Pix2Pix(image_size=100, num_downs=6)
+
+
+def tiny_pix2pix_dir(tmp_path, **kwargs):
+    torch.manual_seed(0)
+    model = Pix2Pix(64, ngf=8, num_downs=6, domain_a="noto-sketch", domain_b="noto", **kwargs)
+    with torch.no_grad():  # non-trivial running statistics, to tell the two modes apart
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+    copy.deepcopy(model).half().save_pretrained(tmp_path / "p2p")
+    return tmp_path / "p2p", model.half().float()
+
+
+def test_inference_is_training_mode_batch_norm_at_batch_1_without_dropout(tmp_path):
+    folder, model = tiny_pix2pix_dir(tmp_path)
+    t = translator.load(str(folder), warm_up=False)
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    reference = copy.deepcopy(model).train()
+    for m in reference.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    with torch.no_grad():
+        expected = torch.cat([reference(x[:1]), reference(x[1:])])
+        got = t.translate_tensor(x)
+        assert torch.allclose(got, expected, atol=1e-5)  # per image, as trained with batch 1
+        assert torch.equal(t.translate_tensor(x), got)  # deterministic
+        assert torch.allclose(t.translate_tensor(x[1:]), got[1:], atol=1e-6)  # independent of the batch
+        assert not torch.allclose(got, copy.deepcopy(model).eval()(x), atol=1e-3)  # not the running averages
+
+
+def test_per_image_statistics_keeps_the_learned_affine():
+    bn = torch.nn.Sequential(torch.nn.BatchNorm2d(4))
+    bn[0].weight.data.fill_(2.0)
+    per_image_statistics(bn)
+    assert isinstance(bn[0], torch.nn.InstanceNorm2d) and bn[0].weight.eq(2.0).all()
+
+
+def test_line_drawing_is_black_strokes_on_white():
+    rgb = torch.ones(3, 64, 64)
+    rgb[:, 16:48, 16:48] = torch.tensor([1.0, 0.8, 0.1])[:, None, None]  # a yellow square on white
+    drawing = line_drawing(rgb)
+    assert drawing.shape == (3, 64, 64) and set(drawing.unique().tolist()) == {0.0, 1.0}
+    assert drawing[0, 32, 32] == 1 and drawing[0, 2, 2] == 1 and drawing[0, 16, 32] == 0  # outline only
+    assert edges(torch.ones(3, 8, 8)).sum() == 0
+    thick = line_drawing(rgb, width=3)
+    assert (thick == 0).sum() > (drawing == 0).sum()
+
+
+def test_sketch_pairs_and_written_drawings(tmp_path):
+    (tmp_path / "noto" / "train").mkdir(parents=True)
+    (tmp_path / "noto" / "test").mkdir(parents=True)
+    for split in ("train", "test"):
+        image = Image.new("RGB", (64, 64), "white")
+        ImageDraw.Draw(image).ellipse((10, 10, 54, 54), fill=(250, 200, 30), outline=(120, 80, 0), width=3)
+        image.save(tmp_path / "noto" / split / "1f600.png")
+    pair = SketchPairs(tmp_path / "noto" / "train", 64)[0]
+    assert pair["a"].shape == pair["b"].shape == (3, 64, 64)
+    assert pair["a"].min() == -1 and pair["a"].max() == 1
+    out = write_drawings(tmp_path, "noto")
+    assert Image.open(out / "test" / "1f600.png").size == (64, 64)
+
+
+def test_sketch_input_is_cut_to_the_drawing_and_keeps_thin_strokes(tmp_path):
+    folder, _ = tiny_pix2pix_dir(tmp_path, input_kind="sketch")
+    t = translator.load(str(folder), warm_up=False)
+    canvas = Image.new("RGBA", (1000, 700), (0, 0, 0, 0))  # a sketchpad: transparent paper
+    ImageDraw.Draw(canvas).ellipse((100, 100, 300, 300), outline=(0, 0, 0, 255), width=4)  # small, in a corner
+    x, _ = t.prepare(canvas)
+    ink = (x[0, 0] < 0).nonzero()
+    assert ink[:, 0].min() <= 6 and ink[:, 0].max() >= 57  # the circle now spans the square
+    assert x.min() == -1  # a 4 px stroke on a 1000 px canvas is still fully black at 64 px
+    assert images.is_blank(Image.new("RGBA", (50, 50))) and not images.is_blank(canvas)
+
+
+def test_pix2pix_trains_both_variants_and_loads(tmp_path):
+    color = tmp_path / "emoji" / "noto" / "train"
+    color.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        image = Image.new("RGB", (64, 64), "white")
+        x, y = rng.integers(4, 20, 2)
+        ImageDraw.Draw(image).ellipse((int(x), int(y), int(x) + 40, int(y) + 40), fill=(250, 200, 30))
+        image.save(color / f"{i}.png")
+    for variant, extra in (("gan", []), ("l1", ["--lambda-gan", "0"])):
+        out = tmp_path / variant
+        train_pix2pix.main(["--sketch-from", str(color), "--out", str(out), "--image-size", "64", "--ngf", "4",
+                            "--ndf", "4", "--steps", "3", "--log-every", "1", "--threads", "1", *extra])
+        info = json.loads((out / "export" / "training.json").read_text())
+        assert info["steps"] == 3 and info["losses"]["gan"] == ("vanilla" if variant == "gan" else "none")
+        t = translator.load(str(out / "export"), warm_up=False)
+        assert t.config["input_kind"] == "sketch" and t.domains == ("noto-sketch", "noto")
+        assert t.translate(ROOT / "assets/examples/pix2pix/hand-drawn-smiley.png").mode == "RGB"

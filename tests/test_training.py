@@ -1,0 +1,153 @@
+"""A few real training steps on tiny generated data: the trainer runs, resumes, exports exactly what the
+core loads, and the data loaders read a user's own folders."""
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+import translator
+from conftest import ROOT
+from training import cyclegan as train_cyclegan
+from training.common import ImagePool, frozen
+from training.data import emoji
+from training.data.folders import ClassFolders, PairedDataset, UnpairedDataset, list_images
+
+TINY = ["--image-size", "32", "--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--n-layers-d", "2",
+        "--log-every", "1", "--sample-every", "2", "--threads", "1"]
+
+
+def shapes(folder, kind: str, n: int = 6, size: int = 40):
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(len(kind))
+    for i in range(n):
+        image = Image.new("RGBA" if i % 2 else "RGB", (size, size + i), "white")
+        draw = ImageDraw.Draw(image)
+        x, y = rng.integers(4, 14, 2)
+        box = (int(x), int(y), int(x) + 20, int(y) + 20)
+        (draw.ellipse if kind == "circles" else draw.rectangle)(box, fill=(200, 40, 40) if kind == "circles" else (40, 40, 200))
+        image.save(folder / f"{i:03d}.png")
+
+
+@pytest.fixture
+def dataroot(tmp_path):
+    for split in ("train", "test"):
+        shapes(tmp_path / "data" / f"{split}A", "circles")
+        shapes(tmp_path / "data" / f"{split}B", "squares")
+    return tmp_path / "data"
+
+
+def test_cyclegan_trains_exports_and_loads(dataroot, tmp_path):
+    out = tmp_path / "run"
+    train_cyclegan.main(["--dataroot", str(dataroot), "--out", str(out), "--steps", "3", "--domain-a", "circles",
+                         "--domain-b", "squares", *TINY])
+    export = out / "export"
+    assert sorted(p.name for p in export.iterdir()) == ["README.md", "config.json", "model.safetensors", "training.json"]
+    info = json.loads((export / "training.json").read_text())
+    assert info["steps"] == 3 and info["family"] == "cyclegan" and "--dataroot" in info["command"]
+    card = (export / "README.md").read_text()
+    assert "Steps: 3" in card and info["command"] in card and "circles ↔ squares" in card
+    assert len(list((out / "samples").glob("*.png"))) == 2  # steps 2 and 3
+    lines = (out / "log.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and all(np.isfinite(v) for v in json.loads(lines[-1]).values())
+
+    from safetensors import safe_open
+    with safe_open(str(export / "model.safetensors"), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}  # shipped as fp16
+    t = translator.load(str(export))
+    assert t.domains == ("circles", "squares")
+    assert t.translate(dataroot / "testA" / "000.png").size == (256, 256)
+
+
+def test_resume_continues_the_same_run(dataroot, tmp_path):
+    out = tmp_path / "run"
+    args = ["--dataroot", str(dataroot), "--out", str(out), *TINY, "--save-every", "2"]
+    train_cyclegan.main([*args, "--steps", "2"])
+    train_cyclegan.main([*args, "--steps", "4", "--resume"])
+    info = json.loads((out / "export" / "training.json").read_text())
+    assert info["steps"] == 4 and len(info["sessions"]) == 2 and "--resume" in info["sessions"][1]
+    steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_two_processes_through_torchrun(dataroot, tmp_path):
+    """Multi-process data parallel (gloo on CPU; the same code path is NCCL on GPUs)."""
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m",
+                           "training.cyclegan", "--dataroot", str(dataroot), "--out", str(out), "--steps", "2",
+                           "--batch-size", "2", *TINY], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    info = json.loads((out / "export" / "training.json").read_text())
+    assert info["processes"] == 2 and info["command"].startswith("torchrun --nproc_per_node 2")
+
+
+def test_frozen_blocks_parameter_gradients_only():
+    net = torch.nn.Linear(2, 1)
+    x = torch.ones(1, 2, requires_grad=True)
+    with frozen(net):
+        net(x).sum().backward()
+    assert net.weight.grad is None and x.grad is not None and net.weight.requires_grad
+
+
+def test_image_pool_returns_old_fakes_once_full():
+    pool = ImagePool(size=2)
+    first = pool(torch.zeros(2, 3, 4, 4))
+    assert torch.equal(first, torch.zeros(2, 3, 4, 4))
+    outs = torch.cat([pool(torch.ones(1, 3, 4, 4)) for _ in range(50)])
+    assert (outs.amax(dim=(1, 2, 3)) == 0).any()  # some were swapped for stored zeros
+
+
+def test_paired_and_class_folders(tmp_path, dataroot):
+    paired = PairedDataset(dataroot / "trainA", dataroot / "trainB", size=32, augment=True)
+    item = paired[0]
+    assert item["a"].shape == item["b"].shape == (3, 32, 32)
+    side = tmp_path / "sbs"
+    side.mkdir()
+    Image.new("RGB", (80, 40), "red").save(side / "x.png")
+    pair = PairedDataset(side, None, size=16, augment=False)[0]
+    assert pair["a"].shape == (3, 16, 16)
+    classes = ClassFolders(dataroot, size=16)
+    assert classes.classes == ["testA", "testB", "trainA", "trainB"] and len(classes) == 24
+    assert UnpairedDataset(dataroot / "trainA", dataroot / "trainB", 32)[3]["b"].shape == (3, 32, 32)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="No images"):
+        list_images(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="No such folder"):
+        list_images(tmp_path / "missing")
+
+
+def test_emoji_keys_and_split_are_deterministic():
+    assert emoji.normalise_key("1F600") == "1f600"
+    assert emoji.normalise_key("2764-FE0F-200D-1F525") == "2764-200d-1f525"
+    assert emoji.base_key("1f44b-1f3fb") == "1f44b"
+    assert emoji.is_flag("1f1eb-1f1f7") and not emoji.is_flag("1f600")
+    assert emoji.split_of("1f44b-1f3fd") == emoji.split_of("1f44b")  # skin tones follow their base
+    splits = [emoji.split_of(f"{cp:x}") for cp in range(0x1F600, 0x1F650)]
+    assert 0 < splits.count("test") < len(splits) // 3
+
+
+def test_iconify_reader_resolves_aliases(tmp_path):
+    icons = {"prefix": "t", "width": 128, "height": 128,
+             "icons": {"face": {"body": '<circle cx="64" cy="64" r="50" fill="#fc0"/>'}},
+             "aliases": {"face-flipped": {"parent": "face", "hFlip": True}}}
+    chars = {"1f600": "face", "1f601-fe0f": "face-flipped"}
+    tarball = tmp_path / "icons.tgz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        for name, payload in (("package/icons.json", icons), ("package/chars.json", chars)):
+            data = json.dumps(payload).encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    svgs = emoji.read_iconify(tarball)
+    assert set(svgs) == {"1f600", "1f601"} and "scale(-1 1)" in svgs["1f601"]
+    emoji.render((svgs["1f600"], tmp_path / "face.png", 32))
+    image = Image.open(tmp_path / "face.png")
+    assert image.mode == "RGB" and image.size == (32, 32) and image.getpixel((0, 0)) == (255, 255, 255)
+    assert image.getpixel((16, 16))[2] < 50  # the yellow disc

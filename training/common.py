@@ -1,0 +1,223 @@
+"""The small base every trainer shares: run set-up (device, AMP, multi-process), checkpoints, sample
+grids, learning-rate schedule, and export to the Hub layout. Each family's trainer stays one readable
+file with its losses and its step; this is everything that is not about a particular GAN.
+
+Multi-GPU (and multi-process CPU) goes through Hugging Face `accelerate`:
+    accelerate launch --num_processes 2 -m training.cyclegan ...      # or: torchrun --nproc_per_node 2 ...
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import json
+import os
+import random
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch import nn
+from torchvision.utils import save_image
+
+from translator.base import HubModel
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("run")
+    g.add_argument("--out", type=Path, required=True, help="run folder: checkpoint, samples, log, export")
+    g.add_argument("--name", help="model name for the export and the card (default: the run folder's name)")
+    g.add_argument("--steps", type=int, default=20000, help="optimisation steps in total")
+    g.add_argument("--decay-from", type=float, default=0.5,
+                   help="fraction of the steps after which the learning rate decays linearly to 0 (papers: 0.5)")
+    g.add_argument("--batch-size", type=int, default=1)
+    g.add_argument("--lr", type=float, default=2e-4)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--mixed-precision", choices=["auto", "no", "fp16", "bf16"], default="auto",
+                   help="auto = fp16 on CUDA, none on CPU (bf16 is 30-300x slower on AVX2 CPUs)")
+    g.add_argument("--cpu", action="store_true", help="train on the CPU even if a GPU is there")
+    g.add_argument("--threads", type=int, default=None, help="CPU threads per process (default: torch's)")
+    g.add_argument("--workers", type=int, default=None, help="data loader workers (default: 0 on CPU, 4 on GPU)")
+    g.add_argument("--sample-every", type=int, default=1000)
+    g.add_argument("--save-every", type=int, default=1000)
+    g.add_argument("--log-every", type=int, default=50)
+    g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    g.add_argument("--push-to-hub", metavar="REPO", help="upload the export to this Hub repo when done")
+
+
+class Run:
+    """One training run: the accelerator, the run folder, the step counter, logging and checkpoints."""
+
+    def __init__(self, args: argparse.Namespace, module: str, argv: list[str] | None = None):
+        """`module` and `argv` make the recorded command (what the model card says reproduces the run)."""
+        self.args = args
+        self.out: Path = args.out
+        self.name = args.name or self.out.name
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        torch.set_flush_denormal(True)  # denormals cost 10x+ in eager CPU convs (reference/cpu-performance.md)
+        precision = args.mixed_precision
+        if precision == "auto":
+            precision = "fp16" if torch.cuda.is_available() else "no"
+        # accelerate forms a multi-process CPU (gloo) group only when told it is on the CPU
+        launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        cpu = args.cpu or (launched and not torch.cuda.is_available())
+        self.accelerator = Accelerator(mixed_precision=precision, cpu=cpu)
+        set_seed(args.seed + self.accelerator.process_index)
+        self.device = self.accelerator.device
+        self.step = 0
+        self.started = time.time()
+        self.elapsed_before = 0.0  # wall time of earlier sessions of a resumed run
+        if self.is_main:
+            (self.out / "samples").mkdir(parents=True, exist_ok=True)
+        launcher = f"torchrun --nproc_per_node {os.environ['WORLD_SIZE']}" if launched else "python"
+        argv = sys.argv[1:] if argv is None else argv
+        self.command = f"{launcher} -m " + " ".join(shlex.quote(str(a)) for a in [module, *argv])
+        self.commands = [self.command]  # every session of a resumed run, oldest first
+
+    @property
+    def is_main(self) -> bool:
+        return self.accelerator.is_main_process
+
+    @property
+    def workers(self) -> int:
+        if self.args.workers is not None:
+            return self.args.workers
+        return 4 if self.device.type == "cuda" else 0
+
+    def loader(self, dataset) -> torch.utils.data.DataLoader:
+        return torch.utils.data.DataLoader(dataset, batch_size=self.args.batch_size, shuffle=True, drop_last=True,
+                                           num_workers=self.workers, pin_memory=self.device.type == "cuda",
+                                           persistent_workers=self.workers > 0)
+
+    def batches(self, loader):
+        """Endless batches; `prepare` shards them across processes."""
+        loader = self.accelerator.prepare(loader)
+        while True:
+            yield from loader
+
+    def lr_factor(self) -> float:
+        """Constant, then linear decay to zero (the papers' schedule, counted in steps)."""
+        decay_start = int(self.args.steps * self.args.decay_from)
+        if self.step < decay_start:
+            return 1.0
+        return max(0.0, 1.0 - (self.step - decay_start) / max(1, self.args.steps - decay_start))
+
+    def set_lr(self, *optimizers: torch.optim.Optimizer) -> None:
+        for opt in optimizers:
+            for group in opt.param_groups:
+                group["lr"] = self.args.lr * self.lr_factor()
+
+    @property
+    def wall_seconds(self) -> float:
+        return self.elapsed_before + time.time() - self.started
+
+    # --- logging, samples, checkpoints -------------------------------------------------------------------
+    def log(self, losses: dict[str, float]) -> None:
+        if self.is_main:
+            record = {"step": self.step, "seconds": round(self.wall_seconds, 1), **{k: round(v, 5) for k, v in losses.items()}}
+            with open(self.out / "log.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def save_samples(self, rows: list[torch.Tensor]) -> None:
+        """A grid, one row per tensor batch (same batch size), mapped from [-1, 1]."""
+        if self.is_main:
+            grid = torch.cat([r.detach().float().cpu() for r in rows])
+            save_image(grid * 0.5 + 0.5, self.out / "samples" / f"{self.step:07d}.png", nrow=rows[0].shape[0])
+
+    def checkpoint_dir(self) -> Path:
+        return self.out / "checkpoint"
+
+    def save_checkpoint(self) -> None:
+        """Models, optimisers and RNG states through accelerate, plus our step counter; one rolling copy."""
+        self.accelerator.wait_for_everyone()
+        self.accelerator.save_state(self.checkpoint_dir())
+        if self.is_main:
+            (self.checkpoint_dir() / "run.json").write_text(
+                json.dumps({"step": self.step, "wall_seconds": self.wall_seconds, "commands": self.commands}))
+
+    def maybe_resume(self) -> None:
+        if not self.args.resume:
+            return
+        state = self.checkpoint_dir() / "run.json"
+        if not state.exists():
+            raise SystemExit(f"--resume: no checkpoint in {self.checkpoint_dir()}")
+        self.accelerator.load_state(self.checkpoint_dir())
+        saved = json.loads(state.read_text())
+        self.step, self.elapsed_before = saved["step"], saved["wall_seconds"]
+        self.commands = saved.get("commands", [saved.get("command")]) + [self.command]
+        self.started = time.time()
+        self.accelerator.print(f"resumed at step {self.step}")
+
+    def export(self, model: HubModel, training_info: dict) -> Path | None:
+        """fp16 `model.safetensors` + `config.json` + `training.json` + model card in OUT/export."""
+        self.accelerator.wait_for_everyone()
+        if not self.is_main:
+            return None
+        folder = self.out / "export"
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in ("README.md", "model.safetensors", "config.json"):
+            (folder / stale).unlink(missing_ok=True)
+        half = copy.deepcopy(self.accelerator.unwrap_model(model)).float().half().cpu()
+        half.save_pretrained(folder)
+        info = {"name": self.name, "command": self.command, "sessions": self.commands, "steps": self.step,
+                "wall_seconds": round(self.wall_seconds), "batch_size": self.args.batch_size,
+                "processes": self.accelerator.num_processes, "device": self.device.type,
+                "mixed_precision": self.accelerator.mixed_precision, "seed": self.args.seed,
+                "torch": torch.__version__, **training_info}
+        (folder / "training.json").write_text(json.dumps(info, indent=2))
+        from training.model_card import write_model_card  # local import: keeps start-up light
+        write_model_card(folder)
+        if self.args.push_to_hub:
+            from huggingface_hub import HfApi
+            api = HfApi()
+            api.create_repo(self.args.push_to_hub, exist_ok=True)
+            commit = api.upload_folder(repo_id=self.args.push_to_hub, folder_path=folder,
+                                       commit_message=f"{self.name}: {self.step} steps")
+            print(f"pushed to {commit.commit_url}; pin revision {commit.oid}")
+        return folder
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module):
+    """No parameter gradients for these modules inside the block (the discriminator during the generator
+    step). Gradients still flow *through* them to the generator."""
+    params = [p for m in modules for p in m.parameters()]
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+
+
+class ImagePool:
+    """The history buffer of Shrivastava et al. used by CycleGAN: once full, each fake is swapped with a
+    stored one half of the time, so the discriminator also sees older generator outputs."""
+
+    def __init__(self, size: int = 50):
+        self.size, self.images = size, []
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        if self.size == 0:
+            return images
+        out = []
+        for image in images.detach():
+            image = image.unsqueeze(0)
+            if len(self.images) < self.size:
+                self.images.append(image)
+                out.append(image)
+            elif random.random() < 0.5:
+                i = random.randrange(self.size)
+                out.append(self.images[i].clone())
+                self.images[i] = image
+            else:
+                out.append(image)
+        return torch.cat(out)
+

@@ -1,0 +1,186 @@
+"""Train a CycleGAN (Zhu et al., 2017) on two folders of unpaired images.
+
+    python -m training.cyclegan --dataroot DATA --out runs/my-cyclegan            # DATA/trainA, DATA/trainB
+    python -m training.cyclegan --train-a A_DIR --train-b B_DIR --out runs/x ...
+    accelerate launch --num_processes 2 -m training.cyclegan ...                  # multi-GPU / multi-process
+
+Losses are the paper's: least-squares GAN, cycle L1 x10, identity L1 x0.5 of that, a 50-image history
+pool for the discriminators, Adam 2e-4 (0.5, 0.999), constant then linear decay. One generator step
+(both generators together, discriminators frozen), then one discriminator step.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from training.common import ImagePool, Run, add_common_args, frozen
+from training.data.folders import UnpairedDataset, cyclegan_folders, eval_transform, ImageFiles
+from translator.cyclegan import CycleGAN
+from translator.layers import PatchDiscriminator, init_weights
+
+
+class Discriminators(nn.Module):
+    def __init__(self, ndf: int, n_layers: int, norm: str):
+        super().__init__()
+        self.d_a = PatchDiscriminator(3, ndf, n_layers, norm)  # real A vs G_ba(b)
+        self.d_b = PatchDiscriminator(3, ndf, n_layers, norm)  # real B vs G_ab(a)
+
+    def forward(self, x_a: torch.Tensor, x_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.d_a(x_a), self.d_b(x_b)
+
+
+class GeneratorPass(nn.Module):
+    """Everything the generator step computes, in one forward (so DDP sees one call per step).
+    Translation and identity share a batch: instance norm is per sample, so this is exact and faster."""
+
+    def __init__(self, model: CycleGAN, identity: bool):
+        super().__init__()
+        self.model, self.identity = model, identity
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+        n = a.shape[0]
+        if self.identity:
+            fake_b, idt_b = self.model.g_ab(torch.cat([a, b])).split(n)
+            fake_a, idt_a = self.model.g_ba(torch.cat([b, a])).split(n)
+        else:
+            fake_b, fake_a, idt_a, idt_b = self.model.g_ab(a), self.model.g_ba(b), None, None
+        return {"fake_a": fake_a, "fake_b": fake_b, "rec_a": self.model.g_ba(fake_b), "rec_b": self.model.g_ab(fake_a),
+                "idt_a": idt_a, "idt_b": idt_b}
+
+
+def lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:
+    return F.mse_loss(prediction.float(), torch.full_like(prediction.float(), 1.0 if real else 0.0))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataroot", type=Path, help="folder with trainA/trainB (and testA/testB)")
+    data.add_argument("--train-a", type=Path)
+    data.add_argument("--train-b", type=Path)
+    data.add_argument("--test-a", type=Path, help="held-out A images for the sample grids")
+    data.add_argument("--test-b", type=Path)
+    data.add_argument("--domain-a", default="A", help="name of domain A (goes into config.json)")
+    data.add_argument("--domain-b", default="B")
+    net = parser.add_argument_group("networks (defaults are the paper's)")
+    net.add_argument("--image-size", type=int, default=256)
+    net.add_argument("--ngf", type=int, default=64)
+    net.add_argument("--n-blocks", type=int, default=9)
+    net.add_argument("--ndf", type=int, default=64)
+    net.add_argument("--n-layers-d", type=int, default=3)
+    net.add_argument("--norm", default="instance", choices=["instance", "batch", "none"])
+    loss = parser.add_argument_group("losses")
+    loss.add_argument("--lambda-cycle", type=float, default=10.0)
+    loss.add_argument("--lambda-identity", type=float, default=0.5, help="times lambda-cycle")
+    loss.add_argument("--pool-size", type=int, default=50)
+    add_common_args(parser)
+    args = parser.parse_args(argv)
+    if args.dataroot:
+        args.train_a, args.train_b = args.train_a or cyclegan_folders(args.dataroot)[0], args.train_b or cyclegan_folders(args.dataroot)[1]
+        test_a, test_b = cyclegan_folders(args.dataroot, "test")
+        args.test_a = args.test_a or (test_a if test_a.is_dir() else None)
+        args.test_b = args.test_b or (test_b if test_b.is_dir() else None)
+    if not (args.train_a and args.train_b):
+        parser.error("give --dataroot, or --train-a and --train-b")
+    return args
+
+
+def data_version(folder: Path) -> dict:
+    """The builder's manifest (data version, sources, licences) if the folder came from one."""
+    for parent in [folder, *folder.parents]:
+        manifest = parent / "manifest.json"
+        if manifest.exists():
+            m = json.loads(manifest.read_text())
+            return {"data_version": m.get("data_version"), "data_size": m.get("size"), "sources": m.get("sources")}
+    return {"data_version": f"user folder {folder}"}
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    run = Run(args, "training.cyclegan", argv)
+    model = CycleGAN(args.image_size, 3, args.ngf, args.n_blocks, args.norm, args.domain_a, args.domain_b)
+    discriminators = Discriminators(args.ndf, args.n_layers_d, args.norm)
+    init_weights(model)
+    init_weights(discriminators)
+    opt_g = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(discriminators.parameters(), lr=args.lr, betas=(0.5, 0.999))
+
+    dataset = UnpairedDataset(args.train_a, args.train_b, args.image_size)
+    generator_pass = GeneratorPass(model, identity=args.lambda_identity > 0)
+    generator_pass, discriminators, opt_g, opt_d = run.accelerator.prepare(generator_pass, discriminators, opt_g, opt_d)
+    d_raw = run.accelerator.unwrap_model(discriminators)
+    run.maybe_resume()
+    batches = run.batches(run.loader(dataset))
+
+    # fixed held-out images for the sample grids (training images if no test folder was given)
+    fixed = {}
+    for side, folder in (("a", args.test_a or args.train_a), ("b", args.test_b or args.train_b)):
+        files = ImageFiles(folder, args.image_size)
+        fixed[side] = torch.stack([eval_transform()(files[i]) for i in range(min(8, len(files)))]).to(run.device)
+
+    pool_a, pool_b = ImagePool(args.pool_size), ImagePool(args.pool_size)
+    lambda_idt = args.lambda_cycle * args.lambda_identity
+    bar = tqdm(total=args.steps, initial=run.step, disable=not run.is_main, dynamic_ncols=True, desc=run.name)
+    while run.step < args.steps:
+        batch = next(batches)
+        a, b = batch["a"], batch["b"]
+        run.set_lr(opt_g, opt_d)
+
+        # generator step: fool both discriminators, keep cycles and identities
+        with frozen(d_raw), run.accelerator.autocast():
+            out = generator_pass(a, b)
+            loss_gan = lsgan(d_raw.d_b(out["fake_b"]), True) + lsgan(d_raw.d_a(out["fake_a"]), True)
+            loss_cycle = F.l1_loss(out["rec_a"], a) + F.l1_loss(out["rec_b"], b)
+            loss_idt = (F.l1_loss(out["idt_a"], a) + F.l1_loss(out["idt_b"], b)) if out["idt_a"] is not None else torch.zeros(())
+            loss_g = loss_gan + args.lambda_cycle * loss_cycle + lambda_idt * loss_idt
+        opt_g.zero_grad(set_to_none=True)
+        run.accelerator.backward(loss_g)
+        opt_g.step()
+
+        # discriminator step: real vs (pooled) fake, real and fake in one batch per discriminator
+        with run.accelerator.autocast():
+            n = a.shape[0]
+            pred_a, pred_b = discriminators(torch.cat([a, pool_a(out["fake_a"])]), torch.cat([b, pool_b(out["fake_b"])]))
+            loss_d = 0.5 * (lsgan(pred_a[:n], True) + lsgan(pred_a[n:], False)) \
+                + 0.5 * (lsgan(pred_b[:n], True) + lsgan(pred_b[n:], False))
+        opt_d.zero_grad(set_to_none=True)
+        run.accelerator.backward(loss_d)
+        opt_d.step()
+
+        run.step += 1
+        bar.update(1)
+        if run.step % args.log_every == 0:
+            losses = {"g_gan": loss_gan.item(), "cycle": loss_cycle.item(), "identity": loss_idt.item(), "d": loss_d.item(),
+                      "lr": opt_g.param_groups[0]["lr"]}
+            run.log(losses)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()})
+        if run.step % args.sample_every == 0 or run.step == args.steps:
+            save_samples(run, model, fixed)
+        if run.step % args.save_every == 0 and run.step < args.steps:
+            run.save_checkpoint()
+    bar.close()
+    run.save_checkpoint()
+    run.export(model, {"family": "cyclegan", "train_a": str(args.train_a), "train_b": str(args.train_b),
+                       "losses": {"gan": "lsgan", "lambda_cycle": args.lambda_cycle,
+                                  "lambda_identity": args.lambda_identity, "pool_size": args.pool_size},
+                       **data_version(args.train_a)})
+
+
+@torch.no_grad()
+def save_samples(run: Run, model: CycleGAN, fixed: dict[str, torch.Tensor]) -> None:
+    """Rows: A, G_ab(A), G_ba(G_ab(A)), B, G_ba(B), G_ab(G_ba(B))."""
+    net = run.accelerator.unwrap_model(model)
+    net.eval()
+    fake_b, fake_a = net.g_ab(fixed["a"]), net.g_ba(fixed["b"])
+    run.save_samples([fixed["a"], fake_b, net.g_ba(fake_b), fixed["b"], fake_a, net.g_ab(fake_a)])
+    net.train()
+
+
+if __name__ == "__main__":
+    main()

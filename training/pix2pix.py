@@ -1,0 +1,154 @@
+"""Train pix2pix (Isola et al., 2017) on aligned pairs.
+
+    python -m training.pix2pix --sketch-from data/emoji-64/noto/train --out runs/p2p ...  # drawing -> emoji
+    python -m training.pix2pix --dataroot DATA --out runs/p2p                          # DATA/trainA + trainB, same names
+    python -m training.pix2pix --pairs DIR --out runs/p2p                              # A|B side-by-side images
+    python -m training.pix2pix ... --lambda-gan 0                                      # the L1-only ablation
+
+Loss: the conditional GAN (vanilla, the discriminator sees input and output together) + 100 x L1 to the
+target; D step first, then G, as in the reference code. With --lambda-gan 0 there is no discriminator
+at all: the same U-Net trained on L1 alone.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from training.common import Run, add_common_args, frozen
+from training.cyclegan import data_version
+from training.data.folders import PairedDataset, cyclegan_folders
+from training.data.sketch import SketchPairs
+from translator.layers import PatchDiscriminator, init_weights
+from translator.pix2pix import Pix2Pix
+
+
+def bce(prediction: torch.Tensor, real: bool) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(prediction.float(), torch.full_like(prediction.float(), float(real)))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = parser.add_argument_group("data (one of)")
+    data.add_argument("--sketch-from", type=Path, help="colour images; drawings are made from them on the fly")
+    data.add_argument("--dataroot", type=Path, help="DATA/trainA, DATA/trainB with the same file names")
+    data.add_argument("--pairs", type=Path, help="a folder of A|B side-by-side images")
+    data.add_argument("--sample-from", type=Path, help="held-out images for the sample grids (same kind as the data)")
+    data.add_argument("--domain-a", default=None, help="name of the input domain (config.json)")
+    data.add_argument("--domain-b", default=None)
+    net = parser.add_argument_group("networks (defaults are the paper's)")
+    net.add_argument("--image-size", type=int, default=256)
+    net.add_argument("--ngf", type=int, default=64)
+    net.add_argument("--num-downs", type=int, default=None, help="default: down to 1x1 (8 at 256 px)")
+    net.add_argument("--ndf", type=int, default=64)
+    net.add_argument("--n-layers-d", type=int, default=3)
+    net.add_argument("--norm", default="batch", choices=["batch", "instance", "none"])
+    net.add_argument("--dropout", type=float, default=0.5)
+    loss = parser.add_argument_group("losses")
+    loss.add_argument("--lambda-l1", type=float, default=100.0)
+    loss.add_argument("--lambda-gan", type=float, default=1.0, help="0 = L1-only (no discriminator)")
+    add_common_args(parser)
+    args = parser.parse_args(argv)
+    if sum(x is not None for x in (args.sketch_from, args.dataroot, args.pairs)) != 1:
+        parser.error("give exactly one of --sketch-from, --dataroot, --pairs")
+    if args.num_downs is None:
+        args.num_downs = max(5, args.image_size.bit_length() - 1)  # 256 -> 8, 128 -> 7, 64 -> 6
+    return args
+
+
+def make_dataset(args, folder=None, augment=True):
+    if args.sketch_from:
+        return SketchPairs(folder or args.sketch_from, args.image_size, augment)
+    if args.dataroot:
+        a, b = cyclegan_folders(folder or args.dataroot, "train") if folder is None else (folder / "A", folder / "B")
+        return PairedDataset(a, b, args.image_size, augment)
+    return PairedDataset(folder or args.pairs, None, args.image_size, augment)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    run = Run(args, "training.pix2pix", argv)
+    sketch = args.sketch_from is not None
+    domain_a = args.domain_a or (f"{args.sketch_from.parent.name}-sketch" if sketch else "A")
+    domain_b = args.domain_b or (args.sketch_from.parent.name if sketch else "B")
+    model = Pix2Pix(args.image_size, 3, 3, args.ngf, args.num_downs, args.norm, args.dropout, domain_a, domain_b,
+                    input_kind="sketch" if sketch else "image")
+    init_weights(model)
+    use_gan = args.lambda_gan > 0
+    discriminator = PatchDiscriminator(6, args.ndf, args.n_layers_d, args.norm) if use_gan else nn.Identity()
+    init_weights(discriminator)
+    opt_g = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=args.lr, betas=(0.5, 0.999)) if use_gan else None
+
+    model, opt_g = run.accelerator.prepare(model, opt_g)
+    if use_gan:
+        discriminator, opt_d = run.accelerator.prepare(discriminator, opt_d)
+    d_raw = run.accelerator.unwrap_model(discriminator)
+    run.maybe_resume()
+    batches = run.batches(run.loader(make_dataset(args)))
+    held_out = make_dataset(args, args.sample_from, augment=False) if args.sample_from else make_dataset(args, augment=False)
+    fixed = [held_out[i] for i in range(min(8, len(held_out)))]
+    fixed = {k: torch.stack([f[k] for f in fixed]).to(run.device) for k in ("a", "b")}
+
+    bar = tqdm(total=args.steps, initial=run.step, disable=not run.is_main, dynamic_ncols=True, desc=run.name)
+    while run.step < args.steps:
+        batch = next(batches)
+        a, b = batch["a"], batch["b"]
+        run.set_lr(*([opt_g, opt_d] if use_gan else [opt_g]))
+        with run.accelerator.autocast():
+            fake = model(a)
+
+        losses = {}
+        if use_gan:  # discriminator: (input, real target) vs (input, generated); two calls keep BN stats apart
+            with run.accelerator.autocast():
+                loss_d = 0.5 * (bce(discriminator(torch.cat([a, fake.detach()], 1)), False)
+                                + bce(discriminator(torch.cat([a, b], 1)), True))
+            opt_d.zero_grad(set_to_none=True)
+            run.accelerator.backward(loss_d)
+            opt_d.step()
+            losses["d"] = loss_d.item()
+
+        with frozen(d_raw), run.accelerator.autocast():
+            loss_l1 = F.l1_loss(fake, b)
+            loss_gan = bce(d_raw(torch.cat([a, fake], 1)), True) if use_gan else torch.zeros((), device=a.device)
+            loss_g = args.lambda_gan * loss_gan + args.lambda_l1 * loss_l1
+        opt_g.zero_grad(set_to_none=True)
+        run.accelerator.backward(loss_g)
+        opt_g.step()
+
+        run.step += 1
+        bar.update(1)
+        if run.step % args.log_every == 0:
+            losses.update({"g_gan": loss_gan.item(), "l1": loss_l1.item(), "lr": opt_g.param_groups[0]["lr"]})
+            run.log(losses)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()})
+        if run.step % args.sample_every == 0 or run.step == args.steps:
+            save_samples(run, model, fixed)
+        if run.step % args.save_every == 0 and run.step < args.steps:
+            run.save_checkpoint()
+    bar.close()
+    run.save_checkpoint()
+    source = args.sketch_from or args.dataroot or args.pairs
+    run.export(model, {"family": "pix2pix", "data": str(source),
+                       "losses": {"gan": "vanilla" if use_gan else "none", "lambda_gan": args.lambda_gan,
+                                  "lambda_l1": args.lambda_l1},
+                       **data_version(source)})
+
+
+@torch.no_grad()
+def save_samples(run: Run, model, fixed: dict[str, torch.Tensor]) -> None:
+    """Rows: input, output as the translator computes it (per-image statistics, no dropout), target."""
+    from translator.pix2pix import per_image_statistics
+    import copy
+
+    net = copy.deepcopy(run.accelerator.unwrap_model(model)).eval()
+    per_image_statistics(net)
+    run.save_samples([fixed["a"], net(fixed["a"]), fixed["b"]])
+
+
+if __name__ == "__main__":
+    main()

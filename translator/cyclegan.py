@@ -1,0 +1,83 @@
+"""CycleGAN (Zhu et al., 2017): unpaired translation with two generators tied by cycle consistency.
+
+Networks follow the paper's ResNet generator and 70x70 PatchGAN (defaults: ngf 64, 9 blocks, instance
+norm, reflect padding, transposed-conv upsampling, tanh output). Keys are named, not positional.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+from torch import nn
+
+from .base import HubModel, Translator
+from .layers import ConvNormAct, ResBlock
+
+
+class ResnetGenerator(nn.Module):
+    """stem 7x7 -> 2 stride-2 downs -> n residual blocks -> 2 stride-2 ups -> 7x7 to RGB, tanh."""
+
+    def __init__(self, channels: int = 3, ngf: int = 64, n_blocks: int = 9, norm: str = "instance",
+                 n_downsample: int = 2):
+        super().__init__()
+        self.stem = ConvNormAct(channels, ngf, 7, padding=3, norm=norm, padding_mode="reflect")
+        self.down = nn.Sequential(*(ConvNormAct(ngf * 2 ** i, ngf * 2 ** (i + 1), 3, 2, 1, norm=norm)
+                                    for i in range(n_downsample)))
+        width = ngf * 2 ** n_downsample
+        self.blocks = nn.Sequential(*(ResBlock(width, norm) for _ in range(n_blocks)))
+        self.up = nn.Sequential(*(ConvNormAct(ngf * 2 ** (i + 1), ngf * 2 ** i, 3, 2, 1, norm=norm, transpose=True)
+                                  for i in reversed(range(n_downsample))))
+        self.head = nn.Conv2d(ngf, channels, 7, padding=3, padding_mode="reflect")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.head(self.up(self.blocks(self.down(self.stem(x))))))
+
+
+class CycleGAN(HubModel):
+    """Both generators of a CycleGAN run: `g_ab` (A -> B) and `g_ba` (B -> A). Discriminators are a training
+    matter and are not part of the shipped model."""
+
+    family = "cyclegan"
+
+    def __init__(self, image_size: int = 256, channels: int = 3, ngf: int = 64, n_blocks: int = 9,
+                 norm: str = "instance", domain_a: str = "A", domain_b: str = "B"):
+        super().__init__()
+        self.image_size, self.domain_a, self.domain_b = image_size, domain_a, domain_b
+        self.g_ab = ResnetGenerator(channels, ngf, n_blocks, norm)
+        self.g_ba = ResnetGenerator(channels, ngf, n_blocks, norm)
+
+    def generator(self, direction: str) -> ResnetGenerator:
+        return self.g_ab if direction == "a2b" else self.g_ba
+
+    def forward(self, x: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
+        return self.generator(direction)(x)
+
+
+@dataclass
+class CycleResult:
+    translation: Image.Image
+    reconstruction: Image.Image  # translated back again: how much of the input survived the round trip
+    seconds: float
+
+
+class CycleGANTranslator(Translator):
+    directions = ("a2b", "b2a")
+    model: CycleGAN
+
+    def translate_tensor(self, x: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
+        return self.model.generator(direction)(x)
+
+    def cycle(self, image, direction: str = "a2b") -> CycleResult:
+        """Translate, then translate back with the other generator: the reconstruction shows how much of the
+        input survived the round trip."""
+        self.check_direction(direction)
+        x, layout = self.prepare(image)
+        back = "b2a" if direction == "a2b" else "a2b"
+
+        def there_and_back(x):
+            y = self.translate_tensor(x, direction)
+            return y, self.translate_tensor(y, back)
+
+        y, rec = self._timed(there_and_back, x)
+        return CycleResult(self.finish(y, layout), self.finish(rec, layout), self.last_seconds)

@@ -1,0 +1,149 @@
+"""Name or repo id -> a local folder holding `config.json` + `model.safetensors`, and where it came from.
+
+Order of resolution:
+1. a local folder (anything with a config.json) is used as it is;
+2. a shipped model name (`list_models()`) or any Hub repo id is fetched through `huggingface_hub`
+   (normal cache, pinned revision, honours HF_ENDPOINT / HF_HUB_OFFLINE / HF_HOME);
+3. a shipped model whose Hub copy cannot be had (offline, unreachable, not published, damaged) falls back
+   to the copy bundled in `assets/models/<name>`; the Provenance says so and why.
+
+huggingface_hub retries a failed connection five times with back-off (~25 s), so before asking it we try a
+plain TCP connection to the endpoint (TRANSLATOR_HUB_TIMEOUT, default 3 s; skipped behind a proxy). If
+that fails we ask the cache only: a machine with no network falls back in seconds, never hangs.
+Only safetensors are ever read: nothing is unpickled.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from huggingface_hub import constants, hf_hub_download
+from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError,
+                                    OfflineModeIsEnabled, RepositoryNotFoundError, RevisionNotFoundError)
+
+from .base import Provenance
+
+ASSETS = Path(os.environ.get("TRANSLATOR_ASSETS", Path(__file__).resolve().parent.parent / "assets"))
+WEIGHT_FILES = ("config.json", "model.safetensors")
+OPTIONAL_FILES = ("README.md",)
+REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class WeightsNotFoundError(LookupError):
+    """No usable weights for the name asked for; the message says what was tried and what to do."""
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    name: str
+    family: str
+    repo_id: str
+    revision: str  # pinned: a commit sha once published; "main" until the first upload
+    summary: str
+
+    @property
+    def bundled(self) -> Path:
+        return ASSETS / "models" / self.name
+
+
+SHIPPED = {m.name: m for m in [
+    ShippedModel("cyclegan-noto2twemoji", "cyclegan", "translator-studio/cyclegan-noto2twemoji", "main",
+                 "CycleGAN, Noto emoji <-> Twemoji, unpaired, 128 px"),
+]}
+
+
+def hub_timeout() -> float:
+    return float(os.environ.get("TRANSLATOR_HUB_TIMEOUT", "3"))
+
+
+_reachable: dict[str, tuple[float, bool]] = {}  # endpoint -> (when checked, answer)
+
+
+def hub_reachable(recheck_after: float = 60.0) -> bool:
+    """Can we open a TCP connection to the Hub endpoint? Remembered for a minute."""
+    if constants.HF_HUB_OFFLINE:
+        return False
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")):
+        return True  # a proxy decides; let the client find out
+    endpoint = constants.ENDPOINT
+    checked = _reachable.get(endpoint)
+    if checked and time.monotonic() - checked[0] < recheck_after:
+        return checked[1]
+    url = urlsplit(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname, port), timeout=hub_timeout()).close()
+        ok = True
+    except OSError:
+        ok = False
+    _reachable[endpoint] = (time.monotonic(), ok)
+    return ok
+
+
+def resolve(name_or_path: str | os.PathLike, revision: str | None = None) -> Provenance:
+    """Find the weights. Raises WeightsNotFoundError with a clear message when there are none."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        _check_folder(path)
+        return Provenance("local", path)
+    name = str(name_or_path)
+    shipped = SHIPPED.get(name)
+    if shipped is None and not REPO_ID.match(name):
+        raise WeightsNotFoundError(
+            f"'{name}' is not a shipped model ({', '.join(SHIPPED)}), a folder, or a Hub repo id (owner/name).")
+    repo_id = shipped.repo_id if shipped else name
+    revision = revision or (shipped.revision if shipped else "main")
+    try:
+        folder = download(repo_id, revision)
+        return Provenance("hub" if hub_reachable() else "hub-cache", folder, repo_id, revision)
+    except WeightsNotFoundError as err:
+        if shipped is None:
+            raise
+        if not (shipped.bundled / "model.safetensors").exists():
+            raise WeightsNotFoundError(f"{err} The bundled copy {shipped.bundled} is missing too.") from None
+        return Provenance("bundled", shipped.bundled, repo_id, revision, note=str(err))
+
+
+def download(repo_id: str, revision: str) -> Path:
+    """The weight files of one revision into the normal Hub cache; errors as WeightsNotFoundError."""
+    where = f"'{repo_id}' (revision {revision}) on {constants.ENDPOINT}"
+    online = hub_reachable()
+    fetch = lambda filename: Path(hf_hub_download(  # noqa: E731
+        repo_id, filename, revision=revision, etag_timeout=hub_timeout(), local_files_only=not online))
+    paths = []
+    try:
+        for filename in WEIGHT_FILES:
+            paths.append(fetch(filename))
+        for filename in OPTIONAL_FILES:
+            try:
+                fetch(filename)
+            except (EntryNotFoundError, LocalEntryNotFoundError, HfHubHTTPError, OSError):
+                pass  # the card is nice to have
+    except GatedRepoError:
+        raise WeightsNotFoundError(f"{where} is gated: accept its terms on the Hub and log in (`hf auth login`).") from None
+    except RepositoryNotFoundError:
+        raise WeightsNotFoundError(f"No model repository {where} (or it is private: log in first).") from None
+    except RevisionNotFoundError:
+        raise WeightsNotFoundError(f"{where}: that revision does not exist.") from None
+    except (OfflineModeIsEnabled, LocalEntryNotFoundError):
+        raise WeightsNotFoundError(
+            f"Cannot reach the Hub for {where} and it is not in the local cache "
+            f"({'HF_HUB_OFFLINE is set' if constants.HF_HUB_OFFLINE else 'no connection'}).") from None
+    except EntryNotFoundError:
+        raise WeightsNotFoundError(
+            f"{where} has no {filename}: Translator Studio reads config.json + model.safetensors "
+            f"(safetensors only; pickled .bin/.pth files are never loaded).") from None
+    except (HfHubHTTPError, OSError) as err:
+        raise WeightsNotFoundError(f"The Hub failed for {where}: {err}") from None
+    return paths[0].parent
+
+
+def _check_folder(path: Path) -> None:
+    missing = [f for f in WEIGHT_FILES if not (path / f).is_file()]
+    if missing:
+        raise WeightsNotFoundError(f"{path} has no {' or '.join(missing)}.")

@@ -1,0 +1,184 @@
+"""Images in and out of the models.
+
+Any input (path, bytes, PIL image, numpy array) in any mode becomes RGB: transparency is composited on
+white (emoji and drawings live on white), palette/CMYK/16-bit/float images are converted, EXIF rotation
+is applied. Then it is **letterboxed**: padded with white to a square, so nothing is cut off or
+stretched, and resized to the model's training size (these models are trained on whole, centred square
+images, so that is the scale they understand). After translation the padding is cropped away and the
+result is resized to a display size: the input's size, with its longest side kept within
+[DISPLAY_MIN, DISPLAY_MAX].
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 40_000_000  # ~ 6300 x 6300; more is refused before decoding (decompression bombs)
+MAX_FILE_BYTES = 50 * 1024 * 1024
+DISPLAY_MIN, DISPLAY_MAX = 256, 1024
+
+
+class ImageError(ValueError):
+    """The input is not an image we can use; the message says why, in words for a user."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How an input was letterboxed, so the output can be mapped back."""
+    width: int
+    height: int
+    box: tuple[int, int, int, int]  # where the image sits inside the model-size square (l, t, r, b)
+    model_size: int
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        longest = max(self.width, self.height)
+        scale = min(max(longest, DISPLAY_MIN), DISPLAY_MAX) / longest
+        return max(1, round(self.width * scale)), max(1, round(self.height * scale))
+
+
+def load_image(source) -> Image.Image:
+    """Open anything image-like as an RGB PIL image, or raise ImageError with a clear message."""
+    if isinstance(source, Image.Image):
+        image = source
+    elif isinstance(source, np.ndarray):
+        image = _from_array(source)
+    elif isinstance(source, (str, Path, bytes, bytearray)):
+        image = _open(source)
+    else:
+        raise ImageError(f"Expected an image, a path or an array, got {type(source).__name__}.")
+    if image.width * image.height > MAX_PIXELS:
+        raise ImageError(f"The image is {image.width}x{image.height}, larger than the {MAX_PIXELS:,}-pixel limit.")
+    if image.width < 1 or image.height < 1:
+        raise ImageError("The image is empty.")
+    return to_rgb(image)
+
+
+def _open(source) -> Image.Image:
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+        name = "the uploaded data"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ImageError(f"No such file: {path}")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ImageError(f"{path.name} is {path.stat().st_size / 2**20:.0f} MB; the limit is "
+                             f"{MAX_FILE_BYTES / 2**20:.0f} MB.")
+        data, name = path.read_bytes(), path.name
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.width * image.height > MAX_PIXELS:
+                raise ImageError(f"{name} is {image.width}x{image.height}, larger than the "
+                                 f"{MAX_PIXELS:,}-pixel limit.")
+            image.load()
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{name} is too large to decode safely (decompression bomb check).") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{name} is not an image file Pillow can read.") from None
+    except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt data
+        raise ImageError(f"{name} is damaged or truncated and cannot be decoded ({err}).") from None
+    return ImageOps.exif_transpose(image)
+
+
+def _from_array(array: np.ndarray) -> Image.Image:
+    a = np.asarray(array)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise ImageError(f"An image array must be HxW, HxWx3 or HxWx4; got shape {a.shape}.")
+    if a.dtype == np.uint8:
+        pass
+    elif a.dtype == np.uint16:
+        a = (a >> 8).astype(np.uint8)
+    elif a.dtype == bool:
+        a = a.astype(np.uint8) * 255
+    elif np.issubdtype(a.dtype, np.floating):
+        # floats: [0, 1] by convention; clip what falls outside
+        a = (np.clip(np.nan_to_num(a), 0.0, 1.0) * 255).round().astype(np.uint8)
+    else:
+        raise ImageError(f"Unsupported array type {a.dtype}.")
+    return Image.fromarray(a)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode -> RGB; transparency composited on white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        a = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if a.max() > 255 else 255.0
+        image = Image.fromarray((np.clip(a / top, 0, 1) * 255).round().astype(np.uint8))
+    elif image.mode == "F":
+        a = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        top = 1.0 if a.max() <= 1.0 else 255.0
+        image = Image.fromarray((np.clip(a / top, 0, 1) * 255).round().astype(np.uint8))
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if image.mode != "RGB":
+        image = image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
+    return image
+
+
+def is_blank(image: Image.Image, threshold: int = 245) -> bool:
+    """Nothing but white (or near-white, or transparent) pixels: an empty canvas."""
+    return bool((np.asarray(to_rgb(image).convert("L")) >= threshold).all())
+
+
+def crop_to_content(image: Image.Image, margin: float = 0.06, threshold: int = 245) -> Image.Image:
+    """Cut a drawing on white down to what was drawn, plus a white margin (a fraction of its longest side).
+    A blank image comes back unchanged."""
+    image = to_rgb(image)
+    ink = np.asarray(image.convert("L")) < threshold
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        return image
+    box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+    pad = round(margin * max(box[2] - box[0], box[3] - box[1]))
+    content = image.crop(box)
+    canvas = Image.new("RGB", (content.width + 2 * pad, content.height + 2 * pad), "white")
+    canvas.paste(content, (pad, pad))
+    return canvas
+
+
+def to_model_input(image: Image.Image, size: int) -> tuple[torch.Tensor, Layout]:
+    """RGB image -> (1x3xSxS float tensor in [-1, 1], Layout). Letterboxed on white, Lanczos-resized."""
+    w, h = image.size
+    side = max(w, h)
+    scale = size / side
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    left, top = (size - nw) // 2, (size - nh) // 2
+    canvas = Image.new("RGB", (size, size), "white")
+    canvas.paste(image.resize((nw, nh), Image.Resampling.LANCZOS, reducing_gap=3.0), (left, top))
+    return pil_to_tensor(canvas), Layout(w, h, (left, top, left + nw, top + nh), size)
+
+
+def pil_to_tensor(image: Image.Image) -> torch.Tensor:
+    array = np.asarray(image.convert("RGB"), dtype=np.float32)
+    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).div_(127.5).sub_(1.0)
+
+
+def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
+    """1x3xHxW (or 3xHxW) in [-1, 1] -> RGB PIL (clamped, rounded; not min-max normalised)."""
+    t = tensor.detach().float().cpu()
+    t = t[0] if t.dim() == 4 else t
+    array = ((t.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    return Image.fromarray(array, "RGB")
+
+
+def from_model_output(tensor: torch.Tensor, layout: Layout) -> Image.Image:
+    """Undo the letterbox and resize to the display size."""
+    image = tensor_to_pil(tensor).crop(layout.box)
+    return image.resize(layout.display_size, Image.Resampling.LANCZOS)

@@ -1,0 +1,120 @@
+"""pix2pix (Isola et al., 2017): paired translation with a U-Net generator and a conditional PatchGAN.
+
+The U-Net is the paper's: stride-2 4x4 convs down to 1x1 at the training size, the mirror up with skip
+connections, batch norm, dropout 0.5 in the innermost-but-one 512-channel blocks (defaults: ngf 64,
+8 downs = unet_256: exactly the official 54,413,955 parameters). It is written as two lists of blocks and
+a loop, not a recursion, so keys read `down.3.conv.weight`, `up.2.norm.weight`.
+
+Inference, chosen deliberately: the official test runs the generator in *train mode* (batch statistics,
+dropout on). We keep the per-image statistics — with batch size 1, training-mode batch norm *is*
+instance normalisation with learned scale and shift, so that is what the network was trained with — and
+turn dropout off, so a drawing always gives the same image and a batch gives each image its own result.
+`Pix2PixTranslator(norm_stats="running")` uses the stored running averages instead (what `--eval` does).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from . import images
+from .base import HubModel, Translator
+from .layers import ConvNormAct
+
+
+class UNetGenerator(nn.Module):
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, num_downs: int = 8,
+                 norm: str = "batch", dropout: float = 0.5):
+        super().__init__()
+        if num_downs < 5:
+            raise ValueError("num_downs must be at least 5 (ngf x1, x2, x4, x8, innermost)")
+        widths = [ngf, ngf * 2, ngf * 4] + [ngf * 8] * (num_downs - 3)
+        plain = nn.Identity  # activations come before each conv (forward), as in the paper's blocks
+        down = [ConvNormAct(in_channels, widths[0], 4, 2, 1, norm="none", bias=norm != "batch", activation=plain())]
+        for i in range(1, num_downs):
+            innermost = i == num_downs - 1
+            down.append(ConvNormAct(widths[i - 1], widths[i], 4, 2, 1, norm="none" if innermost else norm,
+                                    bias=norm != "batch", activation=plain()))
+        up = []
+        for i in reversed(range(1, num_downs)):  # innermost first; input is the skip concat except innermost
+            channels_in = widths[i] if i == num_downs - 1 else widths[i] * 2
+            drop = dropout if (widths[i] == ngf * 8 and 0 < num_downs - 1 - i < num_downs - 4) else 0.0
+            up.append(ConvNormAct(channels_in, widths[i - 1], 4, 2, 1, norm=norm, transpose=True, bias=norm != "batch",
+                                  activation=nn.Dropout(drop) if drop else plain()))
+        self.down, self.up = nn.ModuleList(down), nn.ModuleList(up)
+        self.head = nn.ConvTranspose2d(widths[0] * 2, out_channels, 4, 2, 1)
+        self.size_multiple = 2 ** num_downs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else F.leaky_relu(x, 0.2))
+            skips.append(x)
+        for i, block in enumerate(self.up):
+            x = block(F.relu(x))
+            x = torch.cat([x, skips[-(i + 2)]], dim=1)
+        return torch.tanh(self.head(F.relu(x)))
+
+
+class Pix2Pix(HubModel):
+    """The generator of a pix2pix run (the conditional discriminator is a training matter).
+    `input_kind="sketch"` tells the translator to treat inputs as line drawings (see Pix2PixTranslator)."""
+
+    family = "pix2pix"
+
+    def __init__(self, image_size: int = 256, in_channels: int = 3, out_channels: int = 3, ngf: int = 64,
+                 num_downs: int = 8, norm: str = "batch", dropout: float = 0.5, domain_a: str = "A",
+                 domain_b: str = "B", input_kind: str = "image"):
+        super().__init__()
+        if image_size % 2 ** num_downs:
+            raise ValueError(f"image_size {image_size} must be a multiple of 2**num_downs = {2 ** num_downs}")
+        self.generator = UNetGenerator(in_channels, out_channels, ngf, num_downs, norm, dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.generator(x)
+
+
+def per_image_statistics(module: nn.Module) -> None:
+    """Swap each BatchNorm2d for an InstanceNorm2d carrying the same learned scale and shift: training-mode
+    batch norm at batch size 1, made deterministic and independent of what else is in the batch."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            norm = nn.InstanceNorm2d(child.num_features, eps=child.eps, affine=True)
+            norm.weight, norm.bias = child.weight, child.bias
+            setattr(module, name, norm)
+        else:
+            per_image_statistics(child)
+
+
+class Pix2PixTranslator(Translator):
+    directions = ("a2b",)
+    model: Pix2Pix
+
+    def __post_init__(self):
+        if self.config.get("norm", "batch") == "batch":
+            per_image_statistics(self.model)
+        self.model.eval()  # dropout off
+
+    @property
+    def is_sketch(self) -> bool:
+        return self.config.get("input_kind") == "sketch"
+
+    def prepare(self, image) -> tuple[torch.Tensor, images.Layout]:
+        if not self.is_sketch:
+            return super().prepare(image)
+        # A drawing: cut to what was drawn (the training emoji fill their square), then shrink keeping every
+        # stroke dark (min over each block; Lanczos would fade a thin mouse stroke to light grey).
+        drawing = images.crop_to_content(images.load_image(image), margin=0.06)
+        factor = 4
+        big, layout = images.to_model_input(drawing, self.image_size * factor)
+        x = -F.max_pool2d(-big, factor)
+        return x.to(self.device), images.Layout(layout.width, layout.height,
+                                                tuple(v // factor for v in layout.box), self.image_size)
+
+    def translate_tensor(self, x: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
+        return self.model(x)
+
+    def translate(self, image, direction: str = "a2b") -> Image.Image:
+        """A drawing (or an input-domain image) in, the translated image out."""
+        return super().translate(image, direction)
