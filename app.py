@@ -27,17 +27,21 @@ EXAMPLES = Path(__file__).resolve().parent / "assets" / "examples"
 IMAGE_SOURCES = ["upload", "webcam", "clipboard"]
 
 
-class ImageUpload(gr.Image):
-    """An image input whose file reaches the translator core undecoded. gr.Image opens uploads with PIL
+def image_upload(**kwargs) -> gr.Image:
+    """A gr.Image input whose file reaches the translator core undecoded. gr.Image opens uploads with PIL
     itself and turns a bad file into a generic error; the core reads any mode, applies EXIF rotation and
-    size limits, and says plainly what is wrong. (`is_template` keeps gr.Image's frontend.)"""
+    size limits, and says plainly what is wrong. (Wrapped per instance: a gr.Image subclass would make
+    Gradio write a .pyi stub beside this file.)"""
+    component = gr.Image(type="filepath", **kwargs)
+    decode = component.preprocess
 
-    is_template = True
-
-    def preprocess(self, payload):
+    def preprocess(payload):
         if payload is None or payload.path is None:  # nothing, or an inline data: URL
-            return super().preprocess(payload)
+            return decode(payload)
         return payload.path
+
+    component.preprocess = preprocess
+    return component
 
 
 def user_error(err: Exception) -> gr.Error:
@@ -76,7 +80,7 @@ def cyclegan_tab(default_model: str) -> None:
                 f"translated back: what survives the round trip. Shipped model: **{a} ↔ {b}**.")
     with gr.Row():
         with gr.Column():
-            image = ImageUpload(type="filepath", sources=IMAGE_SOURCES, format="png", label="Input", height=320)
+            image = image_upload(sources=IMAGE_SOURCES, format="png", label="Input", height=320)
             direction = gr.Radio([(f"{a} → {b}", "a2b"), (f"{b} → {a}", "b2a")], value="a2b", label="Direction")
             with gr.Accordion("Model", open=False):
                 model = gr.Textbox(default_model, label="Shipped name, Hub repo id or local folder",
@@ -135,8 +139,7 @@ def pix2pix_tab(default_model: str) -> None:
                                    eraser=gr.Eraser(default_size=24), layers=False, height=420)
                 draw_button = gr.Button("Translate drawing", variant="primary")
             with gr.Tab("Upload"):
-                upload = ImageUpload(type="filepath", sources=IMAGE_SOURCES, format="png", label="Line drawing",
-                                     height=320)
+                upload = image_upload(sources=IMAGE_SOURCES, format="png", label="Line drawing", height=320)
                 upload_button = gr.Button("Translate upload", variant="primary")
             with gr.Accordion("Model", open=False):
                 model = gr.Textbox(default_model, label="Shipped name, Hub repo id or local folder",
