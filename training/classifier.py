@@ -63,7 +63,7 @@ def accuracy(model: VendorClassifier, dataset: ClassFolders) -> tuple[float, dic
     return (correct.sum() / total.sum()).item(), {c: (correct[i] / total[i]).item() for i, c in enumerate(model.classes)}
 
 
-def train(data: Path, out: Path, epochs: int = 15, seed: int = 0, threads: int | None = None) -> dict:
+def train(data: Path, out: Path, epochs: int = 30, seed: int = 0, threads: int | None = None) -> dict:
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -76,14 +76,19 @@ def train(data: Path, out: Path, epochs: int = 15, seed: int = 0, threads: int |
     start = time.time()
     for epoch in range(epochs):
         model.train()
-        for x, y in tqdm(loader, desc=f"classifier epoch {epoch + 1}/{epochs}", leave=False):
-            loss = F.cross_entropy(model(x), y, label_smoothing=0.05)
+        hits = seen = 0
+        bar = tqdm(loader, desc=f"classifier epoch {epoch + 1}/{epochs}", leave=False)
+        for x, y in bar:
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
+            hits, seen = hits + (logits.argmax(1) == y).sum().item(), seen + len(y)
+        print(f"epoch {epoch + 1}: train accuracy {hits / seen:.3f} (augmented)", flush=True)
     test_accuracy, per_class = accuracy(model, test_set)
-    report = {"test_accuracy": test_accuracy, "per_class": per_class, "train_images": len(train_set),
+    report = {"test_accuracy": test_accuracy, "per_class": per_class, "train_accuracy_last_epoch": hits / seen, "train_images": len(train_set),
               "test_images": len(test_set), "epochs": epochs, "seconds": round(time.time() - start),
               "data": str(data)}
     out.mkdir(parents=True, exist_ok=True)
@@ -101,7 +106,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("data/emoji-64"))
     parser.add_argument("--out", type=Path, default=Path("data/vendor-classifier"))
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
     print(json.dumps(train(args.data, args.out, args.epochs, threads=args.threads), indent=2))

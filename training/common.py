@@ -17,12 +17,14 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch import nn
 from torchvision.utils import save_image
+from tqdm import tqdm
 
 from translator.base import HubModel
 
@@ -115,6 +117,31 @@ class Run:
     @property
     def wall_seconds(self) -> float:
         return self.elapsed_before + time.time() - self.started
+
+    # --- the step loop's bookkeeping ----------------------------------------------------------------------
+    def progress(self) -> tqdm:
+        self.bar = tqdm(total=self.args.steps, initial=self.step, disable=not self.is_main, dynamic_ncols=True,
+                        desc=self.name)
+        return self.bar
+
+    def step_done(self, losses: Callable[[], dict[str, float]], samples: Callable[[], None]) -> None:
+        """Count a step; log, draw samples and checkpoint when due. `losses` is only called when a log is
+        due (reading a loss value waits for the GPU)."""
+        self.step += 1
+        self.bar.update(1)
+        if self.step % self.args.log_every == 0:
+            values = losses()
+            self.log(values)
+            self.bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()})
+        if self.step % self.args.sample_every == 0 or self.step == self.args.steps:
+            samples()
+        if self.step % self.args.save_every == 0 and self.step < self.args.steps:
+            self.save_checkpoint()
+
+    def finish(self, model: HubModel, training_info: dict) -> Path | None:
+        self.bar.close()
+        self.save_checkpoint()
+        return self.export(model, training_info)
 
     # --- logging, samples, checkpoints -------------------------------------------------------------------
     def log(self, losses: dict[str, float]) -> None:

@@ -17,7 +17,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from training.common import ImagePool, Run, add_common_args, frozen
 from training.data.folders import UnpairedDataset, cyclegan_folders, eval_transform, ImageFiles
@@ -126,7 +125,7 @@ def main(argv=None) -> None:
 
     pool_a, pool_b = ImagePool(args.pool_size), ImagePool(args.pool_size)
     lambda_idt = args.lambda_cycle * args.lambda_identity
-    bar = tqdm(total=args.steps, initial=run.step, disable=not run.is_main, dynamic_ncols=True, desc=run.name)
+    run.progress()
     while run.step < args.steps:
         batch = next(batches)
         a, b = batch["a"], batch["b"]
@@ -153,20 +152,10 @@ def main(argv=None) -> None:
         run.accelerator.backward(loss_d)
         opt_d.step()
 
-        run.step += 1
-        bar.update(1)
-        if run.step % args.log_every == 0:
-            losses = {"g_gan": loss_gan.item(), "cycle": loss_cycle.item(), "identity": loss_idt.item(), "d": loss_d.item(),
-                      "lr": opt_g.param_groups[0]["lr"]}
-            run.log(losses)
-            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()})
-        if run.step % args.sample_every == 0 or run.step == args.steps:
-            save_samples(run, model, fixed)
-        if run.step % args.save_every == 0 and run.step < args.steps:
-            run.save_checkpoint()
-    bar.close()
-    run.save_checkpoint()
-    run.export(model, {"family": "cyclegan", "train_a": str(args.train_a), "train_b": str(args.train_b),
+        run.step_done(lambda: {"g_gan": loss_gan.item(), "cycle": loss_cycle.item(), "identity": loss_idt.item(),
+                               "d": loss_d.item(), "lr": opt_g.param_groups[0]["lr"]},
+                      lambda: save_samples(run, model, fixed))
+    run.finish(model, {"family": "cyclegan", "train_a": str(args.train_a), "train_b": str(args.train_b),
                        "losses": {"gan": "lsgan", "lambda_cycle": args.lambda_cycle,
                                   "lambda_identity": args.lambda_identity, "pool_size": args.pool_size},
                        **data_version(args.train_a)})

@@ -17,7 +17,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from training.common import Run, add_common_args, frozen
 from training.cyclegan import data_version
@@ -94,7 +93,7 @@ def main(argv=None) -> None:
     fixed = [held_out[i] for i in range(min(8, len(held_out)))]
     fixed = {k: torch.stack([f[k] for f in fixed]).to(run.device) for k in ("a", "b")}
 
-    bar = tqdm(total=args.steps, initial=run.step, disable=not run.is_main, dynamic_ncols=True, desc=run.name)
+    run.progress()
     while run.step < args.steps:
         batch = next(batches)
         a, b = batch["a"], batch["b"]
@@ -102,7 +101,6 @@ def main(argv=None) -> None:
         with run.accelerator.autocast():
             fake = model(a)
 
-        losses = {}
         if use_gan:  # discriminator: (input, real target) vs (input, generated); two calls keep BN stats apart
             with run.accelerator.autocast():
                 loss_d = 0.5 * (bce(discriminator(torch.cat([a, fake.detach()], 1)), False)
@@ -110,7 +108,6 @@ def main(argv=None) -> None:
             opt_d.zero_grad(set_to_none=True)
             run.accelerator.backward(loss_d)
             opt_d.step()
-            losses["d"] = loss_d.item()
 
         with frozen(d_raw), run.accelerator.autocast():
             loss_l1 = F.l1_loss(fake, b)
@@ -120,20 +117,11 @@ def main(argv=None) -> None:
         run.accelerator.backward(loss_g)
         opt_g.step()
 
-        run.step += 1
-        bar.update(1)
-        if run.step % args.log_every == 0:
-            losses.update({"g_gan": loss_gan.item(), "l1": loss_l1.item(), "lr": opt_g.param_groups[0]["lr"]})
-            run.log(losses)
-            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()})
-        if run.step % args.sample_every == 0 or run.step == args.steps:
-            save_samples(run, model, fixed)
-        if run.step % args.save_every == 0 and run.step < args.steps:
-            run.save_checkpoint()
-    bar.close()
-    run.save_checkpoint()
+        run.step_done(lambda: {**({"d": loss_d.item()} if use_gan else {}), "g_gan": loss_gan.item(),
+                               "l1": loss_l1.item(), "lr": opt_g.param_groups[0]["lr"]},
+                      lambda: save_samples(run, model, fixed))
     source = args.sketch_from or args.dataroot or args.pairs
-    run.export(model, {"family": "pix2pix", "data": str(source),
+    run.finish(model, {"family": "pix2pix", "data": str(source),
                        "losses": {"gan": "vanilla" if use_gan else "none", "lambda_gan": args.lambda_gan,
                                   "lambda_l1": args.lambda_l1},
                        **data_version(source)})
