@@ -52,3 +52,49 @@ def test_unknown_model_is_a_message(client):
     example = sorted((ROOT / "assets/examples/cyclegan").glob("*.png"))[0]
     with pytest.raises(Exception, match="No model repository|Cannot reach|not a shipped model"):
         client.predict(handle_file(str(example)), "a2b", "nobody/nothing", api_name="/cyclegan")
+
+
+def draw_smiley(path, size=(640, 480)):
+    """What a sketchpad sends: black mouse strokes on a transparent layer of any canvas size."""
+    from PIL import ImageDraw
+
+    canvas = Image.new("RGBA", size, (0, 0, 0, 0))
+    d = ImageDraw.Draw(canvas)
+    d.ellipse((200, 120, 440, 360), outline=(0, 0, 0, 255), width=9)
+    d.line([(270, 200), (272, 230)], fill=(0, 0, 0, 255), width=12)
+    d.line([(368, 200), (370, 230)], fill=(0, 0, 0, 255), width=12)
+    d.arc((260, 220, 380, 320), 20, 160, fill=(0, 0, 0, 255), width=9)
+    canvas.save(path)
+    return path
+
+
+def colourful_share(image: Image.Image) -> float:
+    """Share of pixels with a clear hue (max - min channel > 60): not white, grey or black."""
+    import numpy as np
+
+    a = np.asarray(image.convert("RGB")).astype(int)
+    return float(((a.max(axis=2) - a.min(axis=2)) > 60).mean())
+
+
+def test_pix2pix_turns_a_drawn_smiley_into_a_colour_emoji(client, tmp_path):
+    assert "/pix2pix_drawing" in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    smiley = draw_smiley(tmp_path / "smiley.png")
+    sketch = {"background": None, "layers": [], "composite": handle_file(str(smiley))}
+    emoji, info = client.predict(sketch, "pix2pix-sketch2emoji", api_name="/pix2pix_drawing")
+    emoji = Image.open(emoji)
+    assert emoji.mode == "RGB" and emoji.size == (256, 256)
+    assert colourful_share(emoji) > 0.15  # a coloured face, not a grey copy of the lines
+    assert " ms** on cpu" in info
+
+
+def test_pix2pix_empty_drawing_is_a_message(client, tmp_path):
+    Image.new("RGBA", (300, 300), (0, 0, 0, 0)).save(tmp_path / "blank.png")
+    sketch = {"background": None, "layers": [], "composite": handle_file(str(tmp_path / "blank.png"))}
+    with pytest.raises(Exception, match="empty"):
+        client.predict(sketch, "pix2pix-sketch2emoji", api_name="/pix2pix_drawing")
+
+
+def test_pix2pix_upload_endpoint(client):
+    drawing = ROOT / "assets/examples/pix2pix/drawing-1f601.png"
+    emoji, _ = client.predict(handle_file(str(drawing)), "pix2pix-sketch2emoji", api_name="/pix2pix")
+    assert Image.open(emoji).size == (256, 256)

@@ -42,8 +42,7 @@ class CycleGAN(HubModel):
 
     def __init__(self, image_size: int = 256, channels: int = 3, ngf: int = 64, n_blocks: int = 9,
                  norm: str = "instance", domain_a: str = "A", domain_b: str = "B"):
-        super().__init__()
-        self.image_size, self.domain_a, self.domain_b = image_size, domain_a, domain_b
+        super().__init__()  # image_size and the domain names are recorded in config.json for the translator
         self.g_ab = ResnetGenerator(channels, ngf, n_blocks, norm)
         self.g_ba = ResnetGenerator(channels, ngf, n_blocks, norm)
 
