@@ -56,6 +56,10 @@ def load_model(name: str) -> translator.Translator:
         raise user_error(err) from None
 
 
+def pretty(domain: str) -> str:
+    return " ".join(word.capitalize() for word in domain.replace("-", " ").split())
+
+
 def describe(t: translator.Translator, seconds: float) -> str:
     """The time the user waited (decode, model, encode), where it ran, and where the weights came from."""
     return (f"**{seconds * 1000:.0f} ms** on {t.device.type} at {t.image_size}×{t.image_size} px · "
@@ -80,11 +84,12 @@ def cyclegan_tab(default_model: str) -> None:
     t = load_model(default_model)
     a, b = t.domains
     gr.Markdown(f"Unpaired translation between two styles (CycleGAN). The reconstruction is the translation "
-                f"translated back: what survives the round trip. Shipped model: **{a} ↔ {b}**.")
+                f"translated back: what survives the round trip. Shipped model: **{pretty(a)} ↔ {pretty(b)}**.")
     with gr.Row():
         with gr.Column():
             image = image_upload(sources=IMAGE_SOURCES, format="png", label="Input", height=320)
-            direction = gr.Radio([(f"{a} → {b}", "a2b"), (f"{b} → {a}", "b2a")], value="a2b", label="Direction")
+            direction = gr.Radio([(f"{pretty(a)} → {pretty(b)}", "a2b"), (f"{pretty(b)} → {pretty(a)}", "b2a")],
+                                 value="a2b", label="Direction")
             with gr.Accordion("Model", open=False):
                 model = gr.Textbox(default_model, label="Shipped name, Hub repo id or local folder",
                                    info="Any repo whose config.json says family: cyclegan")
@@ -102,7 +107,7 @@ def cyclegan_tab(default_model: str) -> None:
         gr.Examples([[str(p), "a2b" if p.name.startswith(a) else "b2a", default_model] for p in examples],
                     inputs=[image, direction, model], outputs=outputs, fn=run_cyclegan, cache_examples=False,
                     run_on_click=True, label="Held-out test emoji (never seen in training)",
-                    api_visibility="private")
+                    api_visibility="private", visible_columns=[0, 1])
 
 
 # --- pix2pix ---------------------------------------------------------------------------------------------
@@ -133,7 +138,7 @@ def run_pix2pix_drawing(sketch: dict | None, model: str):
 def pix2pix_tab(default_model: str) -> None:
     t = load_model(default_model)
     gr.Markdown(f"Paired translation (pix2pix): draw an emoji in black lines — a face, a heart, a fruit — and "
-                f"it comes back coloured in **{t.domains[1]}** style. Any canvas size; the drawing is cut to what "
+                f"it comes back coloured in **{pretty(t.domains[1])}** style. Any canvas size; the drawing is cut to what "
                 f"you drew, so draw it big or small.")
     with gr.Row():
         with gr.Column():
@@ -162,7 +167,8 @@ def pix2pix_tab(default_model: str) -> None:
     if examples:
         gr.Examples([[str(p), default_model] for p in examples], inputs=[upload, model], outputs=[output, info],
                     fn=run_pix2pix, cache_examples=False, run_on_click=True,
-                    label="Drawings (held-out test emoji and a hand-drawn smiley)", api_visibility="private")
+                    label="Drawings (held-out test emoji and a hand-drawn smiley)", api_visibility="private",
+                    visible_columns=[0])
 
 
 FAMILY_TABS = {"cyclegan": ("CycleGAN", cyclegan_tab), "pix2pix": ("pix2pix", pix2pix_tab)}
