@@ -5,12 +5,16 @@
 It answers "does this output look like the target vendor?" (the share of outputs it assigns to the
 target vendor) and gives the features KID is computed on. Its own accuracy on the held-out code points is
 saved with it and reported beside every number it produces: a judge you cannot check is no judge.
-It sees 64x64 images; larger inputs are downscaled first, so models of any size are judged alike.
+It sees 128x128 images: at 64 px flat Noto art and Fluent flat art blur together (their outlines and
+shading differ at a finer scale). Any other size is resized to 128 first, and in training half the
+batches are shrunk to 32-96 px and enlarged back, so a 64-px model's upscaled output is judged by its
+style, not by its blur.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import time
 from pathlib import Path
 
@@ -24,7 +28,7 @@ from training.data.folders import ClassFolders
 from translator.layers import ConvNormAct
 
 VENDORS = ["noto", "twemoji", "fluent-flat", "fluent-hc", "openmoji", "openmoji-black"]
-INPUT_SIZE = 64
+INPUT_SIZE = 128
 
 
 class VendorClassifier(nn.Module, PyTorchModelHubMixin):
@@ -63,10 +67,20 @@ def accuracy(model: VendorClassifier, dataset: ClassFolders) -> tuple[float, dic
     return (correct.sum() / total.sum()).item(), {c: (correct[i] / total[i]).item() for i, c in enumerate(model.classes)}
 
 
-def train(data: Path, out: Path, epochs: int = 30, seed: int = 0, threads: int | None = None) -> dict:
+def resolution_jitter(x: torch.Tensor) -> torch.Tensor:
+    """Half the time, the batch as a lower-resolution model would have made it: shrunk, then enlarged."""
+    if random.random() < 0.5:
+        low = random.choice([32, 48, 64, 96])
+        x = F.interpolate(x, size=(low, low), mode="bilinear", antialias=True, align_corners=False)
+        x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
+    return x
+
+
+def train(data: Path, out: Path, epochs: int = 20, seed: int = 0, threads: int | None = None) -> dict:
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
+    random.seed(seed)
     train_set = ClassFolders.from_styles(data, VENDORS, "train", INPUT_SIZE, augment=True)
     test_set = ClassFolders.from_styles(data, VENDORS, "test", INPUT_SIZE, augment=False)
     model = VendorClassifier(VENDORS)
@@ -79,7 +93,7 @@ def train(data: Path, out: Path, epochs: int = 30, seed: int = 0, threads: int |
         hits = seen = 0
         bar = tqdm(loader, desc=f"classifier epoch {epoch + 1}/{epochs}", leave=False)
         for x, y in bar:
-            logits = model(x)
+            logits = model(resolution_jitter(x))
             loss = F.cross_entropy(logits, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -104,9 +118,9 @@ def load(folder: Path) -> tuple[VendorClassifier, dict]:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("data/emoji-64"))
+    parser.add_argument("--data", type=Path, default=Path("data/emoji-128"))
     parser.add_argument("--out", type=Path, default=Path("data/vendor-classifier"))
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
     print(json.dumps(train(args.data, args.out, args.epochs, threads=args.threads), indent=2))

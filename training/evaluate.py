@@ -126,8 +126,10 @@ def evaluate(model_name: str, batch: int = 16) -> dict:
             "model": score(outputs, tgt, target, judge_model, real_features),
             "identity": score(src, tgt, target, judge_model, real_features),
         }
+    targets = [d.split("→")[1] for d in results]
     return {"model": model_name, "provenance": str(t.provenance), "image_size": size,
             "judge_test_accuracy": judge_report["test_accuracy"],
+            "judge_recall_on_real": {v: judge_report["per_class"][v] for v in targets},
             "protocol": (f"held-out test code points of emoji-v1 ({len(common)} per direction), scored at {size} px; "
                          f"'recognised as target' and KID use the repo's vendor classifier "
                          f"(test accuracy {judge_report['test_accuracy'] * 100:.1f}% over 6 vendor styles); "

@@ -78,4 +78,9 @@ def metrics_table(metrics: dict) -> str:
         for method, m in results.items():
             rows.append(f"| {direction} | {method} | {m['l1']:.4f} | {m['psnr']:.2f} | {m['ssim']:.4f} | "
                         f"{m['target_share'] * 100:.1f}% | {m['kid_x100']:.2f} ± {m['kid_std_x100']:.2f} | {m['n']} |")
+    recall = metrics.get("judge_recall_on_real", {})
+    if recall:
+        rows += ["", "The judge recognises real held-out renders as their vendor: "
+                 + ", ".join(f"{v} {r * 100:.1f}%" for v, r in recall.items())
+                 + f" ({metrics['judge_test_accuracy'] * 100:.1f}% over all six styles)."]
     return "\n".join(rows)
