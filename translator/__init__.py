@@ -59,10 +59,21 @@ def load(name_or_repo: str, revision: str | None = None, device: str | torch.dev
          warm_up: bool = True) -> Translator:
     """A ready translator for a shipped model name, a Hub repo id or a local folder (cached per process)."""
     device = pick_device(device)
-    key = (str(name_or_repo), revision, str(device))
+    name = str(name_or_repo)
+    key = (name, revision, str(device))
     with _lock:
         if key not in _cache:
-            _cache[key] = _build(str(name_or_repo), resolve(name_or_repo, revision), device, warm_up)
+            provenance = resolve(name_or_repo, revision)
+            try:
+                _cache[key] = _build(name, provenance, device, warm_up)
+            except WeightsError as err:
+                shipped = SHIPPED.get(name)
+                if shipped is None or provenance.source == "bundled":
+                    raise
+                # a damaged Hub or cache copy of a shipped model must not take the app down
+                fallback = Provenance("bundled", shipped.bundled, provenance.repo_id, provenance.revision,
+                                      note=f"the {provenance.source} copy is unusable: {err}")
+                _cache[key] = _build(name, fallback, device, warm_up)
         return _cache[key]
 
 
