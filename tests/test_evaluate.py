@@ -48,3 +48,29 @@ def test_readme_without_markers_is_refused(tmp_path):
     readme.write_text("no markers")
     with pytest.raises(SystemExit, match="metrics:start"):
         update_readme(readme, {"m": sample_metrics()})
+
+
+def test_vendor_judge_trains_saves_and_reports_its_accuracy(tmp_path):
+    """Six 'vendors' that differ only in palette; the judge must learn them and say how well it did."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from training import classifier
+
+    rng = np.random.default_rng(0)
+    for v, vendor in enumerate(classifier.VENDORS):
+        for split, n in (("train", 16), ("test", 4)):
+            folder = tmp_path / "data" / vendor / split
+            folder.mkdir(parents=True)
+            for i in range(n):
+                image = Image.new("RGB", (64, 64), "white")
+                x, y = rng.integers(2, 20, 2)
+                colour = tuple(int(c) for c in (np.array([(v * 40) % 256, 255 - v * 40, (v * 97) % 256])))
+                ImageDraw.Draw(image).ellipse((int(x), int(y), int(x) + 40, int(y) + 40), fill=colour)
+                image.save(folder / f"{i}.png")
+    report = classifier.train(tmp_path / "data", tmp_path / "judge", epochs=6)
+    assert report["test_images"] == 24 and 0 <= report["test_accuracy"] <= 1
+    assert report["test_accuracy"] > 1 / 6  # better than chance on six palettes
+    judge, saved = classifier.load(tmp_path / "judge")
+    assert saved["test_accuracy"] == report["test_accuracy"]
+    assert judge.features(torch.zeros(2, 3, 128, 128)).shape == (2, 256)  # any size is resized first

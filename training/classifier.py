@@ -5,10 +5,12 @@
 It answers "does this output look like the target vendor?" (the share of outputs it assigns to the
 target vendor) and gives the features KID is computed on. Its own accuracy on the held-out code points is
 saved with it and reported beside every number it produces: a judge you cannot check is no judge.
-It sees 128x128 images: at 64 px flat Noto art and Fluent flat art blur together (their outlines and
-shading differ at a finer scale). Any other size is resized to 128 first, and in training half the
-batches are shrunk to 32-96 px and enlarged back, so a 64-px model's upscaled output is judged by its
-style, not by its blur.
+Vendors differ in *style* (shading, outlines, palette), while a from-scratch CNN on 1,400 drawings per
+vendor happily memorises the drawings instead (train 96% / test 90%, with real Noto at 73%, whether at 64
+or 128 px). So it is trained on random crops of 30-100% of each emoji: a crop of a drawing it has seen is
+no longer that drawing, but it is still that vendor's shading. It sees 64x64 images (larger inputs are
+downscaled first), and half the training batches are shrunk to 32-48 px and enlarged back, so a small
+model's output is judged by its style, not by its blur.
 """
 from __future__ import annotations
 
@@ -22,13 +24,14 @@ import torch
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
+from torchvision.transforms import v2
 from tqdm import tqdm
 
-from training.data.folders import ClassFolders
+from training.data.folders import ClassFolders, eval_transform
 from translator.layers import ConvNormAct
 
 VENDORS = ["noto", "twemoji", "fluent-flat", "fluent-hc", "openmoji", "openmoji-black"]
-INPUT_SIZE = 128
+INPUT_SIZE = 64
 
 
 class VendorClassifier(nn.Module, PyTorchModelHubMixin):
@@ -70,22 +73,24 @@ def accuracy(model: VendorClassifier, dataset: ClassFolders) -> tuple[float, dic
 def resolution_jitter(x: torch.Tensor) -> torch.Tensor:
     """Half the time, the batch as a lower-resolution model would have made it: shrunk, then enlarged."""
     if random.random() < 0.5:
-        low = random.choice([32, 48, 64, 96])
+        low = random.choice([s for s in (32, 48, 64, 96) if s < INPUT_SIZE])
         x = F.interpolate(x, size=(low, low), mode="bilinear", antialias=True, align_corners=False)
         x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
     return x
 
 
-def train(data: Path, out: Path, epochs: int = 20, seed: int = 0, threads: int | None = None) -> dict:
+def train(data: Path, out: Path, epochs: int = 30, seed: int = 0, threads: int | None = None) -> dict:
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
     random.seed(seed)
-    train_set = ClassFolders.from_styles(data, VENDORS, "train", INPUT_SIZE, augment=True)
+    train_set = ClassFolders.from_styles(data, VENDORS, "train", INPUT_SIZE, augment=False)
+    train_set.transform = v2.Compose([v2.RandomResizedCrop(INPUT_SIZE, scale=(0.3, 1.0), ratio=(0.8, 1.25)),
+                                      v2.RandomHorizontalFlip(), eval_transform()])
     test_set = ClassFolders.from_styles(data, VENDORS, "test", INPUT_SIZE, augment=False)
     model = VendorClassifier(VENDORS)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    loader = torch.utils.data.DataLoader(train_set, batch_size=64, shuffle=True, drop_last=True)
+    loader = torch.utils.data.DataLoader(train_set, batch_size=min(64, len(train_set)), shuffle=True, drop_last=True)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=epochs * len(loader))
     start = time.time()
     for epoch in range(epochs):
@@ -118,9 +123,9 @@ def load(folder: Path) -> tuple[VendorClassifier, dict]:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("data/emoji-128"))
+    parser.add_argument("--data", type=Path, default=Path("data/emoji-64"))
     parser.add_argument("--out", type=Path, default=Path("data/vendor-classifier"))
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
     print(json.dumps(train(args.data, args.out, args.epochs, threads=args.threads), indent=2))
