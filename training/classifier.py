@@ -5,18 +5,18 @@
 It answers "does this output look like the target vendor?" (the share of outputs it assigns to the
 target vendor) and gives the features KID is computed on. Its own accuracy on the held-out code points is
 saved with it and reported beside every number it produces: a judge you cannot check is no judge.
-Vendors differ in *style* (shading, outlines, palette), while a from-scratch CNN on 1,400 drawings per
-vendor happily memorises the drawings instead (train 96% / test 90%, with real Noto at 73%, whether at 64
-or 128 px). So it is trained on random crops of 30-100% of each emoji: a crop of a drawing it has seen is
-no longer that drawing, but it is still that vendor's shading. It sees 64x64 images (larger inputs are
-downscaled first), and half the training batches are shrunk to 32-48 px and enlarged back, so a small
-model's output is judged by its style, not by its blur.
+It sees 64x64 images; larger inputs are downscaled first, so models of any size are judged alike.
+
+Its limits, measured (data/vendor-classifier/metrics.json): about 91% over the six styles, but real Noto
+is recognised only about 72% of the time (mostly taken for Fluent flat, whose flat art resembles Noto's
+flat objects). Judging at 128 px, or training on random crops, did not help (90% and 79%). That is why
+evaluation also reports the two-domain decision (target vs source vendor), which it gets nearly always
+right on real renders, and always prints the judge's recall on the real target vendor.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import time
 from pathlib import Path
 
@@ -24,10 +24,9 @@ import torch
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
-from torchvision.transforms import v2
 from tqdm import tqdm
 
-from training.data.folders import ClassFolders, eval_transform
+from training.data.folders import ClassFolders
 from translator.layers import ConvNormAct
 
 VENDORS = ["noto", "twemoji", "fluent-flat", "fluent-hc", "openmoji", "openmoji-black"]
@@ -70,23 +69,11 @@ def accuracy(model: VendorClassifier, dataset: ClassFolders) -> tuple[float, dic
     return (correct.sum() / total.sum()).item(), {c: (correct[i] / total[i]).item() for i, c in enumerate(model.classes)}
 
 
-def resolution_jitter(x: torch.Tensor) -> torch.Tensor:
-    """Half the time, the batch as a lower-resolution model would have made it: shrunk, then enlarged."""
-    if random.random() < 0.5:
-        low = random.choice([s for s in (32, 48, 64, 96) if s < INPUT_SIZE])
-        x = F.interpolate(x, size=(low, low), mode="bilinear", antialias=True, align_corners=False)
-        x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
-    return x
-
-
 def train(data: Path, out: Path, epochs: int = 30, seed: int = 0, threads: int | None = None) -> dict:
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    random.seed(seed)
-    train_set = ClassFolders.from_styles(data, VENDORS, "train", INPUT_SIZE, augment=False)
-    train_set.transform = v2.Compose([v2.RandomResizedCrop(INPUT_SIZE, scale=(0.3, 1.0), ratio=(0.8, 1.25)),
-                                      v2.RandomHorizontalFlip(), eval_transform()])
+    train_set = ClassFolders.from_styles(data, VENDORS, "train", INPUT_SIZE, augment=True)
     test_set = ClassFolders.from_styles(data, VENDORS, "test", INPUT_SIZE, augment=False)
     model = VendorClassifier(VENDORS)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
@@ -98,7 +85,7 @@ def train(data: Path, out: Path, epochs: int = 30, seed: int = 0, threads: int |
         hits = seen = 0
         bar = tqdm(loader, desc=f"classifier epoch {epoch + 1}/{epochs}", leave=False)
         for x, y in bar:
-            logits = model(resolution_jitter(x))
+            logits = model(x)
             loss = F.cross_entropy(logits, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
