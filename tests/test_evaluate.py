@@ -42,6 +42,9 @@ def test_readme_table_is_replaced_between_markers(tmp_path):
     assert "| x→y | real target | 0.1000 | ∞ |" in text
     assert text.startswith("intro") and text.endswith("outro\n")
     assert metrics_table(sample_metrics()).count("\n") == 4
+    sketch = sample_metrics()
+    sketch["directions"]["x→y"]["model"]["target_vs_source"] = None  # the source is no vendor
+    assert "| 90.0% | – |" in metrics_table(sketch)
 
 
 def test_readme_without_markers_is_refused(tmp_path):

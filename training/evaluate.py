@@ -102,11 +102,13 @@ def score(outputs: torch.Tensor, targets: torch.Tensor, source_vendor: str, targ
     x, y = (outputs.clamp(-1, 1) + 1) / 2, (targets + 1) / 2
     features = torch.cat([judge_model.features(b) for b in outputs.split(64)])
     logits = judge_model.head(features)
-    source, target = judge_model.classes.index(source_vendor), judge_model.classes.index(target_vendor)
+    target = judge_model.classes.index(target_vendor)
+    source = judge_model.classes.index(source_vendor) if source_vendor in judge_model.classes else None
     kid_mean, kid_std = kid(real_features, features)
     return {"l1": (x - y).abs().mean().item(), "psnr": psnr(x, y).mean().item(), "ssim": ssim(x, y).mean().item(),
             "target_share": (logits.argmax(1) == target).float().mean().item(),  # of all six vendors
-            "target_vs_source": (logits[:, target] > logits[:, source]).float().mean().item(),  # of the two
+            # of the two vendors; not defined when the source is no vendor (line drawings)
+            "target_vs_source": None if source is None else (logits[:, target] > logits[:, source]).float().mean().item(),
             "kid_x100": kid_mean * 100, "kid_std_x100": kid_std * 100, "n": len(outputs)}
 
 

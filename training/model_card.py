@@ -78,6 +78,7 @@ def metrics_table(metrics: dict) -> str:
         for method, m in results.items():
             psnr = "∞" if m["psnr"] > 99 else f"{m['psnr']:.2f}"
             rows.append(f"| {direction} | {method} | {m['l1']:.4f} | {psnr} | {m['ssim']:.4f} | "
-                        f"{m['target_share'] * 100:.1f}% | {m['target_vs_source'] * 100:.1f}% | "
+                        f"{m['target_share'] * 100:.1f}% | "
+                        f"{'–' if m['target_vs_source'] is None else format(m['target_vs_source'], '.1%')} | "
                         f"{m['kid_x100']:.2f} ± {m['kid_std_x100']:.2f} | {m['n']} |")
     return "\n".join(rows)
