@@ -88,7 +88,7 @@ def test_pix2pix_turns_a_drawn_smiley_into_a_colour_emoji(client, tmp_path):
     sketch = {"background": None, "layers": [], "composite": handle_file(str(smiley))}
     emoji, info = client.predict(sketch, "pix2pix-sketch2emoji", api_name="/pix2pix_drawing")
     emoji = Image.open(emoji)
-    assert emoji.mode == "RGB" and emoji.size == (256, 256)
+    assert emoji.mode == "RGB" and emoji.width == emoji.height >= 256  # a square emoji at display size
     assert colourful_share(emoji) > 0.15  # a coloured face, not a grey copy of the lines
     assert " ms** on cpu" in info
 
@@ -105,4 +105,5 @@ def test_pix2pix_empty_drawing_is_a_message(client, tmp_path):
 def test_pix2pix_upload_endpoint(client):
     drawing = ROOT / "assets/examples/pix2pix/drawing-1f601.png"
     emoji, _ = client.predict(handle_file(str(drawing)), "pix2pix-sketch2emoji", api_name="/pix2pix")
-    assert Image.open(emoji).size == (256, 256)
+    emoji = Image.open(emoji)
+    assert emoji.width == emoji.height >= 256

@@ -137,9 +137,10 @@ def is_blank(image: Image.Image, threshold: int = 245) -> bool:
     return bool((np.asarray(to_rgb(image).convert("L")) >= threshold).all())
 
 
-def crop_to_content(image: Image.Image, margin: float = 0.06, threshold: int = 245) -> Image.Image:
-    """Cut a drawing on white down to what was drawn, plus a white margin (a fraction of its longest side).
-    A blank image comes back unchanged."""
+def crop_to_content(image: Image.Image, margin: float = 0.06, threshold: int = 245,
+                    square: bool = False) -> Image.Image:
+    """Cut a drawing on white down to what was drawn, plus a white margin (a fraction of its longest side),
+    centred on a white square if `square`. A blank image comes back unchanged."""
     image = to_rgb(image)
     ink = np.asarray(image.convert("L")) < threshold
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
@@ -148,8 +149,11 @@ def crop_to_content(image: Image.Image, margin: float = 0.06, threshold: int = 2
     box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
     pad = round(margin * max(box[2] - box[0], box[3] - box[1]))
     content = image.crop(box)
-    canvas = Image.new("RGB", (content.width + 2 * pad, content.height + 2 * pad), "white")
-    canvas.paste(content, (pad, pad))
+    width, height = content.width + 2 * pad, content.height + 2 * pad
+    if square:
+        width = height = max(width, height)
+    canvas = Image.new("RGB", (width, height), "white")
+    canvas.paste(content, ((width - content.width) // 2, (height - content.height) // 2))
     return canvas
 
 

@@ -103,9 +103,10 @@ class Pix2PixTranslator(Translator):
     def prepare(self, image) -> tuple[torch.Tensor, images.Layout]:
         if not self.is_sketch:
             return super().prepare(image)
-        # A drawing: cut to what was drawn (the training emoji fill their square), then shrink keeping every
-        # stroke dark (min over each block; Lanczos would fade a thin mouse stroke to light grey).
-        drawing = images.crop_to_content(images.load_image(image), margin=0.06)
+        # A drawing: cut to what was drawn, centred on a square (the training emoji fill theirs; the result is
+        # a square emoji), then shrunk keeping every stroke dark (min over each block; Lanczos would fade a
+        # thin mouse stroke to light grey).
+        drawing = images.crop_to_content(images.load_image(image), margin=0.06, square=True)
         factor = 4
         big, layout = images.to_model_input(drawing, self.image_size * factor)
         x = -F.max_pool2d(-big, factor)
