@@ -1,0 +1,1 @@
+"""Dataset builders (emoji, fonts) and loaders for a user's own folders."""

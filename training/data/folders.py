@@ -1,0 +1,162 @@
+"""Loaders for a user's own data, in the three layouts people have:
+
+- two folders of unpaired images (the CycleGAN layout `ROOT/trainA`, `ROOT/trainB`, `testA`, `testB`);
+- aligned pairs: two folders with the same file names, or single images holding A|B side by side
+  (the pix2pix layout);
+- one folder per class (`ROOT/<class>/*.png`).
+
+Images are decoded once and kept in memory as uint8 when the set is small (the emoji sets are a few MB),
+so the CPU spends its time on the networks, not on PNG decoding.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+from torchvision.transforms import v2
+
+from translator.images import load_image
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"No such folder: {folder}")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise FileNotFoundError(f"No images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {folder}")
+    return files
+
+
+def cyclegan_folders(root: str | Path, split: str = "train") -> tuple[Path, Path]:
+    """ROOT/trainA + ROOT/trainB (or testA/testB)."""
+    root = Path(root)
+    return root / f"{split}A", root / f"{split}B"
+
+
+class ImageFiles:
+    """Decoded images of one folder, as uint8 CxHxW tensors at a fixed square size (cached)."""
+
+    def __init__(self, folder: str | Path, size: int, cache: bool = True):
+        self.files = list_images(folder)
+        self.size, self.cache = size, cache
+        self._decoded: dict[int, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        if i not in self._decoded:
+            tensor = self.decode(i)
+            if not self.cache:
+                return tensor
+            self._decoded[i] = tensor
+        return self._decoded[i]
+
+    def decode(self, i: int) -> torch.Tensor:
+        """uint8 3xSxS (S = size; the file's own size if size is 0)."""
+        image = load_image(self.files[i])
+        if self.size and image.size != (self.size, self.size):
+            image = image.resize((self.size, self.size), resample=3)  # bicubic, as the reference loaders
+        return v2.functional.pil_to_tensor(image)
+
+
+def train_augmentation(size: int, jitter: float = 1.125, flip: bool = True) -> v2.Compose:
+    """The papers' resize-then-random-crop (286 -> 256 is x1.117) and horizontal flip, on uint8 tensors,
+    then scaled to [-1, 1]."""
+    steps = [v2.Resize(round(size * jitter), antialias=True), v2.RandomCrop(size)] if jitter > 1 else []
+    if flip:
+        steps.append(v2.RandomHorizontalFlip())
+    steps += [v2.ToDtype(torch.float32, scale=True), v2.Lambda(to_signed)]
+    return v2.Compose(steps)
+
+
+def eval_transform() -> v2.Compose:
+    return v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Lambda(to_signed)])
+
+
+def to_signed(x: torch.Tensor) -> torch.Tensor:
+    """[0, 1] -> [-1, 1], for any number of channels (a pair is 6)."""
+    return x * 2 - 1
+
+
+class UnpairedDataset(Dataset):
+    """An A image in order and an independently drawn B image (the CycleGAN `unaligned` mode)."""
+
+    def __init__(self, folder_a, folder_b, size: int, augment: bool = True, cache: bool = True):
+        self.a, self.b = ImageFiles(folder_a, size, cache), ImageFiles(folder_b, size, cache)
+        self.transform = train_augmentation(size) if augment else eval_transform()
+
+    def __len__(self) -> int:
+        return max(len(self.a), len(self.b))
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"a": self.transform(self.a[i % len(self.a)]),
+                "b": self.transform(self.b[random.randrange(len(self.b))])}
+
+
+class PairedDataset(Dataset):
+    """Aligned pairs: the same file names in two folders, or side-by-side A|B images in one folder
+    (`folder_b=None`). The same random crop and flip are applied to both halves."""
+
+    def __init__(self, folder_a, folder_b=None, size: int = 256, augment: bool = True):
+        if folder_b is None:
+            self.pairs = [(p, None) for p in list_images(folder_a)]
+        else:
+            stem = lambda p, root: p.relative_to(root).with_suffix("")  # noqa: E731
+            by_name = {stem(p, folder_b): p for p in list_images(folder_b)}
+            self.pairs = [(p, by_name[stem(p, folder_a)]) for p in list_images(folder_a) if stem(p, folder_a) in by_name]
+            if not self.pairs:
+                raise FileNotFoundError(f"No file names in common between {folder_a} and {folder_b}")
+        self.size = size
+        self.transform = train_augmentation(size) if augment else eval_transform()
+        self._decoded: dict[int, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def _load(self, i: int) -> torch.Tensor:
+        """Both halves at the model size, stacked as 6 channels (cached)."""
+        if i not in self._decoded:
+            path_a, path_b = self.pairs[i]
+            if path_b is None:
+                image = load_image(path_a)
+                w, h = image.size
+                halves = [image.crop((0, 0, w // 2, h)), image.crop((w // 2, 0, w, h))]
+            else:
+                halves = [load_image(path_a), load_image(path_b)]
+            self._decoded[i] = torch.cat([v2.functional.pil_to_tensor(x.resize((self.size, self.size), resample=3))
+                                          for x in halves])
+        return self._decoded[i]
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        both = self.transform(self._load(i))  # one crop/flip for the pair
+        return {"a": both[:3], "b": both[3:]}
+
+
+class ClassFolders(Dataset):
+    """ROOT/<class>/*: images with integer labels; `classes` keeps the folder names."""
+
+    def __init__(self, root, size: int, augment: bool = False, cache: bool = True, classes: list[str] | None = None,
+                 subfolder: str = ""):
+        root = Path(root)
+        self.classes = classes or sorted(p.name for p in root.iterdir() if p.is_dir())
+        self.sets = [ImageFiles(root / c / subfolder, size, cache) for c in self.classes]
+        self.index = [(c, i) for c, s in enumerate(self.sets) for i in range(len(s))]
+        self.transform = train_augmentation(size) if augment else eval_transform()
+
+    @classmethod
+    def from_styles(cls, root, styles: list[str], split: str, size: int, augment: bool = False) -> "ClassFolders":
+        """The emoji builder's layout, ROOT/<style>/<split>/*.png, one class per style."""
+        return cls(root, size, augment, classes=styles, subfolder=split)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        c, j = self.index[i]
+        return self.transform(self.sets[c][j]), c

@@ -1,0 +1,105 @@
+"""Line drawings made from colour emoji, for pix2pix's sketch -> emoji task.
+
+A drawing is the emoji's edges (Sobel on RGB, thresholded), black on white. For training, each sample
+gets a fresh random variation so that a freehand mouse drawing is in-distribution: the edge threshold
+(more or less inner detail), stroke width, a small elastic wobble of the strokes (hands are not exact)
+and a few gaps (strokes that do not meet). The colour target is never changed.
+
+    python -m training.data.sketch --data data/emoji-64 --style noto
+
+writes the deterministic drawings (no augmentation) of one vendor as a style of its own,
+DATA/<style>-sketch/{train,test}/<key>.png, so evaluation and the app's examples use fixed inputs.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+from torchvision.transforms import v2
+from torchvision.utils import save_image
+
+from training.data.folders import ImageFiles, list_images, to_signed
+
+SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 4  # a 0->1 step gives 1
+
+
+def edges(rgb: torch.Tensor, threshold: float = 0.12) -> torch.Tensor:
+    """3xHxW in [0, 1] -> 1xHxW bool: where any channel changes by more than `threshold` per pixel."""
+    kernel = torch.stack([SOBEL_X, SOBEL_X.T]).unsqueeze(1).to(rgb)  # 2x1x3x3
+    padded = F.pad(rgb.unsqueeze(1), (1, 1, 1, 1), mode="replicate")  # channels as a batch: 3x1xHxW
+    gradient = F.conv2d(padded, kernel).pow(2).sum(1).sqrt()  # 3xHxW
+    return (gradient.amax(0, keepdim=True) > threshold)
+
+
+def line_drawing(rgb: torch.Tensor, threshold: float = 0.12, width: int = 1, wobble: float = 0.0,
+                 gaps: int = 0, rng: random.Random | None = None) -> torch.Tensor:
+    """3xHxW colour in [0, 1] -> 3xHxW drawing in [0, 1]: black strokes on white."""
+    ink = edges(rgb, threshold).float()
+    if width > 1:
+        ink = F.max_pool2d(ink[None], width, stride=1, padding=width // 2)[0][:, : rgb.shape[1], : rgb.shape[2]]
+    if wobble > 0:
+        ink = v2.ElasticTransform(alpha=wobble * rgb.shape[-1], sigma=rgb.shape[-1] / 8)(ink)
+        ink = (ink > 0.35).float()
+    rng = rng or random.Random()
+    h, w = ink.shape[-2:]
+    for _ in range(gaps):
+        size = rng.randint(2, max(2, h // 16))
+        y, x = rng.randrange(h - size), rng.randrange(w - size)
+        ink[:, y:y + size, x:x + size] = 0
+    return (1 - ink).expand(3, -1, -1).clone()
+
+
+class SketchPairs(Dataset):
+    """(drawing, colour emoji) pairs made on the fly from a folder of colour images; with `augment`,
+    every sample is a new random drawing of its emoji (and pairs share one random crop and flip)."""
+
+    def __init__(self, color_folder, size: int, augment: bool = True):
+        self.colors = ImageFiles(color_folder, size)
+        self.size, self.augment = size, augment
+        self.geometry = v2.Compose([v2.Resize(round(size * 1.125), antialias=True), v2.RandomCrop(size),
+                                    v2.RandomHorizontalFlip()])
+
+    def __len__(self) -> int:
+        return len(self.colors)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        color = self.colors[i]
+        if self.augment:
+            color = self.geometry(color)
+        rgb = color.float() / 255
+        if self.augment:
+            rng = random.Random(torch.randint(0, 2**31, ()).item())  # follows torch's seeding per worker
+            sketch = line_drawing(rgb, threshold=rng.uniform(0.08, 0.3), width=rng.choice([1, 1, 2, 2, 3]),
+                                  wobble=rng.uniform(0.0, 0.6), gaps=rng.randint(0, 4), rng=rng)
+        else:
+            sketch = line_drawing(rgb)
+        return {"a": to_signed(sketch), "b": to_signed(rgb)}
+
+
+def write_drawings(data: Path, style: str) -> Path:
+    """The deterministic drawings of DATA/<style>/{train,test} as DATA/<style>-sketch/{train,test}."""
+    out = data / f"{style}-sketch"
+    for split in ("train", "test"):
+        folder = data / style / split
+        (out / split).mkdir(parents=True, exist_ok=True)
+        files = ImageFiles(folder, size=0, cache=False)
+        for i, path in enumerate(list_images(folder)):
+            image = files.decode(i)
+            save_image(line_drawing(image.float() / 255), out / split / path.name)
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("data/emoji-64"))
+    parser.add_argument("--style", default="noto")
+    args = parser.parse_args(argv)
+    print(write_drawings(args.data, args.style))
+
+
+if __name__ == "__main__":
+    main()
