@@ -48,7 +48,7 @@ def write_model_card(folder: Path) -> Path:
         wall = training.get("wall_seconds", 0)
         lines += ["", "## Training", "",
                   f"- Command: `{training.get('command')}`",
-                  *([f"  (resumed; earlier sessions: " + "; ".join(f"`{c}`" for c in training["sessions"][:-1]) + ")"]
+                  *(["  (resumed; earlier sessions: " + "; ".join(f"`{c}`" for c in training["sessions"][:-1]) + ")"]
                     if len(training.get("sessions", [])) > 1 else []),
                   f"- Data: `{training.get('data_version')}` at {training.get('data_size')} px "
                   f"({', '.join(sources[s]['package'] for s in used) if used else 'user data'})",

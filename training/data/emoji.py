@@ -147,18 +147,19 @@ def render(job: tuple[str, Path, int]) -> None:
     Image.alpha_composite(canvas, rgba).convert("RGB").save(path, optimize=False)
 
 
+def read_style(style: str, cache: Path) -> dict[str, str]:
+    """key -> SVG string of one style, from its (fetched and checked) tarball."""
+    tarball = fetch(PACKAGES[STYLES[style]], cache)
+    if style.startswith("openmoji"):
+        return read_openmoji(tarball, "black" if style == "openmoji-black" else "color")
+    return read_iconify(tarball)
+
+
 def build(out: Path, size: int, styles: list[str], cache: Path, skin_tones: bool, workers: int) -> dict:
-    svgs = {}
-    for style in styles:
-        tarball = fetch(PACKAGES[STYLES[style]], cache)
-        if style.startswith("openmoji"):
-            svgs[style] = read_openmoji(tarball, "black" if style == "openmoji-black" else "color")
-        else:
-            svgs[style] = read_iconify(tarball)
+    svgs = {style: read_style(style, cache) for style in styles}
 
     # The shared base set: emoji drawn by Noto, Twemoji and OpenMoji (DATA.md), no flags, no skin tones.
-    reference = [read_iconify(fetch(PACKAGES[s], cache)) if s not in svgs else svgs[s] for s in ("noto", "twemoji")]
-    reference.append(svgs.get("openmoji") or read_openmoji(fetch(PACKAGES["openmoji"], cache), "color"))
+    reference = [svgs[s] if s in svgs else read_style(s, cache) for s in ("noto", "twemoji", "openmoji")]
     base = set.intersection(*({k for k in r if k == base_key(k) and not is_flag(k)} for r in reference))
 
     jobs, counts = [], {}

@@ -65,14 +65,17 @@ class ImageFiles:
         return v2.functional.pil_to_tensor(image)
 
 
-def train_augmentation(size: int, jitter: float = 1.125, flip: bool = True) -> v2.Compose:
-    """The papers' resize-then-random-crop (286 -> 256 is x1.117) and horizontal flip, on uint8 tensors,
-    then scaled to [-1, 1]."""
+def random_geometry(size: int, jitter: float = 1.125, flip: bool = True) -> v2.Compose:
+    """The papers' resize-then-random-crop (286 -> 256 is x1.117) and horizontal flip, on uint8 tensors."""
     steps = [v2.Resize(round(size * jitter), antialias=True), v2.RandomCrop(size)] if jitter > 1 else []
     if flip:
         steps.append(v2.RandomHorizontalFlip())
-    steps += [v2.ToDtype(torch.float32, scale=True), v2.Lambda(to_signed)]
     return v2.Compose(steps)
+
+
+def train_augmentation(size: int, jitter: float = 1.125, flip: bool = True) -> v2.Compose:
+    """random_geometry, then scaled to [-1, 1]."""
+    return v2.Compose([random_geometry(size, jitter, flip), eval_transform()])
 
 
 def eval_transform() -> v2.Compose:

@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 from torchvision.transforms import v2
 from torchvision.utils import save_image
 
-from training.data.folders import ImageFiles, list_images, to_signed
+from training.data.folders import ImageFiles, random_geometry, to_signed
 
 SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 4  # a 0->1 step gives 1
 
@@ -60,8 +60,7 @@ class SketchPairs(Dataset):
     def __init__(self, color_folder, size: int, augment: bool = True):
         self.colors = ImageFiles(color_folder, size)
         self.size, self.augment = size, augment
-        self.geometry = v2.Compose([v2.Resize(round(size * 1.125), antialias=True), v2.RandomCrop(size),
-                                    v2.RandomHorizontalFlip()])
+        self.geometry = random_geometry(size)
 
     def __len__(self) -> int:
         return len(self.colors)
@@ -87,9 +86,8 @@ def write_drawings(data: Path, style: str) -> Path:
         folder = data / style / split
         (out / split).mkdir(parents=True, exist_ok=True)
         files = ImageFiles(folder, size=0, cache=False)
-        for i, path in enumerate(list_images(folder)):
-            image = files.decode(i)
-            save_image(line_drawing(image.float() / 255), out / split / path.name)
+        for i, path in enumerate(files.files):
+            save_image(line_drawing(files.decode(i).float() / 255), out / split / path.name)
     return out
 
 
