@@ -1,11 +1,16 @@
-"""A tiny stand-in for the Hugging Face Hub on 127.0.0.1, enough for `hf_hub_download`:
-HEAD/GET /<repo_id>/resolve/<revision>/<filename>, with the headers the client reads
-(X-Repo-Commit, ETag, Content-Length) and the X-Error-Code it turns into typed errors. Anything else
-(the client's other API calls) gets a 404. Every request is recorded, so tests can tell a cache hit
-from a download."""
+"""A tiny stand-in for the Hugging Face Hub on 127.0.0.1, enough for `hf_hub_download` and for
+`HfApi.create_repo` + `upload_folder`:
+- HEAD/GET /<repo_id>/resolve/<revision>/<filename>, with the headers the client reads
+  (X-Repo-Commit, ETag, Content-Length) and the X-Error-Code it turns into typed errors;
+- POST /api/repos/create, /api/validate-yaml, /api/models/<repo_id>/preupload/<revision> (every file is
+  "regular", sent inline, so no LFS/Xet server is needed) and /api/models/<repo_id>/commit/<revision>
+  (the ndjson commit: header + base64 files on top of the branch's last commit).
+Anything else gets a 404. Every request is recorded, so tests can tell a cache hit from a download."""
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,6 +21,7 @@ class FakeHub:
         self.repos: dict[str, dict[str, dict[str, bytes]]] = {}  # repo -> commit sha -> files
         self.refs: dict[str, dict[str, str]] = {}  # repo -> branch -> commit sha
         self.requests: list[tuple[str, str]] = []
+        self.commit_messages: dict[str, list[str]] = {}  # repo -> summaries of commits made through the API
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -27,6 +33,7 @@ class FakeHub:
         """Publish a commit (a folder or a dict of files); returns its sha and moves `branch` to it."""
         if isinstance(files, Path):
             files = {p.name: p.read_bytes() for p in files.iterdir() if p.is_file()}
+        self.commit_messages.setdefault(repo_id, [])
         sha = hashlib.sha1(repr(sorted((k, hashlib.sha256(v).hexdigest()) for k, v in files.items())).encode()
                            + repo_id.encode() + str(len(self.repos.get(repo_id, {}))).encode()).hexdigest()
         self.repos.setdefault(repo_id, {})[sha] = dict(files)
@@ -86,5 +93,54 @@ class FakeHub:
 
             def do_GET(self):
                 self._answer(True)
+
+            def do_POST(self):
+                hub.requests.append((self.command, self.path))
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                path = self.path.split("?")[0].lstrip("/")
+                if path == "api/validate-yaml":
+                    return self._json(200, {})
+                if path == "api/repos/create":
+                    request = json.loads(body)
+                    repo_id = "/".join(p for p in (request.get("organization"), request["name"]) if p)
+                    hub.repos.setdefault(repo_id, {})
+                    hub.refs.setdefault(repo_id, {})
+                    return self._json(200, {"url": f"{hub.url}/{repo_id}"})
+                if path.startswith("api/models/") and ("/preupload/" in path or "/commit/" in path):
+                    repo_id, _, revision = path.removeprefix("api/models/").rpartition("/")
+                    repo_id, _, action = repo_id.rpartition("/")
+                    if repo_id not in hub.repos:
+                        return self._json(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+                    if action == "preupload":
+                        files = json.loads(body)["files"]
+                        return self._json(200, {"files": [{"path": f["path"], "uploadMode": "regular",
+                                                           "shouldIgnore": False} for f in files]})
+                    return self._commit(repo_id, revision, body)
+                return self._json(404, {"error": "not served by the fake Hub"})
+
+            def _commit(self, repo_id: str, branch: str, body: bytes):
+                lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+                parent = hub.refs[repo_id].get(branch)
+                files = dict(hub.repos[repo_id][parent]) if parent else {}
+                for line in lines:
+                    if line["key"] == "file":
+                        files[line["value"]["path"]] = base64.b64decode(line["value"]["content"])
+                    elif line["key"] in ("deletedFile", "deletedFolder"):
+                        files.pop(line["value"]["path"], None)
+                    elif line["key"] != "header":
+                        return self._json(400, {"error": f"fake Hub: no {line['key']} operations"})
+                sha = hub.add(repo_id, files, branch)
+                hub.commit_messages[repo_id].append(lines[0]["value"]["summary"])
+                return self._json(200, {"commitUrl": f"{hub.url}/{repo_id}/commit/{sha}", "commitOid": sha,
+                                        "pullRequestUrl": None})
+
+            def _json(self, status: int, payload: dict, headers: dict | None = None):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                for key, value in {"Content-Type": "application/json", **(headers or {})}.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
         return Handler

@@ -65,6 +65,23 @@ def test_cyclegan_trains_exports_and_loads(dataroot, tmp_path):
     assert t.translate(dataroot / "testA" / "000.png").size == (256, 256)
 
 
+def test_push_to_hub_uploads_what_the_core_then_loads(dataroot, tmp_path, fake_hub, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_fake_token_for_the_fake_hub")
+    out = tmp_path / "run"
+    train_cyclegan.main(["--dataroot", str(dataroot), "--out", str(out), "--steps", "2", *TINY,
+                         "--push-to-hub", "someone/tiny-cyclegan"])
+    export = out / "export"
+    (sha,) = fake_hub.repos["someone/tiny-cyclegan"]
+    uploaded = fake_hub.repos["someone/tiny-cyclegan"][sha]
+    assert uploaded == {p.name: p.read_bytes() for p in export.iterdir()}  # the whole export, byte for byte
+    assert fake_hub.commit_messages["someone/tiny-cyclegan"] == ["run: 2 steps"]
+
+    from_hub = translator.load("someone/tiny-cyclegan", revision=sha)
+    assert from_hub.provenance.source == "hub"
+    image = dataroot / "testA" / "000.png"
+    assert np.array_equal(np.asarray(from_hub.translate(image)), np.asarray(translator.load(str(export)).translate(image)))
+
+
 def test_resume_continues_the_same_run(dataroot, tmp_path):
     out = tmp_path / "run"
     args = ["--dataroot", str(dataroot), "--out", str(out), *TINY, "--save-every", "2"]
@@ -77,15 +94,32 @@ def test_resume_continues_the_same_run(dataroot, tmp_path):
 
 
 def test_two_processes_through_torchrun(dataroot, tmp_path):
-    """Multi-process data parallel (gloo on CPU; the same code path is NCCL on GPUs)."""
+    """Multi-process data parallel (gloo on CPU; the same code path is NCCL on GPUs): each process trains on
+    its own shard, and gradient averaging keeps the two copies of the weights identical."""
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m",
-                           "training.cyclegan", "--dataroot", str(dataroot), "--out", str(out), "--steps", "2",
-                           "--batch-size", "2", *TINY], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           str(ROOT / "tests" / "ddp_ranks.py"), "--dataroot", str(dataroot), "--out", str(out),
+                           "--steps", "3", "--batch-size", "2", *TINY], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     info = json.loads((out / "export" / "training.json").read_text())
     assert info["processes"] == 2 and info["command"].startswith("torchrun --nproc_per_node 2")
+
+    from safetensors.torch import load_file
+    rank0, rank1 = load_file(out / "rank0.safetensors"), load_file(out / "rank1.safetensors")
+    initial = tiny_initial_weights(dataroot, tmp_path)
+    assert rank0.keys() == rank1.keys() == initial.keys()
+    assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)  # in step across processes
+    assert not all(torch.equal(rank0[k], initial[k]) for k in rank0)  # and actually trained
+    assert sorted(json.loads((out / "seen-rank0.json").read_text())) != \
+        sorted(json.loads((out / "seen-rank1.json").read_text()))  # on different images
+
+
+def tiny_initial_weights(dataroot, tmp_path) -> dict:
+    """The weights a 0-step run starts from (same seed): what training must have moved away from."""
+    model = train_cyclegan.main(["--dataroot", str(dataroot), "--out", str(tmp_path / "zero"), "--steps", "0", *TINY])
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def test_frozen_blocks_parameter_gradients_only():

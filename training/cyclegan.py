@@ -100,7 +100,8 @@ def data_version(folder: Path) -> dict:
     return {"data_version": f"user folder {folder}"}
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> CycleGAN:
+    """Train, export, and return the trained model (each process's own copy under multi-process)."""
     args = parse_args(argv)
     run = Run(args, "training.cyclegan", argv)
     model = CycleGAN(args.image_size, 3, args.ngf, args.n_blocks, args.norm, args.domain_a, args.domain_b)
@@ -159,6 +160,7 @@ def main(argv=None) -> None:
                        "losses": {"gan": "lsgan", "lambda_cycle": args.lambda_cycle,
                                   "lambda_identity": args.lambda_identity, "pool_size": args.pool_size},
                        **data_version(args.train_a)})
+    return model
 
 
 @torch.no_grad()

@@ -145,17 +145,18 @@ class ClassFolders(Dataset):
     """ROOT/<class>/*: images with integer labels; `classes` keeps the folder names."""
 
     def __init__(self, root, size: int, augment: bool = False, cache: bool = True, classes: list[str] | None = None,
-                 subfolder: str = ""):
+                 subfolder: str = "", transform=None):
         root = Path(root)
         self.classes = classes or sorted(p.name for p in root.iterdir() if p.is_dir())
         self.sets = [ImageFiles(root / c / subfolder, size, cache) for c in self.classes]
         self.index = [(c, i) for c, s in enumerate(self.sets) for i in range(len(s))]
-        self.transform = train_augmentation(size) if augment else eval_transform()
+        self.transform = transform or (train_augmentation(size) if augment else eval_transform())
 
     @classmethod
-    def from_styles(cls, root, styles: list[str], split: str, size: int, augment: bool = False) -> "ClassFolders":
+    def from_styles(cls, root, styles: list[str], split: str, size: int, augment: bool = False,
+                    transform=None) -> "ClassFolders":
         """The emoji builder's layout, ROOT/<style>/<split>/*.png, one class per style."""
-        return cls(root, size, augment, classes=styles, subfolder=split)
+        return cls(root, size, augment, classes=styles, subfolder=split, transform=transform)
 
     def __len__(self) -> int:
         return len(self.index)
