@@ -78,3 +78,28 @@ def test_vendor_judge_trains_saves_and_reports_its_accuracy(tmp_path):
     judge, saved = classifier.load(tmp_path / "judge")
     assert saved["test_accuracy"] == report["test_accuracy"]
     assert judge.features(torch.zeros(2, 3, 128, 128)).shape == (2, 256)  # any size is resized first
+
+
+class MeanColourJudge(torch.nn.Module):
+    """A stand-in judge: 'vendor' 0 when the image is mostly red, 1 when mostly blue, never 2."""
+    classes = ["red", "blue", "green"]
+
+    def features(self, x):
+        return x.mean(dim=(2, 3))
+
+    def head(self, features):
+        return torch.stack([features[:, 0], features[:, 2], torch.full_like(features[:, 0], -9)], dim=1)
+
+
+def test_score_counts_what_the_judge_says():
+    from training.evaluate import score
+
+    red, blue = torch.full((3, 3, 16, 16), -1.0), torch.full((3, 3, 16, 16), -1.0)
+    red[:, 0], blue[:, 2] = 1, 1
+    outputs = torch.cat([blue[:2], red[:1]])  # two of three made blue
+    judge = MeanColourJudge()
+    m = score(outputs, blue, "red", "blue", judge, judge.features(blue))
+    assert m["target_share"] == pytest.approx(2 / 3) and m["target_vs_source"] == pytest.approx(2 / 3)
+    assert m["judged_as"] == {"red": pytest.approx(1 / 3, abs=1e-4), "blue": pytest.approx(2 / 3, abs=1e-4), "green": 0.0}
+    assert m["n"] == 3 and m["l1"] == pytest.approx(1 / 3 * 2 / 3)  # the red one is off by 1 in two channels of [0, 1]
+    assert score(outputs, blue, "sketch", "blue", judge, judge.features(blue))["target_vs_source"] is None

@@ -105,11 +105,14 @@ def score(outputs: torch.Tensor, targets: torch.Tensor, source_vendor: str, targ
     target = judge_model.classes.index(target_vendor)
     source = judge_model.classes.index(source_vendor) if source_vendor in judge_model.classes else None
     kid_mean, kid_std = kid(real_features, features)
+    verdicts = torch.bincount(logits.argmax(1), minlength=len(judge_model.classes)).float() / len(outputs)
     return {"l1": (x - y).abs().mean().item(), "psnr": psnr(x, y).mean().item(), "ssim": ssim(x, y).mean().item(),
             "target_share": (logits.argmax(1) == target).float().mean().item(),  # of all six vendors
             # of the two vendors; not defined when the source is no vendor (line drawings)
             "target_vs_source": None if source is None else (logits[:, target] > logits[:, source]).float().mean().item(),
-            "kid_x100": kid_mean * 100, "kid_std_x100": kid_std * 100, "n": len(outputs)}
+            "kid_x100": kid_mean * 100, "kid_std_x100": kid_std * 100, "n": len(outputs),
+            # what the outputs are taken for, when not for the target: the diagnosis behind target_share
+            "judged_as": {c: round(v, 4) for c, v in zip(judge_model.classes, verdicts.tolist())}}
 
 
 @torch.no_grad()
@@ -175,7 +178,7 @@ def main(argv=None) -> None:
         if folder.is_dir():  # keep the numbers with the weights, and the card in step with them
             (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
             write_model_card(folder)
-        name = json.loads((folder / "training.json").read_text())["name"] if (folder / "training.json").exists() else model
+        name = folder.name if folder.is_dir() else model  # shipped folders are named as the model; ablations say what they are
         tables[name] = metrics
         print(f"{name}\n{metrics_table(metrics)}\n")
     if args.readme:

@@ -56,7 +56,8 @@ def write_model_card(folder: Path) -> Path:
                   f"{training.get('processes')} process(es) on {training.get('device')}, "
                   f"mixed precision: {training.get('mixed_precision')}, seed {training.get('seed')})",
                   f"- Wall time: {wall / 3600:.2f} h ({wall} s), torch {training.get('torch')}",
-                  f"- Losses: {json.dumps(training.get('losses', {}))}"]
+                  f"- Losses: {json.dumps(training.get('losses', {}))}",
+                  *([f"- Notes: {training['notes']}"] if training.get("notes") else [])]
     if metrics:
         lines += ["", "## Evaluation", "", metrics_table(metrics), "",
                   f"Protocol: {metrics.get('protocol', '')}", "",

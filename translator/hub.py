@@ -53,7 +53,7 @@ class ShippedModel:
 
 SHIPPED = {m.name: m for m in [
     ShippedModel("cyclegan-noto2twemoji", "cyclegan", "translator-studio/cyclegan-noto2twemoji", "main",
-                 "CycleGAN, Noto emoji <-> Twemoji, unpaired, 128 px"),
+                 "CycleGAN, Noto emoji <-> Twemoji, unpaired, 64 px"),
     ShippedModel("pix2pix-sketch2emoji", "pix2pix", "translator-studio/pix2pix-sketch2emoji", "main",
                  "pix2pix, line drawing -> Noto-style colour emoji, paired, 64 px"),
 ]}
