@@ -33,7 +33,6 @@ class FakeHub:
         """Publish a commit (a folder or a dict of files); returns its sha and moves `branch` to it."""
         if isinstance(files, Path):
             files = {p.name: p.read_bytes() for p in files.iterdir() if p.is_file()}
-        self.commit_messages.setdefault(repo_id, [])
         sha = hashlib.sha1(repr(sorted((k, hashlib.sha256(v).hexdigest()) for k, v in files.items())).encode()
                            + repo_id.encode() + str(len(self.repos.get(repo_id, {}))).encode()).hexdigest()
         self.repos.setdefault(repo_id, {})[sha] = dict(files)
@@ -130,7 +129,7 @@ class FakeHub:
                     elif line["key"] != "header":
                         return self._json(400, {"error": f"fake Hub: no {line['key']} operations"})
                 sha = hub.add(repo_id, files, branch)
-                hub.commit_messages[repo_id].append(lines[0]["value"]["summary"])
+                hub.commit_messages.setdefault(repo_id, []).append(lines[0]["value"]["summary"])
                 return self._json(200, {"commitUrl": f"{hub.url}/{repo_id}/commit/{sha}", "commitOid": sha,
                                         "pullRequestUrl": None})
 

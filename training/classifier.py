@@ -27,9 +27,8 @@ import torch
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
-from tqdm import tqdm
-
 from torchvision.transforms import v2
+from tqdm import tqdm
 
 from training.data.folders import ClassFolders, eval_transform, random_geometry
 from translator.layers import ConvNormAct

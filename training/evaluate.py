@@ -107,7 +107,7 @@ def score(outputs: torch.Tensor, targets: torch.Tensor, source_vendor: str, targ
     kid_mean, kid_std = kid(real_features, features)
     verdicts = torch.bincount(logits.argmax(1), minlength=len(judge_model.classes)).float() / len(outputs)
     return {"l1": (x - y).abs().mean().item(), "psnr": psnr(x, y).mean().item(), "ssim": ssim(x, y).mean().item(),
-            "target_share": (logits.argmax(1) == target).float().mean().item(),  # of all six vendors
+            "target_share": verdicts[target].item(),  # of all six vendors
             # of the two vendors; not defined when the source is no vendor (line drawings)
             "target_vs_source": None if source is None else (logits[:, target] > logits[:, source]).float().mean().item(),
             "kid_x100": kid_mean * 100, "kid_std_x100": kid_std * 100, "n": len(outputs),
