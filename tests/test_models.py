@@ -41,3 +41,23 @@ def test_patch_discriminator_scores_patches():
 def test_unknown_norm():
     with pytest.raises(ValueError, match="norm must be one of"):
         norm_layer("group", 8)
+
+
+def test_resize_upsampling_same_weights_named_alike_and_round_trips(tmp_path):
+    import translator
+
+    paper, resize = CycleGAN(ngf=8, n_blocks=2), CycleGAN(ngf=8, n_blocks=2, upsample="resize")
+    assert count(paper) == count(resize)  # a 3x3 conv either way; only how it upsamples differs
+    assert [k for k in resize.state_dict() if ".up." in k] == [k for k in paper.state_dict() if ".up." in k]
+    assert isinstance(resize.g_ab.up[0].upsample, torch.nn.Upsample) and not hasattr(paper.g_ab.up[0], "upsample")
+    with torch.no_grad():
+        assert resize.g_ab(torch.randn(1, 3, 36, 36)).shape == (1, 3, 36, 36)
+
+    resize.save_pretrained(tmp_path / "resize")  # config.json records upsample, so the core rebuilds it
+    t = translator.load(str(tmp_path / "resize"))
+    assert t.model.g_ab.up[0].upsample.scale_factor == 2
+
+
+def test_unknown_upsampling():
+    with pytest.raises(ValueError, match="upsample must be"):
+        ResnetGenerator(upsample="bilinear")

@@ -74,6 +74,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     net.add_argument("--ndf", type=int, default=64)
     net.add_argument("--n-layers-d", type=int, default=3)
     net.add_argument("--norm", default="instance", choices=["instance", "batch", "none"])
+    net.add_argument("--upsample", default="transpose", choices=["transpose", "resize"],
+                     help="the paper's transposed convs, or nearest x2 + conv (no checkerboard)")
     loss = parser.add_argument_group("losses")
     loss.add_argument("--lambda-cycle", type=float, default=10.0)
     loss.add_argument("--lambda-identity", type=float, default=0.5, help="times lambda-cycle")
@@ -104,7 +106,8 @@ def main(argv=None) -> CycleGAN:
     """Train, export, and return the trained model (each process's own copy under multi-process)."""
     args = parse_args(argv)
     run = Run(args, "training.cyclegan", argv)
-    model = CycleGAN(args.image_size, 3, args.ngf, args.n_blocks, args.norm, args.domain_a, args.domain_b)
+    model = CycleGAN(args.image_size, 3, args.ngf, args.n_blocks, args.norm, args.domain_a, args.domain_b,
+                     args.upsample)
     discriminators = Discriminators(args.ndf, args.n_layers_d, args.norm)
     init_weights(model)
     init_weights(discriminators)

@@ -16,17 +16,24 @@ from .layers import ConvNormAct, ResBlock
 
 
 class ResnetGenerator(nn.Module):
-    """stem 7x7 -> 2 stride-2 downs -> n residual blocks -> 2 stride-2 ups -> 7x7 to RGB, tanh."""
+    """stem 7x7 -> 2 stride-2 downs -> n residual blocks -> 2 x2 ups -> 7x7 to RGB, tanh.
+
+    `upsample="transpose"` is the paper's transposed conv; `"resize"` is nearest x2 + 3x3 conv, which does
+    not leave the transposed conv's checkerboard on flat colour (measured in the README)."""
 
     def __init__(self, channels: int = 3, ngf: int = 64, n_blocks: int = 9, norm: str = "instance",
-                 n_downsample: int = 2):
+                 n_downsample: int = 2, upsample: str = "transpose"):
         super().__init__()
         self.stem = ConvNormAct(channels, ngf, 7, padding=3, norm=norm, padding_mode="reflect")
         self.down = nn.Sequential(*(ConvNormAct(ngf * 2 ** i, ngf * 2 ** (i + 1), 3, 2, 1, norm=norm)
                                     for i in range(n_downsample)))
         width = ngf * 2 ** n_downsample
         self.blocks = nn.Sequential(*(ResBlock(width, norm) for _ in range(n_blocks)))
-        self.up = nn.Sequential(*(ConvNormAct(ngf * 2 ** (i + 1), ngf * 2 ** i, 3, 2, 1, norm=norm, transpose=True)
+        if upsample not in ("transpose", "resize"):
+            raise ValueError(f"upsample must be 'transpose' or 'resize', got {upsample!r}")
+        resize = upsample == "resize"
+        self.up = nn.Sequential(*(ConvNormAct(ngf * 2 ** (i + 1), ngf * 2 ** i, 3, 1 if resize else 2, 1, norm=norm,
+                                              transpose=not resize, upsample=2 if resize else 1)
                                   for i in reversed(range(n_downsample))))
         self.head = nn.Conv2d(ngf, channels, 7, padding=3, padding_mode="reflect")
 
@@ -41,10 +48,10 @@ class CycleGAN(HubModel):
     family = "cyclegan"
 
     def __init__(self, image_size: int = 256, channels: int = 3, ngf: int = 64, n_blocks: int = 9,
-                 norm: str = "instance", domain_a: str = "A", domain_b: str = "B"):
+                 norm: str = "instance", domain_a: str = "A", domain_b: str = "B", upsample: str = "transpose"):
         super().__init__()  # image_size and the domain names are recorded in config.json for the translator
-        self.g_ab = ResnetGenerator(channels, ngf, n_blocks, norm)
-        self.g_ba = ResnetGenerator(channels, ngf, n_blocks, norm)
+        self.g_ab = ResnetGenerator(channels, ngf, n_blocks, norm, upsample=upsample)
+        self.g_ba = ResnetGenerator(channels, ngf, n_blocks, norm, upsample=upsample)
 
     def generator(self, direction: str) -> ResnetGenerator:
         return self.g_ab if direction == "a2b" else self.g_ba

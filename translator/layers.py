@@ -26,7 +26,10 @@ class ConvNormAct(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: int = 0, norm: str = "instance", activation: nn.Module | None = None,
-                 padding_mode: str = "zeros", transpose: bool = False, bias: bool | None = None):
+                 padding_mode: str = "zeros", transpose: bool = False, bias: bool | None = None,
+                 upsample: int = 1):
+        """`upsample`: nearest-neighbour upscaling by this factor before the conv — the resize-convolution
+        that avoids the checkerboard of transposed convs (Odena et al., 2016)."""
         # a conv followed by a norm with a learned shift needs no bias of its own (the papers' rule:
         # bias unless batch norm); `bias` overrides it where the official network differs
         bias = norm in ("instance", "none") if bias is None else bias
@@ -37,6 +40,8 @@ class ConvNormAct(nn.Sequential):
             conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias,
                              padding_mode=padding_mode)
         super().__init__()
+        if upsample > 1:  # registered first, so it runs first; it has no weights, so keys stay conv/norm
+            self.upsample = nn.Upsample(scale_factor=upsample, mode="nearest")
         self.conv = conv
         self.norm = norm_layer(norm, out_channels)
         self.act = activation if activation is not None else nn.ReLU(inplace=True)
