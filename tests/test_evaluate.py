@@ -98,8 +98,8 @@ def test_score_counts_what_the_judge_says():
     red[:, 0], blue[:, 2] = 1, 1
     outputs = torch.cat([blue[:2], red[:1]])  # two of three made blue
     judge = MeanColourJudge()
-    m = score(outputs, blue, "red", "blue", judge, judge.features(blue))
+    m = score(outputs, judge.features(outputs), blue, "red", "blue", judge, judge.features(blue))
     assert m["target_share"] == pytest.approx(2 / 3) and m["target_vs_source"] == pytest.approx(2 / 3)
     assert m["judged_as"] == {"red": pytest.approx(1 / 3, abs=1e-4), "blue": pytest.approx(2 / 3, abs=1e-4), "green": 0.0}
     assert m["n"] == 3 and m["l1"] == pytest.approx(1 / 3 * 2 / 3)  # the red one is off by 1 in two channels of [0, 1]
-    assert score(outputs, blue, "sketch", "blue", judge, judge.features(blue))["target_vs_source"] is None
+    assert score(outputs, judge.features(outputs), blue, "sketch", "blue", judge, judge.features(blue))["target_vs_source"] is None

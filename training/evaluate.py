@@ -96,11 +96,16 @@ def judge() -> tuple[vendor.VendorClassifier, dict]:
 
 # --- evaluation ------------------------------------------------------------------------------------------
 @torch.no_grad()
-def score(outputs: torch.Tensor, targets: torch.Tensor, source_vendor: str, target_vendor: str, judge_model,
-          real_features) -> dict:
-    """outputs/targets: Nx3xSxS in [-1, 1]."""
+def judge_features(judge_model, images: torch.Tensor) -> torch.Tensor:
+    return torch.cat([judge_model.features(b) for b in images.split(64)])
+
+
+@torch.no_grad()
+def score(outputs: torch.Tensor, features: torch.Tensor, targets: torch.Tensor, source_vendor: str,
+          target_vendor: str, judge_model, real_features: torch.Tensor) -> dict:
+    """outputs/targets: Nx3xSxS in [-1, 1]; features/real_features: the judge's features of outputs/targets
+    (computed once by the caller: the same images are scored in several rows)."""
     x, y = (outputs.clamp(-1, 1) + 1) / 2, (targets + 1) / 2
-    features = torch.cat([judge_model.features(b) for b in outputs.split(64)])
     logits = judge_model.head(features)
     target = judge_model.classes.index(target_vendor)
     source = judge_model.classes.index(source_vendor) if source_vendor in judge_model.classes else None
@@ -128,13 +133,12 @@ def evaluate(model_name: str, batch: int = 16) -> dict:
         common = sorted(set(keys_s) & set(keys_t))
         src = images_s[[keys_s.index(k) for k in common]]
         tgt = images_t[[keys_t.index(k) for k in common]]
-        real_features = torch.cat([judge_model.features(b) for b in tgt.split(64)])
         outputs = torch.cat([t.translate_tensor(b, direction) for b in src.split(batch)])
+        rows = {"model": outputs, "identity": src, "real target": tgt}  # the last: what the judge can tell
+        features = {method: judge_features(judge_model, images) for method, images in rows.items()}
         results[f"{source}→{target}"] = {
-            "model": score(outputs, tgt, source, target, judge_model, real_features),
-            "identity": score(src, tgt, source, target, judge_model, real_features),
-            "real target": score(tgt, tgt, source, target, judge_model, real_features),  # what the judge can tell
-        }
+            method: score(images, features[method], tgt, source, target, judge_model, features["real target"])
+            for method, images in rows.items()}
     return {"model": model_name, "provenance": str(t.provenance), "image_size": size,
             "judge_test_accuracy": judge_report["test_accuracy"],
             "protocol": (f"held-out test code points of emoji-v1 ({len(common)} per direction), scored at {size} px; "
