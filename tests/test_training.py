@@ -51,6 +51,7 @@ def test_cyclegan_trains_exports_and_loads(dataroot, tmp_path):
     assert sorted(p.name for p in export.iterdir()) == ["README.md", "config.json", "model.safetensors", "training.json"]
     info = json.loads((export / "training.json").read_text())
     assert info["steps"] == 3 and info["family"] == "cyclegan" and "--dataroot" in info["command"]
+    assert info["losses"]["lambda_cycle_a"] == info["losses"]["lambda_cycle_b"] == 10.0  # the paper's
     card = (export / "README.md").read_text()
     assert "Steps: 3" in card and info["command"] in card and "circles ↔ squares" in card
     assert len(list((out / "samples").glob("*.png"))) == 2  # steps 2 and 3
@@ -86,11 +87,29 @@ def test_resume_continues_the_same_run(dataroot, tmp_path):
     out = tmp_path / "run"
     args = ["--dataroot", str(dataroot), "--out", str(out), *TINY, "--save-every", "2"]
     train_cyclegan.main([*args, "--steps", "2"])
-    train_cyclegan.main([*args, "--steps", "4", "--resume"])
+    train_cyclegan.main([*args, "--steps", "4", "--resume", "--lambda-cycle-a", "2", "--lambda-cycle-b", "8"])
     info = json.loads((out / "export" / "training.json").read_text())
     assert info["steps"] == 4 and len(info["sessions"]) == 2 and "--resume" in info["sessions"][1]
+    assert (info["losses"]["lambda_cycle_a"], info["losses"]["lambda_cycle_b"]) == (2.0, 8.0)  # a new recipe
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4]
+
+
+def test_ema_is_exported_and_survives_resume(dataroot, tmp_path):
+    from safetensors.torch import load_file
+    out = tmp_path / "run"
+    args = ["--dataroot", str(dataroot), "--out", str(out), *TINY, "--save-every", "2", "--ema", "0.5"]
+    train_cyclegan.main([*args, "--steps", "2"])
+    last = train_cyclegan.main([*args, "--steps", "4", "--resume"]).state_dict()
+    average = load_file(out / "checkpoint" / "ema.safetensors")
+    assert int(average["n_averaged"]) == 4  # the average was carried over the resume, not restarted
+    exported = load_file(out / "export" / "model.safetensors")
+    assert exported.keys() == last.keys()
+    for key, value in exported.items():
+        torch.testing.assert_close(value.float(), average[f"module.{key}"].half().float())
+    assert any(not torch.allclose(exported[k].float(), last[k].half().float()) for k in exported)
+    assert json.loads((out / "export" / "training.json").read_text())["ema"] == 0.5
+    assert "moving average of the generator (decay 0.5)" in (out / "export" / "README.md").read_text()
 
 
 def test_two_processes_through_torchrun(dataroot, tmp_path):
@@ -128,6 +147,35 @@ def test_frozen_blocks_parameter_gradients_only():
     with frozen(net):
         net(x).sum().backward()
     assert net.weight.grad is None and x.grad is not None and net.weight.requires_grad
+
+
+def test_cycle_noise_reaches_only_the_way_back():
+    from translator.cyclegan import CycleGAN
+    torch.manual_seed(0)
+    model = CycleGAN(32, 3, 4, 1, "instance", "a", "b")
+    a, b = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
+    clean, noisy = train_cyclegan.GeneratorPass(model, True), train_cyclegan.GeneratorPass(model, True, cycle_noise=0.1)
+    with torch.no_grad():
+        c1, c2, n1, n2 = clean(a, b), clean(a, b), noisy(a, b), noisy(a, b)
+    for key in ("fake_a", "fake_b", "idt_a", "idt_b"):  # what the discriminators and identity losses see
+        assert torch.equal(c1[key], n1[key])
+    for key in ("rec_a", "rec_b"):
+        assert torch.equal(c1[key], c2[key])  # the paper's cycle is deterministic
+        assert not torch.equal(n1[key], n2[key]) and not torch.equal(n1[key], c1[key])
+
+
+def test_blurred_discriminators_cannot_see_fine_grain():
+    grain = (torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2 * 2.0 - 1  # ±1 checkerboard
+    grain = grain.expand(1, 3, 16, 16)
+    torch.manual_seed(0)
+    sharp, blurred = train_cyclegan.Discriminators(4, 2, "instance"), train_cyclegan.Discriminators(4, 2, "instance", 1.0)
+    assert torch.equal(sharp.look(grain), grain)
+    assert blurred.look(grain)[..., 3:-3, 3:-3].abs().max() < 0.05  # away from the border, the grain is gone
+    flat = torch.zeros(1, 3, 16, 16)
+    blurred.load_state_dict(sharp.state_dict())  # same weights, same keys: only what they look at differs
+    seen_by_blurred = (blurred.score_a(grain) - blurred.score_a(flat)).abs().max()
+    seen_by_sharp = (sharp.score_a(grain) - sharp.score_a(flat)).abs().max()
+    assert seen_by_blurred < 0.01 < 0.05 < seen_by_sharp
 
 
 def test_image_pool_returns_old_fakes_once_full():

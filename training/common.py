@@ -22,7 +22,9 @@ from typing import Callable
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
+from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torchvision.utils import save_image
 from tqdm import tqdm
 
@@ -47,6 +49,9 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sample-every", type=int, default=1000)
     g.add_argument("--save-every", type=int, default=1000)
     g.add_argument("--log-every", type=int, default=50)
+    g.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="export an exponential moving average of the generator weights, e.g. 0.999 "
+                        "(0: the last weights, as the papers)")
     g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     g.add_argument("--push-to-hub", metavar="REPO", help="upload the export to this Hub repo when done")
 
@@ -80,6 +85,8 @@ class Run:
         argv = sys.argv[1:] if argv is None else argv
         self.command = f"{launcher} -m " + " ".join(shlex.quote(str(a)) for a in [module, *argv])
         self.commands = [self.command]  # every session of a resumed run, oldest first
+        self.average: AveragedModel | None = None  # the generator's moving average (--ema) ...
+        self.averaged: nn.Module | None = None  # ... of this module
 
     @property
     def is_main(self) -> bool:
@@ -128,6 +135,8 @@ class Run:
         """Count a step; log, draw samples and checkpoint when due. `losses` is only called when a log is
         due (reading a loss value waits for the GPU)."""
         self.step += 1
+        if self.average is not None:
+            self.average.update_parameters(self.averaged)
         self.bar.update(1)
         if self.step % self.args.log_every == 0:
             values = losses()
@@ -142,6 +151,24 @@ class Run:
         self.bar.close()
         self.save_checkpoint()
         return self.export(model, training_info)
+
+    # --- the moving average of the generator weights -----------------------------------------------------
+    def track_average(self, model: nn.Module) -> None:
+        """With --ema, keep an exponential moving average of `model`'s weights: it is what samples show and
+        what is exported. GAN weights oscillate from step to step, and so do artefacts such as faint
+        textures; the average keeps what is stable. Call after maybe_resume: a run resumed without a saved
+        average starts one from the weights it resumed with."""
+        if self.args.ema <= 0:
+            return
+        self.averaged = self.accelerator.unwrap_model(model)
+        self.average = AveragedModel(self.averaged, multi_avg_fn=get_ema_multi_avg_fn(self.args.ema), use_buffers=True)
+        saved = self.checkpoint_dir() / "ema.safetensors"
+        if self.args.resume and saved.exists():
+            self.average.load_state_dict(load_file(saved, device=str(self.device)))
+
+    def inference_model(self, model: nn.Module) -> nn.Module:
+        """The weights to sample and export: the moving average with --ema, else the model itself."""
+        return self.average.module if self.average is not None else self.accelerator.unwrap_model(model)
 
     # --- logging, samples, checkpoints -------------------------------------------------------------------
     def log(self, losses: dict[str, float]) -> None:
@@ -163,6 +190,9 @@ class Run:
         """Models, optimisers and RNG states through accelerate, plus our step counter; one rolling copy."""
         self.accelerator.wait_for_everyone()
         self.accelerator.save_state(self.checkpoint_dir())
+        if self.is_main and self.average is not None:
+            save_file({k: v.contiguous() for k, v in self.average.state_dict().items()},
+                      self.checkpoint_dir() / "ema.safetensors")
         if self.is_main:
             (self.checkpoint_dir() / "run.json").write_text(
                 json.dumps({"step": self.step, "wall_seconds": self.wall_seconds, "commands": self.commands}))
@@ -189,12 +219,13 @@ class Run:
         folder.mkdir(parents=True, exist_ok=True)
         for stale in ("README.md", "model.safetensors", "config.json"):
             (folder / stale).unlink(missing_ok=True)
-        half = copy.deepcopy(self.accelerator.unwrap_model(model)).float().half().cpu()
+        half = copy.deepcopy(self.inference_model(model)).float().half().cpu()
         half.save_pretrained(folder)
         info = {"name": self.name, "command": self.command, "sessions": self.commands, "steps": self.step,
                 "wall_seconds": round(self.wall_seconds), "batch_size": self.args.batch_size,
                 "processes": self.accelerator.num_processes, "device": self.device.type,
                 "mixed_precision": self.accelerator.mixed_precision, "seed": self.args.seed,
+                "ema": self.args.ema,
                 "torch": torch.__version__, **training_info}
         (folder / "training.json").write_text(json.dumps(info, indent=2))
         from training.model_card import write_model_card  # local import: keeps start-up light

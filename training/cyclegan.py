@@ -6,17 +6,22 @@
 
 Losses are the paper's: least-squares GAN, cycle L1 x10, identity L1 x0.5 of that, a 50-image history
 pool for the discriminators, Adam 2e-4 (0.5, 0.999), constant then linear decay. One generator step
-(both generators together, discriminators frozen), then one discriminator step.
+(both generators together, discriminators frozen), then one discriminator step. Measured departures
+(the shipped emoji model's card says which it used): per-direction cycle weights (the official code's
+lambda_A / lambda_B), noise on the way back of the cycle (--cycle-noise), and exporting a moving average
+of the generator weights (--ema).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.transforms.functional import gaussian_blur
 
 from training.common import ImagePool, Run, add_common_args, frozen
 from training.data.folders import UnpairedDataset, cyclegan_folders, eval_transform, ImageFiles
@@ -25,22 +30,45 @@ from translator.layers import PatchDiscriminator, init_weights
 
 
 class Discriminators(nn.Module):
-    def __init__(self, ndf: int, n_layers: int, norm: str):
+    """blur_sigma > 0 shows both discriminators real and fake images through the same Gaussian blur, so
+    they judge colour, shading and shape but cannot reward fine grain (an experiment; 0 = the paper)."""
+
+    def __init__(self, ndf: int, n_layers: int, norm: str, blur_sigma: float = 0.0):
         super().__init__()
         self.d_a = PatchDiscriminator(3, ndf, n_layers, norm)  # real A vs G_ba(b)
         self.d_b = PatchDiscriminator(3, ndf, n_layers, norm)  # real B vs G_ab(a)
+        self.blur_sigma = blur_sigma
+
+    def look(self, x: torch.Tensor) -> torch.Tensor:
+        if self.blur_sigma <= 0:
+            return x
+        return gaussian_blur(x, kernel_size=2 * math.ceil(2 * self.blur_sigma) + 1, sigma=self.blur_sigma)
+
+    def score_a(self, x: torch.Tensor) -> torch.Tensor:
+        return self.d_a(self.look(x))
+
+    def score_b(self, x: torch.Tensor) -> torch.Tensor:
+        return self.d_b(self.look(x))
 
     def forward(self, x_a: torch.Tensor, x_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.d_a(x_a), self.d_b(x_b)
+        return self.score_a(x_a), self.score_b(x_b)
 
 
 class GeneratorPass(nn.Module):
     """Everything the generator step computes, in one forward (so DDP sees one call per step).
-    Translation and identity share a batch: instance norm is per sample, so this is exact and faster."""
+    Translation and identity share a batch: instance norm is per sample, so this is exact and faster.
 
-    def __init__(self, model: CycleGAN, identity: bool):
+    cycle_noise > 0 adds Gaussian noise (std in [-1, 1] units) to each translation before it is translated
+    back. Without it a generator can hide the source's details in faint high-frequency patterns that only
+    the other generator decodes (Chu et al., 2017, "CycleGAN, a master of steganography"); such codes show
+    as grain in the output, and noise of this size makes them useless."""
+
+    def __init__(self, model: CycleGAN, identity: bool, cycle_noise: float = 0.0):
         super().__init__()
-        self.model, self.identity = model, identity
+        self.model, self.identity, self.cycle_noise = model, identity, cycle_noise
+
+    def noisy(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.cycle_noise * torch.randn_like(x) if self.cycle_noise > 0 else x
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         n = a.shape[0]
@@ -49,7 +77,8 @@ class GeneratorPass(nn.Module):
             fake_a, idt_a = self.model.g_ba(torch.cat([b, a])).split(n)
         else:
             fake_b, fake_a, idt_a, idt_b = self.model.g_ab(a), self.model.g_ba(b), None, None
-        return {"fake_a": fake_a, "fake_b": fake_b, "rec_a": self.model.g_ba(fake_b), "rec_b": self.model.g_ab(fake_a),
+        return {"fake_a": fake_a, "fake_b": fake_b, "rec_a": self.model.g_ba(self.noisy(fake_b)),
+                "rec_b": self.model.g_ab(self.noisy(fake_a)),
                 "idt_a": idt_a, "idt_b": idt_b}
 
 
@@ -74,12 +103,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     net.add_argument("--ndf", type=int, default=64)
     net.add_argument("--n-layers-d", type=int, default=3)
     net.add_argument("--norm", default="instance", choices=["instance", "batch", "none"])
+    net.add_argument("--d-blur", type=float, default=0.0, metavar="SIGMA",
+                     help="discriminators see images through a Gaussian blur of this sigma (0 = the paper)")
     net.add_argument("--upsample", default="transpose", choices=["transpose", "resize"],
                      help="the paper's transposed convs, or nearest x2 + conv (no checkerboard)")
     loss = parser.add_argument_group("losses")
     loss.add_argument("--lambda-cycle", type=float, default=10.0)
-    loss.add_argument("--lambda-identity", type=float, default=0.5, help="times lambda-cycle")
+    loss.add_argument("--lambda-cycle-a", type=float, help="cycle A->B->A only (default: --lambda-cycle)")
+    loss.add_argument("--lambda-cycle-b", type=float, help="cycle B->A->B only (default: --lambda-cycle)")
+    loss.add_argument("--lambda-identity", type=float, default=0.5,
+                      help="times the cycle weight of the domain the identity image comes from")
     loss.add_argument("--pool-size", type=int, default=50)
+    loss.add_argument("--cycle-noise", type=float, default=0.0,
+                      help="std of Gaussian noise added to translations before the cycle (0 = the paper)")
     add_common_args(parser)
     args = parser.parse_args(argv)
     if args.dataroot:
@@ -89,6 +125,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.test_b = args.test_b or (test_b if test_b.is_dir() else None)
     if not (args.train_a and args.train_b):
         parser.error("give --dataroot, or --train-a and --train-b")
+    args.lambda_cycle_a = args.lambda_cycle if args.lambda_cycle_a is None else args.lambda_cycle_a
+    args.lambda_cycle_b = args.lambda_cycle if args.lambda_cycle_b is None else args.lambda_cycle_b
     return args
 
 
@@ -108,17 +146,18 @@ def main(argv=None) -> CycleGAN:
     run = Run(args, "training.cyclegan", argv)
     model = CycleGAN(args.image_size, 3, args.ngf, args.n_blocks, args.norm, args.domain_a, args.domain_b,
                      args.upsample)
-    discriminators = Discriminators(args.ndf, args.n_layers_d, args.norm)
+    discriminators = Discriminators(args.ndf, args.n_layers_d, args.norm, args.d_blur)
     init_weights(model)
     init_weights(discriminators)
     opt_g = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminators.parameters(), lr=args.lr, betas=(0.5, 0.999))
 
     dataset = UnpairedDataset(args.train_a, args.train_b, args.image_size)
-    generator_pass = GeneratorPass(model, identity=args.lambda_identity > 0)
+    generator_pass = GeneratorPass(model, identity=args.lambda_identity > 0, cycle_noise=args.cycle_noise)
     generator_pass, discriminators, opt_g, opt_d = run.accelerator.prepare(generator_pass, discriminators, opt_g, opt_d)
     d_raw = run.accelerator.unwrap_model(discriminators)
     run.maybe_resume()
+    run.track_average(model)
     batches = run.batches(run.loader(dataset))
 
     # fixed held-out images for the sample grids (training images if no test folder was given)
@@ -128,7 +167,9 @@ def main(argv=None) -> CycleGAN:
         fixed[side] = torch.stack([eval_transform()(files[i]) for i in range(min(8, len(files)))]).to(run.device)
 
     pool_a, pool_b = ImagePool(args.pool_size), ImagePool(args.pool_size)
-    lambda_idt = args.lambda_cycle * args.lambda_identity
+    # per-direction weights as in the official code (lambda_A, lambda_B); the identity term of the
+    # generator into B, G_ab(b) ~ b, is weighted by B's cycle weight and vice versa
+    lambda_a, lambda_b = args.lambda_cycle_a, args.lambda_cycle_b
     run.progress()
     while run.step < args.steps:
         batch = next(batches)
@@ -138,10 +179,12 @@ def main(argv=None) -> CycleGAN:
         # generator step: fool both discriminators, keep cycles and identities
         with frozen(d_raw), run.accelerator.autocast():
             out = generator_pass(a, b)
-            loss_gan = lsgan(d_raw.d_b(out["fake_b"]), True) + lsgan(d_raw.d_a(out["fake_a"]), True)
-            loss_cycle = F.l1_loss(out["rec_a"], a) + F.l1_loss(out["rec_b"], b)
-            loss_idt = (F.l1_loss(out["idt_a"], a) + F.l1_loss(out["idt_b"], b)) if out["idt_a"] is not None else torch.zeros(())
-            loss_g = loss_gan + args.lambda_cycle * loss_cycle + lambda_idt * loss_idt
+            loss_gan = lsgan(d_raw.score_b(out["fake_b"]), True) + lsgan(d_raw.score_a(out["fake_a"]), True)
+            cycle_a, cycle_b = F.l1_loss(out["rec_a"], a), F.l1_loss(out["rec_b"], b)
+            loss_cycle = lambda_a * cycle_a + lambda_b * cycle_b
+            loss_idt = args.lambda_identity * (lambda_a * F.l1_loss(out["idt_a"], a) + lambda_b * F.l1_loss(out["idt_b"], b)) \
+                if out["idt_a"] is not None else torch.zeros(())
+            loss_g = loss_gan + loss_cycle + loss_idt
         opt_g.zero_grad(set_to_none=True)
         run.accelerator.backward(loss_g)
         opt_g.step()
@@ -156,12 +199,15 @@ def main(argv=None) -> CycleGAN:
         run.accelerator.backward(loss_d)
         opt_d.step()
 
-        run.step_done(lambda: {"g_gan": loss_gan.item(), "cycle": loss_cycle.item(), "identity": loss_idt.item(),
+        run.step_done(lambda: {"g_gan": loss_gan.item(), "cycle_a": cycle_a.item(), "cycle_b": cycle_b.item(),
+                               "identity": loss_idt.item(),
                                "d": loss_d.item(), "lr": opt_g.param_groups[0]["lr"]},
                       lambda: save_samples(run, model, fixed))
     run.finish(model, {"family": "cyclegan", "train_a": str(args.train_a), "train_b": str(args.train_b),
                        "losses": {"gan": "lsgan", "lambda_cycle": args.lambda_cycle,
-                                  "lambda_identity": args.lambda_identity, "pool_size": args.pool_size},
+                                  "lambda_cycle_a": lambda_a, "lambda_cycle_b": lambda_b,
+                                  "lambda_identity": args.lambda_identity, "pool_size": args.pool_size,
+                                  "cycle_noise": args.cycle_noise, "d_blur": args.d_blur},
                        **data_version(args.train_a)})
     return model
 
@@ -169,11 +215,12 @@ def main(argv=None) -> CycleGAN:
 @torch.no_grad()
 def save_samples(run: Run, model: CycleGAN, fixed: dict[str, torch.Tensor]) -> None:
     """Rows: A, G_ab(A), G_ba(G_ab(A)), B, G_ba(B), G_ab(G_ba(B))."""
-    net = run.accelerator.unwrap_model(model)
+    net = run.inference_model(model)
+    training = net.training
     net.eval()
     fake_b, fake_a = net.g_ab(fixed["a"]), net.g_ba(fixed["b"])
     run.save_samples([fixed["a"], fake_b, net.g_ba(fake_b), fixed["b"], fake_a, net.g_ab(fake_a)])
-    net.train()
+    net.train(training)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,8 @@ def write_model_card(folder: Path) -> Path:
                   f"mixed precision: {training.get('mixed_precision')}, seed {training.get('seed')})",
                   f"- Wall time: {wall / 3600:.2f} h ({wall} s), torch {training.get('torch')}",
                   f"- Losses: {json.dumps(training.get('losses', {}))}",
+                  *([f"- Weights: exponential moving average of the generator (decay {training['ema']})"]
+                    if training.get("ema") else []),
                   *([f"- Notes: {training['notes']}"] if training.get("notes") else [])]
     if metrics:
         lines += ["", "## Evaluation", "", metrics_table(metrics), "",

@@ -88,6 +88,7 @@ def main(argv=None) -> None:
         discriminator, opt_d = run.accelerator.prepare(discriminator, opt_d)
     d_raw = run.accelerator.unwrap_model(discriminator)
     run.maybe_resume()
+    run.track_average(model)
     batches = run.batches(run.loader(make_dataset(args)))
     held_out = make_dataset(args, args.sample_from, augment=False) if args.sample_from else make_dataset(args, augment=False)
     fixed = [held_out[i] for i in range(min(8, len(held_out)))]
@@ -133,7 +134,7 @@ def save_samples(run: Run, model, fixed: dict[str, torch.Tensor]) -> None:
     from translator.pix2pix import per_image_statistics
     import copy
 
-    net = copy.deepcopy(run.accelerator.unwrap_model(model)).eval()
+    net = copy.deepcopy(run.inference_model(model)).eval()
     per_image_statistics(net)
     run.save_samples([fixed["a"], net(fixed["a"]), fixed["b"]])
 
