@@ -190,10 +190,10 @@ class Run:
         """Models, optimisers and RNG states through accelerate, plus our step counter; one rolling copy."""
         self.accelerator.wait_for_everyone()
         self.accelerator.save_state(self.checkpoint_dir())
-        if self.is_main and self.average is not None:
-            save_file({k: v.contiguous() for k, v in self.average.state_dict().items()},
-                      self.checkpoint_dir() / "ema.safetensors")
         if self.is_main:
+            if self.average is not None:
+                save_file({k: v.contiguous() for k, v in self.average.state_dict().items()},
+                          self.checkpoint_dir() / "ema.safetensors")
             (self.checkpoint_dir() / "run.json").write_text(
                 json.dumps({"step": self.step, "wall_seconds": self.wall_seconds, "commands": self.commands}))
 

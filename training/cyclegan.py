@@ -6,10 +6,11 @@
 
 Losses are the paper's: least-squares GAN, cycle L1 x10, identity L1 x0.5 of that, a 50-image history
 pool for the discriminators, Adam 2e-4 (0.5, 0.999), constant then linear decay. One generator step
-(both generators together, discriminators frozen), then one discriminator step. Measured departures
-(the shipped emoji model's card says which it used): per-direction cycle weights (the official code's
-lambda_A / lambda_B), noise on the way back of the cycle (--cycle-noise), and exporting a moving average
-of the generator weights (--ema).
+(both generators together, discriminators frozen), then one discriminator step. Departures, each off
+by default and measured in the README (the shipped emoji model's card says which it used): per-direction
+cycle weights (the official code's lambda_A / lambda_B), noise on the way back of the cycle
+(--cycle-noise), resize-convolution upsampling (--upsample resize), blurred discriminator inputs
+(--d-blur), and exporting a moving average of the generator weights (--ema).
 """
 from __future__ import annotations
 
@@ -60,8 +61,9 @@ class GeneratorPass(nn.Module):
 
     cycle_noise > 0 adds Gaussian noise (std in [-1, 1] units) to each translation before it is translated
     back. Without it a generator can hide the source's details in faint high-frequency patterns that only
-    the other generator decodes (Chu et al., 2017, "CycleGAN, a master of steganography"); such codes show
-    as grain in the output, and noise of this size makes them useless."""
+    the other generator decodes (Chu et al., 2017, "CycleGAN, a master of steganography"); noise on the way
+    back makes such low-amplitude codes unreliable. (On the emoji task it did not remove the grain the
+    generators had already learned; see the README.)"""
 
     def __init__(self, model: CycleGAN, identity: bool, cycle_noise: float = 0.0):
         super().__init__()
