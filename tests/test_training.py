@@ -52,6 +52,7 @@ def test_cyclegan_trains_exports_and_loads(dataroot, tmp_path):
     info = json.loads((export / "training.json").read_text())
     assert info["steps"] == 3 and info["family"] == "cyclegan" and "--dataroot" in info["command"]
     assert info["losses"]["lambda_cycle_a"] == info["losses"]["lambda_cycle_b"] == 10.0  # the paper's
+    assert info["losses"]["cycle_blur"] == info["losses"]["cycle_noise"] == info["losses"]["d_blur"] == 0.0
     card = (export / "README.md").read_text()
     assert "Steps: 3" in card and info["command"] in card and "circles ↔ squares" in card
     assert len(list((out / "samples").glob("*.png"))) == 2  # steps 2 and 3
@@ -87,10 +88,12 @@ def test_resume_continues_the_same_run(dataroot, tmp_path):
     out = tmp_path / "run"
     args = ["--dataroot", str(dataroot), "--out", str(out), *TINY, "--save-every", "2"]
     train_cyclegan.main([*args, "--steps", "2"])
-    train_cyclegan.main([*args, "--steps", "4", "--resume", "--lambda-cycle-a", "2", "--lambda-cycle-b", "8"])
+    train_cyclegan.main([*args, "--steps", "4", "--resume", "--lambda-cycle-a", "2", "--lambda-cycle-b", "8",
+                         "--cycle-blur", "1.5"])
     info = json.loads((out / "export" / "training.json").read_text())
     assert info["steps"] == 4 and len(info["sessions"]) == 2 and "--resume" in info["sessions"][1]
     assert (info["losses"]["lambda_cycle_a"], info["losses"]["lambda_cycle_b"]) == (2.0, 8.0)  # a new recipe
+    assert info["losses"]["cycle_blur"] == 1.5
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4]
 
@@ -176,6 +179,16 @@ def test_blurred_discriminators_cannot_see_fine_grain():
     seen_by_blurred = (blurred.score_a(grain) - blurred.score_a(flat)).abs().max()
     seen_by_sharp = (sharp.score_a(grain) - sharp.score_a(flat)).abs().max()
     assert seen_by_blurred < 0.01 < 0.05 < seen_by_sharp
+
+
+def test_blurred_cycle_loss_ignores_fine_detail_only():
+    torch.manual_seed(0)
+    original = torch.rand(1, 3, 32, 32) * 2 - 1
+    grain = ((torch.arange(32)[:, None] + torch.arange(32)[None, :]) % 2 * 0.4 - 0.2).expand(1, 3, 32, 32)
+    tinted = original + torch.tensor([0.3, 0.0, -0.3]).view(1, 3, 1, 1)  # a colour change is coarse
+    assert train_cyclegan.cycle_l1(original + grain, original) == pytest.approx(0.2)  # the paper's L1
+    assert train_cyclegan.cycle_l1(original + grain, original, 1.5) < 0.02
+    assert train_cyclegan.cycle_l1(tinted, original, 1.5) == pytest.approx(0.2, abs=1e-5)
 
 
 def test_image_pool_returns_old_fakes_once_full():

@@ -9,8 +9,9 @@ pool for the discriminators, Adam 2e-4 (0.5, 0.999), constant then linear decay.
 (both generators together, discriminators frozen), then one discriminator step. Departures, each off
 by default and measured in the README (the shipped emoji model's card says which it used): per-direction
 cycle weights (the official code's lambda_A / lambda_B), noise on the way back of the cycle
-(--cycle-noise), resize-convolution upsampling (--upsample resize), blurred discriminator inputs
-(--d-blur), and exporting a moving average of the generator weights (--ema).
+(--cycle-noise), a cycle loss on blurred images (--cycle-blur), resize-convolution upsampling
+(--upsample resize), blurred discriminator inputs (--d-blur), and exporting a moving average of the
+generator weights (--ema).
 """
 from __future__ import annotations
 
@@ -30,6 +31,13 @@ from translator.cyclegan import CycleGAN
 from translator.layers import PatchDiscriminator, init_weights
 
 
+def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur (kernel cut at 2 sigma); sigma <= 0 returns x unchanged."""
+    if sigma <= 0:
+        return x
+    return gaussian_blur(x, kernel_size=2 * math.ceil(2 * sigma) + 1, sigma=sigma)
+
+
 class Discriminators(nn.Module):
     """blur_sigma > 0 shows both discriminators real and fake images through the same Gaussian blur, so
     they judge colour, shading and shape but cannot reward fine grain (an experiment; 0 = the paper)."""
@@ -41,9 +49,7 @@ class Discriminators(nn.Module):
         self.blur_sigma = blur_sigma
 
     def look(self, x: torch.Tensor) -> torch.Tensor:
-        if self.blur_sigma <= 0:
-            return x
-        return gaussian_blur(x, kernel_size=2 * math.ceil(2 * self.blur_sigma) + 1, sigma=self.blur_sigma)
+        return blur(x, self.blur_sigma)
 
     def score_a(self, x: torch.Tensor) -> torch.Tensor:
         return self.d_a(self.look(x))
@@ -84,6 +90,13 @@ class GeneratorPass(nn.Module):
                 "idt_a": idt_a, "idt_b": idt_b}
 
 
+def cycle_l1(reconstruction: torch.Tensor, original: torch.Tensor, blur_sigma: float = 0.0) -> torch.Tensor:
+    """The cycle loss. blur_sigma > 0 compares blurred images: the cycle then only has to bring back the
+    coarse image, so a translation need not carry the source's fine detail (as texture) just to be
+    reconstructed; the discriminators still see every pixel (an experiment; 0 = the paper)."""
+    return F.l1_loss(blur(reconstruction, blur_sigma), blur(original, blur_sigma))
+
+
 def lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:
     return F.mse_loss(prediction.float(), torch.full_like(prediction.float(), 1.0 if real else 0.0))
 
@@ -118,6 +131,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     loss.add_argument("--pool-size", type=int, default=50)
     loss.add_argument("--cycle-noise", type=float, default=0.0,
                       help="std of Gaussian noise added to translations before the cycle (0 = the paper)")
+    loss.add_argument("--cycle-blur", type=float, default=0.0, metavar="SIGMA",
+                      help="cycle L1 compares images blurred with this sigma (0 = the paper)")
     add_common_args(parser)
     args = parser.parse_args(argv)
     if args.dataroot:
@@ -182,7 +197,7 @@ def main(argv=None) -> CycleGAN:
         with frozen(d_raw), run.accelerator.autocast():
             out = generator_pass(a, b)
             loss_gan = lsgan(d_raw.score_b(out["fake_b"]), True) + lsgan(d_raw.score_a(out["fake_a"]), True)
-            cycle_a, cycle_b = F.l1_loss(out["rec_a"], a), F.l1_loss(out["rec_b"], b)
+            cycle_a, cycle_b = cycle_l1(out["rec_a"], a, args.cycle_blur), cycle_l1(out["rec_b"], b, args.cycle_blur)
             loss_cycle = lambda_a * cycle_a + lambda_b * cycle_b
             loss_idt = args.lambda_identity * (lambda_a * F.l1_loss(out["idt_a"], a) + lambda_b * F.l1_loss(out["idt_b"], b)) \
                 if out["idt_a"] is not None else torch.zeros(())
@@ -209,7 +224,8 @@ def main(argv=None) -> CycleGAN:
                        "losses": {"gan": "lsgan", "lambda_cycle": args.lambda_cycle,
                                   "lambda_cycle_a": lambda_a, "lambda_cycle_b": lambda_b,
                                   "lambda_identity": args.lambda_identity, "pool_size": args.pool_size,
-                                  "cycle_noise": args.cycle_noise, "d_blur": args.d_blur},
+                                  "cycle_noise": args.cycle_noise, "cycle_blur": args.cycle_blur,
+                                  "d_blur": args.d_blur},
                        **data_version(args.train_a)})
     return model
 
