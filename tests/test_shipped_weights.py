@@ -1,6 +1,7 @@
 """The bundled CycleGAN is a trained model, not a placeholder: on the bundled test-split examples it
 changes the image (unlike identity) and its cycle comes back close to the input (unlike random weights,
-which land ~0.4 away). Thresholds leave about 2x room around the shipped model's values."""
+which land ~0.4 away). The shipped model (cycle-blur 5, 20,000 steps) moves these examples by 0.05-0.09
+and cycles back within 0.04-0.10."""
 import pytest
 import torch
 
