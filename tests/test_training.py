@@ -53,6 +53,7 @@ def test_cyclegan_trains_exports_and_loads(dataroot, tmp_path):
     assert info["steps"] == 3 and info["family"] == "cyclegan" and "--dataroot" in info["command"]
     assert info["losses"]["lambda_cycle_a"] == info["losses"]["lambda_cycle_b"] == 10.0  # the paper's
     assert info["losses"]["cycle_blur"] == info["losses"]["cycle_noise"] == info["losses"]["d_blur"] == 0.0
+    assert info["losses"]["lambda_tv"] == 0.0
     card = (export / "README.md").read_text()
     assert "Steps: 3" in card and info["command"] in card and "circles ↔ squares" in card
     assert len(list((out / "samples").glob("*.png"))) == 2  # steps 2 and 3
@@ -89,11 +90,12 @@ def test_resume_continues_the_same_run(dataroot, tmp_path):
     args = ["--dataroot", str(dataroot), "--out", str(out), *TINY, "--save-every", "2"]
     train_cyclegan.main([*args, "--steps", "2"])
     train_cyclegan.main([*args, "--steps", "4", "--resume", "--lambda-cycle-a", "2", "--lambda-cycle-b", "8",
-                         "--cycle-blur", "1.5"])
+                         "--cycle-blur", "1.5", "--lambda-tv", "0.5"])
     info = json.loads((out / "export" / "training.json").read_text())
     assert info["steps"] == 4 and len(info["sessions"]) == 2 and "--resume" in info["sessions"][1]
     assert (info["losses"]["lambda_cycle_a"], info["losses"]["lambda_cycle_b"]) == (2.0, 8.0)  # a new recipe
-    assert info["losses"]["cycle_blur"] == 1.5
+    assert info["losses"]["cycle_blur"] == 1.5 and info["losses"]["lambda_tv"] == 0.5
+    assert all("tv" in json.loads(line) for line in (out / "log.jsonl").read_text().splitlines())
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4]
 
@@ -189,6 +191,20 @@ def test_blurred_cycle_loss_ignores_fine_detail_only():
     assert train_cyclegan.cycle_l1(original + grain, original) == pytest.approx(0.2)  # the paper's L1
     assert train_cyclegan.cycle_l1(original + grain, original, 1.5) < 0.02
     assert train_cyclegan.cycle_l1(tinted, original, 1.5) == pytest.approx(0.2, abs=1e-5)
+
+
+def test_total_variation_charges_grain_not_edges_or_ramps():
+    size = 32
+    flat = torch.zeros(1, 3, size, size)
+    edge = flat.clone()
+    edge[..., size // 2:] = 1.0  # one sharp vertical edge of height 1
+    ramp = torch.linspace(0, 1, size).expand(1, 3, size, size)  # the same rise, spread over the row
+    grain = ((torch.arange(size)[:, None] + torch.arange(size)[None, :]) % 2 * 0.2).expand(1, 3, size, size)
+    tv = train_cyclegan.total_variation
+    assert tv(flat) == 0
+    assert tv(edge) == pytest.approx(1 / (size - 1)) and tv(ramp) == pytest.approx(1 / (size - 1))
+    assert tv(grain) == pytest.approx(0.4)  # an 0.2 checkerboard costs 12x a full-height edge
+    assert tv(edge + grain) > tv(edge) + 0.3
 
 
 def test_image_pool_returns_old_fakes_once_full():

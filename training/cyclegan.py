@@ -9,9 +9,9 @@ pool for the discriminators, Adam 2e-4 (0.5, 0.999), constant then linear decay.
 (both generators together, discriminators frozen), then one discriminator step. Departures, each off
 by default and measured in the README (the shipped emoji model's card says which it used): per-direction
 cycle weights (the official code's lambda_A / lambda_B), noise on the way back of the cycle
-(--cycle-noise), a cycle loss on blurred images (--cycle-blur), resize-convolution upsampling
-(--upsample resize), blurred discriminator inputs (--d-blur), and exporting a moving average of the
-generator weights (--ema).
+(--cycle-noise), a cycle loss on blurred images (--cycle-blur), a total-variation penalty on the
+translations (--lambda-tv), resize-convolution upsampling (--upsample resize), blurred discriminator
+inputs (--d-blur), and exporting a moving average of the generator weights (--ema).
 """
 from __future__ import annotations
 
@@ -97,6 +97,13 @@ def cycle_l1(reconstruction: torch.Tensor, original: torch.Tensor, blur_sigma: f
     return F.l1_loss(blur(reconstruction, blur_sigma), blur(original, blur_sigma))
 
 
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels (anisotropic L1 TV). It charges a ramp by its
+    height, not by how smoothly it rises, so shading and sharp edges cost what they cost; what it makes
+    expensive is oscillation -- the pixel-level grain a generator can add that real images lack."""
+    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+
+
 def lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:
     return F.mse_loss(prediction.float(), torch.full_like(prediction.float(), 1.0 if real else 0.0))
 
@@ -133,6 +140,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                       help="std of Gaussian noise added to translations before the cycle (0 = the paper)")
     loss.add_argument("--cycle-blur", type=float, default=0.0, metavar="SIGMA",
                       help="cycle L1 compares images blurred with this sigma (0 = the paper)")
+    loss.add_argument("--lambda-tv", type=float, default=0.0,
+                      help="weight of a total-variation penalty on both translations (0 = the paper)")
     add_common_args(parser)
     args = parser.parse_args(argv)
     if args.dataroot:
@@ -201,7 +210,8 @@ def main(argv=None) -> CycleGAN:
             loss_cycle = lambda_a * cycle_a + lambda_b * cycle_b
             loss_idt = args.lambda_identity * (lambda_a * F.l1_loss(out["idt_a"], a) + lambda_b * F.l1_loss(out["idt_b"], b)) \
                 if out["idt_a"] is not None else torch.zeros(())
-            loss_g = loss_gan + loss_cycle + loss_idt
+            loss_tv = total_variation(out["fake_a"]) + total_variation(out["fake_b"])
+            loss_g = loss_gan + loss_cycle + loss_idt + args.lambda_tv * loss_tv
         opt_g.zero_grad(set_to_none=True)
         run.accelerator.backward(loss_g)
         opt_g.step()
@@ -217,7 +227,7 @@ def main(argv=None) -> CycleGAN:
         opt_d.step()
 
         run.step_done(lambda: {"g_gan": loss_gan.item(), "cycle_a": cycle_a.item(), "cycle_b": cycle_b.item(),
-                               "identity": loss_idt.item(),
+                               "identity": loss_idt.item(), "tv": loss_tv.item(),
                                "d": loss_d.item(), "lr": opt_g.param_groups[0]["lr"]},
                       lambda: save_samples(run, model, fixed))
     run.finish(model, {"family": "cyclegan", "train_a": str(args.train_a), "train_b": str(args.train_b),
@@ -225,7 +235,7 @@ def main(argv=None) -> CycleGAN:
                                   "lambda_cycle_a": lambda_a, "lambda_cycle_b": lambda_b,
                                   "lambda_identity": args.lambda_identity, "pool_size": args.pool_size,
                                   "cycle_noise": args.cycle_noise, "cycle_blur": args.cycle_blur,
-                                  "d_blur": args.d_blur},
+                                  "lambda_tv": args.lambda_tv, "d_blur": args.d_blur},
                        **data_version(args.train_a)})
     return model
 
