@@ -28,7 +28,7 @@ def test_kid_is_near_zero_for_one_distribution_and_grows_with_a_shift():
 
 def sample_metrics():
     row = {"l1": 0.1, "psnr": 20.0, "ssim": 0.8, "target_share": 0.9, "target_vs_source": 0.95, "kid_x100": 1.5,
-           "kid_std_x100": 0.2, "n": 10}
+           "kid_std_x100": 0.2, "roughness": 0.05, "n": 10}
     return {"protocol": "test protocol", "directions": {"x→y": {"model": row, "identity": {**row, "l1": 0.2},
                                                                 "real target": {**row, "psnr": 100.0}}}}
 
@@ -38,7 +38,7 @@ def test_readme_table_is_replaced_between_markers(tmp_path):
     readme.write_text("intro\n<!-- metrics:start -->\nold\n<!-- metrics:end -->\noutro\n")
     update_readme(readme, {"m": sample_metrics()})
     text = readme.read_text()
-    assert "old" not in text and "| x→y | model | 0.1000 | 20.00 | 0.8000 | 90.0% | 95.0% | 1.50 ± 0.20 | 10 |" in text
+    assert "old" not in text and "| x→y | model | 0.1000 | 20.00 | 0.8000 | 90.0% | 95.0% | 1.50 ± 0.20 | 0.0500 | 10 |" in text
     assert "| x→y | real target | 0.1000 | ∞ |" in text
     assert text.startswith("intro") and text.endswith("outro\n")
     assert metrics_table(sample_metrics()).count("\n") == 4
@@ -101,5 +101,6 @@ def test_score_counts_what_the_judge_says():
     m = score(outputs, judge.features(outputs), blue, "red", "blue", judge, judge.features(blue))
     assert m["target_share"] == pytest.approx(2 / 3) and m["target_vs_source"] == pytest.approx(2 / 3)
     assert m["judged_as"] == {"red": pytest.approx(1 / 3, abs=1e-4), "blue": pytest.approx(2 / 3, abs=1e-4), "green": 0.0}
+    assert m["roughness"] == 0  # flat colours: no neighbouring pixels differ
     assert m["n"] == 3 and m["l1"] == pytest.approx(1 / 3 * 2 / 3)  # the red one is off by 1 in two channels of [0, 1]
     assert score(outputs, judge.features(outputs), blue, "sketch", "blue", judge, judge.features(blue))["target_vs_source"] is None

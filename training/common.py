@@ -240,6 +240,14 @@ class Run:
         return folder
 
 
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels (anisotropic L1 TV). It charges a ramp by its
+    height, not by how smoothly it rises, so shading and sharp edges cost what they cost; what it makes
+    expensive is oscillation -- the pixel-level grain a generator can add that real images lack. A loss for
+    the trainers, and the evaluation's "roughness" column (outputs vs real targets)."""
+    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+
+
 @contextlib.contextmanager
 def frozen(*modules: nn.Module):
     """No parameter gradients for these modules inside the block (the discriminator during the generator

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
-from training.common import ImagePool, Run, add_common_args, frozen
+from training.common import ImagePool, Run, add_common_args, frozen, total_variation
 from training.data.folders import UnpairedDataset, cyclegan_folders, eval_transform, ImageFiles
 from translator.cyclegan import CycleGAN
 from translator.layers import PatchDiscriminator, init_weights
@@ -95,13 +95,6 @@ def cycle_l1(reconstruction: torch.Tensor, original: torch.Tensor, blur_sigma: f
     coarse image, so a translation need not carry the source's fine detail (as texture) just to be
     reconstructed; the discriminators still see every pixel (an experiment; 0 = the paper)."""
     return F.l1_loss(blur(reconstruction, blur_sigma), blur(original, blur_sigma))
-
-
-def total_variation(x: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference between neighbouring pixels (anisotropic L1 TV). It charges a ramp by its
-    height, not by how smoothly it rises, so shading and sharp edges cost what they cost; what it makes
-    expensive is oscillation -- the pixel-level grain a generator can add that real images lack."""
-    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
 
 
 def lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:

@@ -10,7 +10,9 @@ input returned unchanged):
 - the share of outputs the vendor classifier (training/classifier.py, trained on real renders only; its
   test accuracy is reported too) assigns to the target vendor;
 - KID x100 (polynomial kernel, unbiased MMD^2, mean and std over 100 subsets of min(N, 100)) between the
-  outputs and the real target-vendor test images, on the classifier's 256-d features.
+  outputs and the real target-vendor test images, on the classifier's 256-d features;
+- roughness: mean absolute difference between neighbouring pixels on [0, 1] (total variation), to set
+  beside the real target's -- grain a generator adds shows up here before it shows up in a picture.
 Missing data or classifier are built first, so this one command reproduces the numbers from nothing.
 """
 from __future__ import annotations
@@ -27,6 +29,7 @@ import torch.nn.functional as F
 
 import translator
 from training import classifier as vendor
+from training.common import total_variation
 from training.data import emoji, sketch
 from training.data.folders import ImageFiles, eval_transform
 from training.model_card import metrics_table, write_model_card
@@ -115,6 +118,7 @@ def score(outputs: torch.Tensor, features: torch.Tensor, targets: torch.Tensor, 
             "target_share": verdicts[target].item(),  # of all six vendors
             # of the two vendors; not defined when the source is no vendor (line drawings)
             "target_vs_source": None if source is None else (logits[:, target] > logits[:, source]).float().mean().item(),
+            "roughness": total_variation(x).item(),
             "kid_x100": kid_mean * 100, "kid_std_x100": kid_std * 100, "n": len(outputs),
             # what the outputs are taken for, when not for the target: the diagnosis behind target_share
             "judged_as": {c: round(v, 4) for c, v in zip(judge_model.classes, verdicts.tolist())}}

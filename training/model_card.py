@@ -76,12 +76,13 @@ def write_model_card(folder: Path) -> Path:
 def metrics_table(metrics: dict) -> str:
     """One row per (direction, method): the model, the identity baseline, and the real target renders."""
     rows = ["| direction | method | L1 ↓ | PSNR ↑ | SSIM ↑ | judged target (of 6 vendors) ↑ | target vs source ↑ "
-            "| KID×100 ↓ | N |", "|---|---|---|---|---|---|---|---|---|"]
+            "| KID×100 ↓ | roughness | N |", "|---|---|---|---|---|---|---|---|---|---|"]
     for direction, results in metrics.get("directions", {}).items():
         for method, m in results.items():
             psnr = "∞" if m["psnr"] > 99 else f"{m['psnr']:.2f}"
             rows.append(f"| {direction} | {method} | {m['l1']:.4f} | {psnr} | {m['ssim']:.4f} | "
                         f"{m['target_share'] * 100:.1f}% | "
                         f"{'–' if m['target_vs_source'] is None else format(m['target_vs_source'], '.1%')} | "
-                        f"{m['kid_x100']:.2f} ± {m['kid_std_x100']:.2f} | {m['n']} |")
+                        f"{m['kid_x100']:.2f} ± {m['kid_std_x100']:.2f} | "
+                        f"{'–' if m.get('roughness') is None else format(m['roughness'], '.4f')} | {m['n']} |")
     return "\n".join(rows)
