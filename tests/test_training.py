@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 import translator
 from conftest import ROOT
 from training import cyclegan as train_cyclegan
-from training.common import ImagePool, frozen
+from training.common import ImagePool, frozen, total_variation
 from training.data import emoji
 from training.data.folders import ClassFolders, PairedDataset, UnpairedDataset, list_images
 
@@ -200,7 +200,7 @@ def test_total_variation_charges_grain_not_edges_or_ramps():
     edge[..., size // 2:] = 1.0  # one sharp vertical edge of height 1
     ramp = torch.linspace(0, 1, size).expand(1, 3, size, size)  # the same rise, spread over the row
     grain = ((torch.arange(size)[:, None] + torch.arange(size)[None, :]) % 2 * 0.2).expand(1, 3, size, size)
-    tv = train_cyclegan.total_variation
+    tv = total_variation
     assert tv(flat) == 0
     assert tv(edge) == pytest.approx(1 / (size - 1)) and tv(ramp) == pytest.approx(1 / (size - 1))
     assert tv(grain) == pytest.approx(0.4)  # an 0.2 checkerboard costs 12x a full-height edge
