@@ -200,11 +200,10 @@ def test_total_variation_charges_grain_not_edges_or_ramps():
     edge[..., size // 2:] = 1.0  # one sharp vertical edge of height 1
     ramp = torch.linspace(0, 1, size).expand(1, 3, size, size)  # the same rise, spread over the row
     grain = ((torch.arange(size)[:, None] + torch.arange(size)[None, :]) % 2 * 0.2).expand(1, 3, size, size)
-    tv = total_variation
-    assert tv(flat) == 0
-    assert tv(edge) == pytest.approx(1 / (size - 1)) and tv(ramp) == pytest.approx(1 / (size - 1))
-    assert tv(grain) == pytest.approx(0.4)  # an 0.2 checkerboard costs 12x a full-height edge
-    assert tv(edge + grain) > tv(edge) + 0.3
+    assert total_variation(flat) == 0
+    assert total_variation(edge) == pytest.approx(1 / (size - 1)) and total_variation(ramp) == pytest.approx(1 / (size - 1))
+    assert total_variation(grain) == pytest.approx(0.4)  # an 0.2 checkerboard costs 12x a full-height edge
+    assert total_variation(edge + grain) > total_variation(edge) + 0.3
 
 
 def test_image_pool_returns_old_fakes_once_full():
