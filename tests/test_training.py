@@ -90,12 +90,14 @@ def test_resume_continues_the_same_run(dataroot, tmp_path):
     args = ["--dataroot", str(dataroot), "--out", str(out), *TINY, "--save-every", "2"]
     train_cyclegan.main([*args, "--steps", "2"])
     train_cyclegan.main([*args, "--steps", "4", "--resume", "--lambda-cycle-a", "2", "--lambda-cycle-b", "8",
-                         "--cycle-blur", "1.5", "--lambda-tv", "0.5"])
+                         "--cycle-blur", "1.5", "--cycle-blur-a", "4", "--lambda-tv", "0.5", "--lambda-tv-b2a", "2"])
     info = json.loads((out / "export" / "training.json").read_text())
     assert info["steps"] == 4 and len(info["sessions"]) == 2 and "--resume" in info["sessions"][1]
     assert (info["losses"]["lambda_cycle_a"], info["losses"]["lambda_cycle_b"]) == (2.0, 8.0)  # a new recipe
-    assert info["losses"]["cycle_blur"] == 1.5 and info["losses"]["lambda_tv"] == 0.5
-    assert all("tv" in json.loads(line) for line in (out / "log.jsonl").read_text().splitlines())
+    # a per-direction value overrides the shared one, the other direction falls back to it
+    assert (info["losses"]["cycle_blur_a"], info["losses"]["cycle_blur_b"]) == (4.0, 1.5)
+    assert (info["losses"]["lambda_tv_a2b"], info["losses"]["lambda_tv_b2a"]) == (0.5, 2.0)
+    assert all({"tv_a2b", "tv_b2a"} <= json.loads(line).keys() for line in (out / "log.jsonl").read_text().splitlines())
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4]
 

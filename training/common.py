@@ -48,6 +48,9 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--workers", type=int, default=None, help="data loader workers (default: 0 on CPU, 4 on GPU)")
     g.add_argument("--sample-every", type=int, default=1000)
     g.add_argument("--save-every", type=int, default=1000)
+    g.add_argument("--snapshot-every", type=int, default=0, metavar="N",
+                   help="also keep the exported weights (the average with --ema) every N steps as "
+                        "OUT/snapshots/step-NNNNNNN.safetensors, fp16, for choosing a step afterwards (0: none)")
     g.add_argument("--log-every", type=int, default=50)
     g.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                    help="export an exponential moving average of the generator weights, e.g. 0.999 "
@@ -85,8 +88,8 @@ class Run:
         argv = sys.argv[1:] if argv is None else argv
         self.command = f"{launcher} -m " + " ".join(shlex.quote(str(a)) for a in [module, *argv])
         self.commands = [self.command]  # every session of a resumed run, oldest first
-        self.average: AveragedModel | None = None  # the generator's moving average (--ema) ...
-        self.averaged: nn.Module | None = None  # ... of this module
+        self.average: AveragedModel | None = None  # the moving average of self.exported (--ema)
+        self.exported: nn.Module | None = None  # the model export() writes (see track_average)
 
     @property
     def is_main(self) -> bool:
@@ -136,7 +139,7 @@ class Run:
         due (reading a loss value waits for the GPU)."""
         self.step += 1
         if self.average is not None:
-            self.average.update_parameters(self.averaged)
+            self.average.update_parameters(self.exported)
         self.bar.update(1)
         if self.step % self.args.log_every == 0:
             values = losses()
@@ -146,6 +149,8 @@ class Run:
             samples()
         if self.step % self.args.save_every == 0 and self.step < self.args.steps:
             self.save_checkpoint()
+        if self.args.snapshot_every and self.step % self.args.snapshot_every == 0:
+            self.save_snapshot()
 
     def finish(self, model: HubModel, training_info: dict) -> Path | None:
         self.bar.close()
@@ -154,14 +159,14 @@ class Run:
 
     # --- the moving average of the generator weights -----------------------------------------------------
     def track_average(self, model: nn.Module) -> None:
-        """With --ema, keep an exponential moving average of `model`'s weights: it is what samples show and
-        what is exported. GAN weights oscillate from step to step, and so do artefacts such as faint
-        textures; the average keeps what is stable. Call after maybe_resume: a run resumed without a saved
-        average starts one from the weights it resumed with."""
+        """`model` is what gets exported (and snapshotted). With --ema, keep an exponential moving average of
+        its weights: it is what samples show and what is exported. GAN weights oscillate from step to step,
+        and so do artefacts such as faint textures; the average keeps what is stable. Call after
+        maybe_resume: a run resumed without a saved average starts one from the weights it resumed with."""
+        self.exported = self.accelerator.unwrap_model(model)
         if self.args.ema <= 0:
             return
-        self.averaged = self.accelerator.unwrap_model(model)
-        self.average = AveragedModel(self.averaged, multi_avg_fn=get_ema_multi_avg_fn(self.args.ema), use_buffers=True)
+        self.average = AveragedModel(self.exported, multi_avg_fn=get_ema_multi_avg_fn(self.args.ema), use_buffers=True)
         saved = self.checkpoint_dir() / "ema.safetensors"
         if self.args.resume and saved.exists():
             self.average.load_state_dict(load_file(saved, device=str(self.device)))
@@ -196,6 +201,17 @@ class Run:
                           self.checkpoint_dir() / "ema.safetensors")
             (self.checkpoint_dir() / "run.json").write_text(
                 json.dumps({"step": self.step, "wall_seconds": self.wall_seconds, "commands": self.commands}))
+
+    def snapshot_dir(self) -> Path:
+        return self.out / "snapshots"
+
+    def save_snapshot(self) -> None:
+        """The weights export() would write at this step, fp16, under the export's key names."""
+        if self.is_main:
+            self.snapshot_dir().mkdir(exist_ok=True)
+            weights = self.inference_model(self.exported).state_dict()
+            save_file({k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous() for k, v in weights.items()},
+                      self.snapshot_dir() / f"step-{self.step:07d}.safetensors")
 
     def maybe_resume(self) -> None:
         if not self.args.resume:

@@ -26,7 +26,7 @@ from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
 from training.common import ImagePool, Run, add_common_args, frozen, total_variation
-from training.data.folders import UnpairedDataset, cyclegan_folders, eval_transform, ImageFiles
+from training.data.folders import ImageFiles, UnpairedDataset, cyclegan_folders, eval_transform, is_held_out, list_images
 from translator.cyclegan import CycleGAN
 from translator.layers import PatchDiscriminator, init_weights
 
@@ -111,6 +111,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     data.add_argument("--test-b", type=Path)
     data.add_argument("--domain-a", default="A", help="name of domain A (goes into config.json)")
     data.add_argument("--domain-b", default="B")
+    data.add_argument("--val-fraction", type=float, default=0.0, metavar="F",
+                      help="hold out about this fraction of the training files (chosen by a hash of the file name, "
+                           "so name-paired images go together) for choosing a step with training.select; "
+                           "listed in OUT/validation.json, never trained on (0: train on all)")
     net = parser.add_argument_group("networks (defaults are the paper's)")
     net.add_argument("--image-size", type=int, default=256)
     net.add_argument("--ngf", type=int, default=64)
@@ -133,8 +137,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                       help="std of Gaussian noise added to translations before the cycle (0 = the paper)")
     loss.add_argument("--cycle-blur", type=float, default=0.0, metavar="SIGMA",
                       help="cycle L1 compares images blurred with this sigma (0 = the paper)")
+    loss.add_argument("--cycle-blur-a", type=float, metavar="SIGMA", help="cycle A->B->A only (default: --cycle-blur)")
+    loss.add_argument("--cycle-blur-b", type=float, metavar="SIGMA", help="cycle B->A->B only (default: --cycle-blur)")
     loss.add_argument("--lambda-tv", type=float, default=0.0,
                       help="weight of a total-variation penalty on both translations (0 = the paper)")
+    loss.add_argument("--lambda-tv-a2b", type=float, help="on the translations A->B only (default: --lambda-tv)")
+    loss.add_argument("--lambda-tv-b2a", type=float, help="on the translations B->A only (default: --lambda-tv)")
     add_common_args(parser)
     args = parser.parse_args(argv)
     if args.dataroot:
@@ -144,8 +152,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.test_b = args.test_b or (test_b if test_b.is_dir() else None)
     if not (args.train_a and args.train_b):
         parser.error("give --dataroot, or --train-a and --train-b")
-    args.lambda_cycle_a = args.lambda_cycle if args.lambda_cycle_a is None else args.lambda_cycle_a
-    args.lambda_cycle_b = args.lambda_cycle if args.lambda_cycle_b is None else args.lambda_cycle_b
+    # per-direction values fall back to the shared one
+    for name, shared in (("lambda_cycle_a", "lambda_cycle"), ("lambda_cycle_b", "lambda_cycle"),
+                         ("cycle_blur_a", "cycle_blur"), ("cycle_blur_b", "cycle_blur"),
+                         ("lambda_tv_a2b", "lambda_tv"), ("lambda_tv_b2a", "lambda_tv")):
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(args, shared))
+    if not 0 <= args.val_fraction < 1:
+        parser.error("--val-fraction must be in [0, 1)")
     return args
 
 
@@ -171,7 +185,10 @@ def main(argv=None) -> CycleGAN:
     opt_g = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminators.parameters(), lr=args.lr, betas=(0.5, 0.999))
 
-    dataset = UnpairedDataset(args.train_a, args.train_b, args.image_size)
+    held_out = lambda name: is_held_out(name, args.val_fraction)  # noqa: E731
+    dataset = UnpairedDataset(args.train_a, args.train_b, args.image_size, keep=lambda name: not held_out(name))
+    if args.val_fraction > 0 and run.is_main:
+        write_validation_list(args, held_out)
     generator_pass = GeneratorPass(model, identity=args.lambda_identity > 0, cycle_noise=args.cycle_noise)
     generator_pass, discriminators, opt_g, opt_d = run.accelerator.prepare(generator_pass, discriminators, opt_g, opt_d)
     d_raw = run.accelerator.unwrap_model(discriminators)
@@ -199,12 +216,12 @@ def main(argv=None) -> CycleGAN:
         with frozen(d_raw), run.accelerator.autocast():
             out = generator_pass(a, b)
             loss_gan = lsgan(d_raw.score_b(out["fake_b"]), True) + lsgan(d_raw.score_a(out["fake_a"]), True)
-            cycle_a, cycle_b = cycle_l1(out["rec_a"], a, args.cycle_blur), cycle_l1(out["rec_b"], b, args.cycle_blur)
+            cycle_a, cycle_b = cycle_l1(out["rec_a"], a, args.cycle_blur_a), cycle_l1(out["rec_b"], b, args.cycle_blur_b)
             loss_cycle = lambda_a * cycle_a + lambda_b * cycle_b
             loss_idt = args.lambda_identity * (lambda_a * F.l1_loss(out["idt_a"], a) + lambda_b * F.l1_loss(out["idt_b"], b)) \
                 if out["idt_a"] is not None else torch.zeros(())
-            loss_tv = total_variation(out["fake_a"]) + total_variation(out["fake_b"])
-            loss_g = loss_gan + loss_cycle + loss_idt + args.lambda_tv * loss_tv
+            tv_a2b, tv_b2a = total_variation(out["fake_b"]), total_variation(out["fake_a"])
+            loss_g = loss_gan + loss_cycle + loss_idt + args.lambda_tv_a2b * tv_a2b + args.lambda_tv_b2a * tv_b2a
         opt_g.zero_grad(set_to_none=True)
         run.accelerator.backward(loss_g)
         opt_g.step()
@@ -220,7 +237,7 @@ def main(argv=None) -> CycleGAN:
         opt_d.step()
 
         run.step_done(lambda: {"g_gan": loss_gan.item(), "cycle_a": cycle_a.item(), "cycle_b": cycle_b.item(),
-                               "identity": loss_idt.item(), "tv": loss_tv.item(),
+                               "identity": loss_idt.item(), "tv_a2b": tv_a2b.item(), "tv_b2a": tv_b2a.item(),
                                "d": loss_d.item(), "lr": opt_g.param_groups[0]["lr"]},
                       lambda: save_samples(run, model, fixed))
     run.finish(model, {"family": "cyclegan", "train_a": str(args.train_a), "train_b": str(args.train_b),
@@ -228,9 +245,22 @@ def main(argv=None) -> CycleGAN:
                                   "lambda_cycle_a": lambda_a, "lambda_cycle_b": lambda_b,
                                   "lambda_identity": args.lambda_identity, "pool_size": args.pool_size,
                                   "cycle_noise": args.cycle_noise, "cycle_blur": args.cycle_blur,
-                                  "lambda_tv": args.lambda_tv, "d_blur": args.d_blur},
+                                  "cycle_blur_a": args.cycle_blur_a, "cycle_blur_b": args.cycle_blur_b,
+                                  "lambda_tv": args.lambda_tv, "lambda_tv_a2b": args.lambda_tv_a2b,
+                                  "lambda_tv_b2a": args.lambda_tv_b2a, "d_blur": args.d_blur},
+                       "val_fraction": args.val_fraction,
                        **data_version(args.train_a)})
     return model
+
+
+def write_validation_list(args: argparse.Namespace, held_out) -> None:
+    """OUT/validation.json: which files were held out, so a later step choice uses exactly those."""
+    names = {}
+    for side, folder in (("a", args.train_a), ("b", args.train_b)):
+        names[side] = [p.relative_to(folder).with_suffix("").as_posix() for p in list_images(folder)
+                       if held_out(p.relative_to(folder).with_suffix("").as_posix())]
+    (args.out / "validation.json").write_text(json.dumps(
+        {"fraction": args.val_fraction, "train_a": str(args.train_a), "train_b": str(args.train_b), **names}, indent=1))
 
 
 @torch.no_grad()

@@ -10,8 +10,10 @@ so the CPU spends its time on the networks, not on PNG decoding.
 """
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch.utils.data import Dataset
@@ -32,6 +34,15 @@ def list_images(folder: str | Path) -> list[Path]:
     return files
 
 
+def is_held_out(name: str, fraction: float) -> bool:
+    """Whether the file called `name` (stem, relative to its folder) belongs to a validation hold-out of
+    about `fraction` of the files. Decided by a hash of the name alone, so it is the same on every run and
+    machine, and an image paired by name across two folders (the same emoji code point in two vendor
+    styles) is held out from both together."""
+    digest = hashlib.sha1(name.encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2 ** 32 < fraction
+
+
 def cyclegan_folders(root: str | Path, split: str = "train") -> tuple[Path, Path]:
     """ROOT/trainA + ROOT/trainB (or testA/testB)."""
     root = Path(root)
@@ -41,8 +52,12 @@ def cyclegan_folders(root: str | Path, split: str = "train") -> tuple[Path, Path
 class ImageFiles:
     """Decoded images of one folder, as uint8 CxHxW tensors at a fixed square size (cached)."""
 
-    def __init__(self, folder: str | Path, size: int, cache: bool = True):
-        self.files = list_images(folder)
+    def __init__(self, folder: str | Path, size: int, cache: bool = True, keep: Callable[[str], bool] | None = None):
+        """keep: a test on each file's name (stem, relative to `folder`); files it rejects are left out."""
+        folder = Path(folder)
+        self.files = [p for p in list_images(folder) if keep is None or keep(p.relative_to(folder).with_suffix("").as_posix())]
+        if not self.files:
+            raise FileNotFoundError(f"No images left under {folder} after the hold-out")
         self.size, self.cache = size, cache
         self._decoded: dict[int, torch.Tensor] = {}
 
@@ -90,8 +105,9 @@ def to_signed(x: torch.Tensor) -> torch.Tensor:
 class UnpairedDataset(Dataset):
     """An A image in order and an independently drawn B image (the CycleGAN `unaligned` mode)."""
 
-    def __init__(self, folder_a, folder_b, size: int, augment: bool = True, cache: bool = True):
-        self.a, self.b = ImageFiles(folder_a, size, cache), ImageFiles(folder_b, size, cache)
+    def __init__(self, folder_a, folder_b, size: int, augment: bool = True, cache: bool = True,
+                 keep: Callable[[str], bool] | None = None):
+        self.a, self.b = ImageFiles(folder_a, size, cache, keep), ImageFiles(folder_b, size, cache, keep)
         self.transform = train_augmentation(size) if augment else eval_transform()
 
     def __len__(self) -> int:
