@@ -17,7 +17,7 @@ from conftest import ROOT
 from training import cyclegan as train_cyclegan
 from training.common import ImagePool, frozen, total_variation
 from training.data import emoji
-from training.data.folders import ClassFolders, PairedDataset, UnpairedDataset, list_images
+from training.data.folders import ClassFolders, PairedDataset, UnpairedDataset, is_held_out, list_images
 
 TINY = ["--image-size", "32", "--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--n-layers-d", "2",
         "--log-every", "1", "--sample-every", "2", "--threads", "1"]
@@ -263,3 +263,54 @@ def test_iconify_reader_resolves_aliases(tmp_path):
     image = Image.open(tmp_path / "face.png")
     assert image.mode == "RGB" and image.size == (32, 32) and image.getpixel((0, 0)) == (255, 255, 255)
     assert image.getpixel((16, 16))[2] < 50  # the yellow disc
+
+
+def test_validation_hold_out_snapshots_and_step_selection(dataroot, tmp_path):
+    from safetensors.torch import load_file
+
+    from training import select_step
+    out = tmp_path / "run"
+    model = train_cyclegan.main(["--dataroot", str(dataroot), "--out", str(out), *TINY, "--steps", "3",
+                                 "--val-fraction", "0.5", "--snapshot-every", "1"])
+    held = json.loads((out / "validation.json").read_text())
+    assert held["a"] and held["a"] == held["b"]  # name-paired files are held out from both folders together
+    assert 0 < len(held["a"]) < 6
+    used = UnpairedDataset(dataroot / "trainA", dataroot / "trainB", 32,
+                           keep=lambda name: not is_held_out(name, 0.5)).a.files
+    assert not {p.stem for p in used} & set(held["a"]) and len(used) + len(held["a"]) == 6
+    snapshots = sorted((out / "snapshots").glob("*.safetensors"))
+    assert [p.name for p in snapshots] == [f"step-{i:07d}.safetensors" for i in (1, 2, 3)]
+    last, exported = load_file(snapshots[-1]), load_file(out / "export" / "model.safetensors")
+    assert last.keys() == exported.keys() == model.state_dict().keys()
+    assert all(torch.equal(last[k], exported[k]) for k in last)  # the last snapshot is what was exported
+
+    folder = select_step.main(["--run", str(out)])
+    selection = json.loads((out / "selection.json").read_text())
+    info = json.loads((folder / "training.json").read_text())
+    step = info["selected"]["step"]
+    assert sorted(map(int, selection["steps"])) == [1, 2, 3] and selection["chosen_step"] == step
+    scores = {int(s): v["directions"] for s, v in selection["steps"].items()}
+    assert max(scores, key=lambda s: (*select_step.rank_key(scores[s]), s)) == step
+    chosen = load_file(out / "snapshots" / f"step-{step:07d}.safetensors")
+    assert all(torch.equal(chosen[k], v) for k, v in load_file(folder / "model.safetensors").items())
+    assert translator.load(str(folder)).translate(dataroot / "testA" / "000.png").size
+    assert f"Step chosen: {step} of 3" in (folder / "README.md").read_text()
+
+
+def test_step_selection_counts_the_bars():
+    from training.select_step import bars_met, rank_key
+
+    def direction(l1, ssim, share):
+        return {"model": {"l1": l1, "ssim": ssim, "target_share": share},
+                "identity": {"l1": 0.17, "ssim": 0.35, "target_share": 0.0}}
+    all_met = {"a2b": direction(0.16, 0.36, 0.81), "b2a": direction(0.16, 0.36, 0.85)}
+    no_judged_a2b = {"a2b": direction(0.16, 0.36, 0.79), "b2a": direction(0.16, 0.36, 0.95)}
+    worse_ssim = {"a2b": direction(0.16, 0.34, 0.90), "b2a": direction(0.18, 0.36, 0.90)}
+    assert [bars_met(d) for d in (all_met, no_judged_a2b, worse_ssim)] == [6, 5, 4]
+    assert rank_key(all_met) > rank_key(no_judged_a2b) > rank_key(worse_ssim)
+    # equal bars: the weaker direction's judged share decides, not the average
+    assert rank_key({"a2b": direction(0.16, 0.36, 0.70), "b2a": direction(0.16, 0.36, 0.99)}) < \
+        rank_key({"a2b": direction(0.16, 0.36, 0.75), "b2a": direction(0.16, 0.36, 0.85)})
+    # without a judge: fewer bars, then lower L1
+    plain = {"a2b": {"model": {"l1": 0.1, "ssim": 0.4, "target_share": None}, "identity": {"l1": 0.17, "ssim": 0.35}}}
+    assert bars_met(plain) == 2

@@ -3,14 +3,16 @@
     python -m training.cyclegan --dataroot DATA --out runs/my-cyclegan            # DATA/trainA, DATA/trainB
     python -m training.cyclegan --train-a A_DIR --train-b B_DIR --out runs/x ...
     accelerate launch --num_processes 2 -m training.cyclegan ...                  # multi-GPU / multi-process
+    python -m training.cyclegan ... --val-fraction 0.1 --snapshot-every 1000, then
+    python -m training.select_step --run runs/x       # ship the best step on held-out validation pairs
 
 Losses are the paper's: least-squares GAN, cycle L1 x10, identity L1 x0.5 of that, a 50-image history
 pool for the discriminators, Adam 2e-4 (0.5, 0.999), constant then linear decay. One generator step
 (both generators together, discriminators frozen), then one discriminator step. Departures, each off
 by default and measured in the README (the shipped emoji model's card says which it used): per-direction
 cycle weights (the official code's lambda_A / lambda_B), noise on the way back of the cycle
-(--cycle-noise), a cycle loss on blurred images (--cycle-blur), a total-variation penalty on the
-translations (--lambda-tv), resize-convolution upsampling (--upsample resize), blurred discriminator
+(--cycle-noise), a cycle loss on blurred images (--cycle-blur, or per cycle --cycle-blur-a/-b), a
+total-variation penalty on the translations (--lambda-tv, or per direction --lambda-tv-a2b/-b2a), resize-convolution upsampling (--upsample resize), blurred discriminator
 inputs (--d-blur), and exporting a moving average of the generator weights (--ema).
 """
 from __future__ import annotations

@@ -148,9 +148,19 @@ def evaluate(model_name: str, batch: int = 16) -> dict:
             "protocol": (f"held-out test code points of emoji-v1 ({len(common)} per direction), scored at {size} px; "
                          f"'recognised as target' and KID use the repo's vendor classifier "
                          f"(test accuracy {judge_report['test_accuracy'] * 100:.1f}% over 6 vendor styles); "
-                         f"identity = the input returned unchanged; final checkpoint, no selection."),
+                         f"identity = the input returned unchanged; {checkpoint_note(model_name)}."),
             "command": "python -m training.evaluate " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
             "directions": results}
+
+
+def checkpoint_note(model: str) -> str:
+    """Which weights of the run these are: the last step's, or a step chosen on validation data."""
+    info = Path(model) / "training.json"
+    selected = json.loads(info.read_text()).get("selected") if info.exists() else None
+    if not selected:
+        return "final checkpoint, no selection"
+    return (f"step {selected['step']} of {selected['of_steps']}, chosen on {selected['validation_pairs']} validation "
+            f"pairs held out of training (not the test split) by training.select_step")
 
 
 def replace_block(readme: Path, marker: str, body: str) -> None:

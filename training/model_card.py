@@ -59,6 +59,10 @@ def write_model_card(folder: Path) -> Path:
                   f"- Losses: {json.dumps(training.get('losses', {}))}",
                   *([f"- Weights: exponential moving average of the generator (decay {training['ema']})"]
                     if training.get("ema") else []),
+                  *([f"- Step chosen: {training['selected']['step']} of {training['selected']['of_steps']}, by "
+                     f"`{training['selected']['command']}`: {training['selected']['criterion']} "
+                     f"({training['selected']['validation_pairs']} pairs held out of training; the test split "
+                     f"played no part)"] if training.get("selected") else []),
                   *([f"- Notes: {training['notes']}"] if training.get("notes") else [])]
     if metrics:
         lines += ["", "## Evaluation", "", metrics_table(metrics), "",
