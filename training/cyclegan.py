@@ -12,8 +12,9 @@ pool for the discriminators, Adam 2e-4 (0.5, 0.999), constant then linear decay.
 by default and measured in the README (the shipped emoji model's card says which it used): per-direction
 cycle weights (the official code's lambda_A / lambda_B), noise on the way back of the cycle
 (--cycle-noise), a cycle loss on blurred images (--cycle-blur, or per cycle --cycle-blur-a/-b), a
-total-variation penalty on the translations (--lambda-tv, or per direction --lambda-tv-a2b/-b2a), resize-convolution upsampling (--upsample resize), blurred discriminator
-inputs (--d-blur), and exporting a moving average of the generator weights (--ema).
+total-variation penalty on the translations (--lambda-tv, or per direction --lambda-tv-a2b/-b2a),
+resize-convolution upsampling (--upsample resize), blurred discriminator inputs (--d-blur), and exporting
+a moving average of the generator weights (--ema).
 """
 from __future__ import annotations
 
