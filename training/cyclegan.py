@@ -116,7 +116,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     data.add_argument("--domain-b", default="B")
     data.add_argument("--val-fraction", type=float, default=0.0, metavar="F",
                       help="hold out about this fraction of the training files (chosen by a hash of the file name, "
-                           "so name-paired images go together) for choosing a step with training.select; "
+                           "so name-paired images go together) for choosing a step with training.select_step; "
                            "listed in OUT/validation.json, never trained on (0: train on all)")
     net = parser.add_argument_group("networks (defaults are the paper's)")
     net.add_argument("--image-size", type=int, default=256)
@@ -260,8 +260,8 @@ def write_validation_list(args: argparse.Namespace, held_out) -> None:
     """OUT/validation.json: which files were held out, so a later step choice uses exactly those."""
     names = {}
     for side, folder in (("a", args.train_a), ("b", args.train_b)):
-        names[side] = [p.relative_to(folder).with_suffix("").as_posix() for p in list_images(folder)
-                       if held_out(p.relative_to(folder).with_suffix("").as_posix())]
+        stems = (p.relative_to(folder).with_suffix("").as_posix() for p in list_images(folder))
+        names[side] = [stem for stem in stems if held_out(stem)]
     (args.out / "validation.json").write_text(json.dumps(
         {"fraction": args.val_fraction, "train_a": str(args.train_a), "train_b": str(args.train_b), **names}, indent=1))
 
