@@ -314,3 +314,18 @@ def test_step_selection_counts_the_bars():
     # without a judge: fewer bars, then lower L1
     plain = {"a2b": {"model": {"l1": 0.1, "ssim": 0.4, "target_share": None}, "identity": {"l1": 0.17, "ssim": 0.35}}}
     assert bars_met(plain) == 2
+
+
+def test_step_selection_explains_what_is_missing(tmp_path):
+    from training import select_step
+    with pytest.raises(SystemExit, match="snapshot-every"):
+        select_step.main(["--run", str(tmp_path)])  # a run trained without snapshots
+    (tmp_path / "snapshots").mkdir()
+    (tmp_path / "snapshots" / "step-0000001.safetensors").write_bytes(b"")
+    with pytest.raises(SystemExit, match="not finished"):
+        select_step.main(["--run", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--val-fraction"):
+        select_step.validation_pairs(tmp_path, 32)
+    (tmp_path / "validation.json").write_text(json.dumps({"a": ["x"], "b": ["y"], "train_a": "", "train_b": ""}))
+    with pytest.raises(SystemExit, match="name-paired"):
+        select_step.validation_pairs(tmp_path, 32)
