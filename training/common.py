@@ -202,16 +202,14 @@ class Run:
             (self.checkpoint_dir() / "run.json").write_text(
                 json.dumps({"step": self.step, "wall_seconds": self.wall_seconds, "commands": self.commands}))
 
-    def snapshot_dir(self) -> Path:
-        return self.out / "snapshots"
-
     def save_snapshot(self) -> None:
         """The weights export() would write at this step, fp16, under the export's key names."""
         if self.is_main:
-            self.snapshot_dir().mkdir(exist_ok=True)
+            path = snapshot_path(self.out, self.step)
+            path.parent.mkdir(exist_ok=True)
             weights = self.inference_model(self.exported).state_dict()
             save_file({k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous() for k, v in weights.items()},
-                      self.snapshot_dir() / f"step-{self.step:07d}.safetensors")
+                      path)
 
     def maybe_resume(self) -> None:
         if not self.args.resume:
@@ -254,6 +252,14 @@ class Run:
                                        commit_message=f"{self.name}: {self.step} steps")
             print(f"pushed to {commit.commit_url}; pin revision {commit.oid}")
         return folder
+
+
+SNAPSHOT_DIR = "snapshots"
+
+
+def snapshot_path(out: Path, step: int) -> Path:
+    """Where --snapshot-every keeps a step's weights; training.select_step reads them back from here."""
+    return out / SNAPSHOT_DIR / f"step-{step:07d}.safetensors"
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:

@@ -104,21 +104,27 @@ def judge_features(judge_model, images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def pixel_metrics(outputs: torch.Tensor, targets: torch.Tensor) -> dict:
+    """L1, PSNR, SSIM against the targets and the outputs' roughness; Nx3xSxS in [-1, 1], scored on [0, 1]."""
+    x, y = (outputs.clamp(-1, 1) + 1) / 2, (targets + 1) / 2
+    return {"l1": (x - y).abs().mean().item(), "psnr": psnr(x, y).mean().item(), "ssim": ssim(x, y).mean().item(),
+            "roughness": total_variation(x).item()}
+
+
+@torch.no_grad()
 def score(outputs: torch.Tensor, features: torch.Tensor, targets: torch.Tensor, source_vendor: str,
           target_vendor: str, judge_model, real_features: torch.Tensor) -> dict:
     """outputs/targets: Nx3xSxS in [-1, 1]; features/real_features: the judge's features of outputs/targets
     (computed once by the caller: the same images are scored in several rows)."""
-    x, y = (outputs.clamp(-1, 1) + 1) / 2, (targets + 1) / 2
     logits = judge_model.head(features)
     target = judge_model.classes.index(target_vendor)
     source = judge_model.classes.index(source_vendor) if source_vendor in judge_model.classes else None
     kid_mean, kid_std = kid(real_features, features)
     verdicts = torch.bincount(logits.argmax(1), minlength=len(judge_model.classes)).float() / len(outputs)
-    return {"l1": (x - y).abs().mean().item(), "psnr": psnr(x, y).mean().item(), "ssim": ssim(x, y).mean().item(),
+    return {**pixel_metrics(outputs, targets),
             "target_share": verdicts[target].item(),  # of all six vendors
             # of the two vendors; not defined when the source is no vendor (line drawings)
             "target_vs_source": None if source is None else (logits[:, target] > logits[:, source]).float().mean().item(),
-            "roughness": total_variation(x).item(),
             "kid_x100": kid_mean * 100, "kid_std_x100": kid_std * 100, "n": len(outputs),
             # what the outputs are taken for, when not for the target: the diagnosis behind target_share
             "judged_as": {c: round(v, 4) for c, v in zip(judge_model.classes, verdicts.tolist())}}

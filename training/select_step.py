@@ -33,9 +33,10 @@ from tqdm import tqdm
 import translator
 from training import classifier as vendor
 from training.data.folders import ImageFiles, eval_transform
-from training.evaluate import judge, judge_features, score, ssim
-from translator.base import Translator
+from training.common import SNAPSHOT_DIR, snapshot_path
+from training.evaluate import judge, judge_features, pixel_metrics, score
 from training.model_card import write_model_card
+from translator.base import Translator
 
 JUDGED_BAR = 0.8  # the foundation issue's bar: >= 80% judged as the target vendor
 
@@ -80,9 +81,9 @@ def rank_key(directions: dict[str, dict]) -> tuple[float, float]:
 def score_snapshots(run: Path, batch: int = 64) -> tuple[dict, Translator]:
     """Every snapshot's validation numbers and the chosen step; also the run's translator (its weights are
     those of the last snapshot scored)."""
-    snapshots = sorted((run / "snapshots").glob("step-*.safetensors"))
+    snapshots = sorted((run / SNAPSHOT_DIR).glob("step-*.safetensors"))
     if not snapshots:
-        raise SystemExit(f"no snapshots in {run / 'snapshots'}: train with --snapshot-every N")
+        raise SystemExit(f"no snapshots in {run / SNAPSHOT_DIR}: train with --snapshot-every N")
     if not (run / "export" / "config.json").exists():
         raise SystemExit(f"{run / 'export'} is missing: the run has not finished (its export holds the network's config)")
     # a private copy: the per-process cache must not see the snapshot weights loaded below
@@ -94,14 +95,12 @@ def score_snapshots(run: Path, batch: int = 64) -> tuple[dict, Translator]:
     real_features = {d: judge_features(judge_model, tgt) for d, (_, tgt) in pairs.items()} if judge_model else {}
 
     def metrics(outputs: torch.Tensor, direction: str) -> dict:
-        src, tgt = pairs[direction]
-        x, y = (outputs.clamp(-1, 1) + 1) / 2, (tgt + 1) / 2
-        m = {"l1": (x - y).abs().mean().item(), "ssim": ssim(x, y).mean().item(), "target_share": None}
-        if judge_model is not None:
-            judged = score(outputs, judge_features(judge_model, outputs), tgt, source_of[direction],
-                           target_of[direction], judge_model, real_features[direction])
-            m.update({k: judged[k] for k in ("target_share", "target_vs_source", "kid_x100")})
-        return m
+        tgt = pairs[direction][1]
+        if judge_model is None:
+            return {**pixel_metrics(outputs, tgt), "target_share": None}
+        m = score(outputs, judge_features(judge_model, outputs), tgt, source_of[direction], target_of[direction],
+                  judge_model, real_features[direction])
+        return {k: m[k] for k in ("l1", "psnr", "ssim", "roughness", "target_share", "target_vs_source", "kid_x100")}
 
     identity = {d: metrics(src, d) for d, (src, _) in pairs.items()}
     steps = {}
@@ -121,7 +120,7 @@ def score_snapshots(run: Path, batch: int = 64) -> tuple[dict, Translator]:
 def export_selected(run: Path, selection: dict, t: Translator) -> Path:
     """OUT/selected: the run's export with the chosen snapshot's weights and the choice on record."""
     step = selection["chosen_step"]
-    t.model.load_state_dict(load_file(run / "snapshots" / f"step-{step:07d}.safetensors"))
+    t.model.load_state_dict(load_file(snapshot_path(run, step)))
     folder = run / "selected"
     shutil.rmtree(folder, ignore_errors=True)
     copy.deepcopy(t.model).half().save_pretrained(folder)
