@@ -12,6 +12,7 @@ at all: the same U-Net trained on L1 alone.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import torch
@@ -20,7 +21,7 @@ from torch import nn
 
 from training.common import Run, add_common_args, frozen
 from training.cyclegan import data_version
-from training.data.folders import PairedDataset, cyclegan_folders
+from training.data.folders import PairedDataset, cyclegan_folders, is_held_out
 from training.data.sketch import SketchPairs
 from translator.layers import PatchDiscriminator, init_weights
 from translator.pix2pix import Pix2Pix
@@ -36,7 +37,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     data.add_argument("--sketch-from", type=Path, help="colour images; drawings are made from them on the fly")
     data.add_argument("--dataroot", type=Path, help="DATA/trainA, DATA/trainB with the same file names")
     data.add_argument("--pairs", type=Path, help="a folder of A|B side-by-side images")
-    data.add_argument("--sample-from", type=Path, help="held-out images for the sample grids (same kind as the data)")
+    data.add_argument("--train-a", type=Path, help="input images; with --train-b: the targets, paired by file name")
+    data.add_argument("--train-b", type=Path)
+    data.add_argument("--sample-from", type=Path, help="held-out images for the sample grids (same kind as the data; "
+                                                       "with --train-a/-b: a folder holding A/ and B/)")
+    data.add_argument("--val-fraction", type=float, default=0.0, metavar="F",
+                      help="hold out ~F of the pairs by a hash of the file name (as training.cyclegan does), "
+                           "never trained on; listed in OUT/validation.json")
     data.add_argument("--domain-a", default=None, help="name of the input domain (config.json)")
     data.add_argument("--domain-b", default=None)
     net = parser.add_argument_group("networks (defaults are the paper's)")
@@ -52,20 +59,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     loss.add_argument("--lambda-gan", type=float, default=1.0, help="0 = L1-only (no discriminator)")
     add_common_args(parser)
     args = parser.parse_args(argv)
-    if sum(x is not None for x in (args.sketch_from, args.dataroot, args.pairs)) != 1:
-        parser.error("give exactly one of --sketch-from, --dataroot, --pairs")
+    if (args.train_a is None) != (args.train_b is None):
+        parser.error("--train-a and --train-b go together")
+    if sum(x is not None for x in (args.sketch_from, args.dataroot, args.pairs, args.train_a)) != 1:
+        parser.error("give exactly one of --sketch-from, --dataroot, --pairs, --train-a/--train-b")
+    if not 0 <= args.val_fraction < 1:
+        parser.error("--val-fraction must be in [0, 1)")
+    if args.val_fraction and args.sketch_from:
+        parser.error("--val-fraction needs file pairs (--dataroot, --pairs or --train-a/--train-b)")
     if args.num_downs is None:
         args.num_downs = max(5, args.image_size.bit_length() - 1)  # 256 -> 8, 128 -> 7, 64 -> 6
     return args
 
 
-def make_dataset(args, folder=None, augment=True):
+def make_dataset(args, folder=None, augment=True, keep=None):
     if args.sketch_from:
         return SketchPairs(folder or args.sketch_from, args.image_size, augment)
-    if args.dataroot:
-        a, b = cyclegan_folders(folder or args.dataroot, "train") if folder is None else (folder / "A", folder / "B")
-        return PairedDataset(a, b, args.image_size, augment)
-    return PairedDataset(folder or args.pairs, None, args.image_size, augment)
+    if args.dataroot or args.train_a:
+        if folder is not None:
+            a, b = folder / "A", folder / "B"
+        else:
+            a, b = cyclegan_folders(args.dataroot, "train") if args.dataroot else (args.train_a, args.train_b)
+        return PairedDataset(a, b, args.image_size, augment, keep=keep)
+    return PairedDataset(folder or args.pairs, None, args.image_size, augment, keep=keep)
 
 
 def main(argv=None) -> None:
@@ -89,7 +105,15 @@ def main(argv=None) -> None:
     d_raw = run.accelerator.unwrap_model(discriminator)
     run.maybe_resume()
     run.track_average(model)
-    batches = run.batches(run.loader(make_dataset(args)))
+    held_out = lambda name: is_held_out(name, args.val_fraction)  # noqa: E731
+    train_set = make_dataset(args, keep=(lambda name: not held_out(name)) if args.val_fraction else None)
+    if args.val_fraction and run.is_main:
+        # the same listing training.cyclegan writes, so training.select_step reads either
+        a, b = cyclegan_folders(args.dataroot, "train") if args.dataroot else (args.train_a, args.train_b)
+        names = [p.relative_to(a).with_suffix("").as_posix() for p, _ in make_dataset(args, augment=False, keep=held_out).pairs]
+        (args.out / "validation.json").write_text(json.dumps(
+            {"fraction": args.val_fraction, "train_a": str(a), "train_b": str(b), "a": names, "b": names}, indent=1))
+    batches = run.batches(run.loader(train_set))
     held_out = make_dataset(args, args.sample_from, augment=False) if args.sample_from else make_dataset(args, augment=False)
     fixed = [held_out[i] for i in range(min(8, len(held_out)))]
     fixed = {k: torch.stack([f[k] for f in fixed]).to(run.device) for k in ("a", "b")}
@@ -121,10 +145,11 @@ def main(argv=None) -> None:
         run.step_done(lambda: {**({"d": loss_d.item()} if use_gan else {}), "g_gan": loss_gan.item(),
                                "l1": loss_l1.item(), "lr": opt_g.param_groups[0]["lr"]},
                       lambda: save_samples(run, model, fixed))
-    source = args.sketch_from or args.dataroot or args.pairs
+    source = args.sketch_from or args.dataroot or args.pairs or args.train_a
     run.finish(model, {"family": "pix2pix", "data": str(source),
                        "losses": {"gan": "vanilla" if use_gan else "none", "lambda_gan": args.lambda_gan,
                                   "lambda_l1": args.lambda_l1},
+                       "val_fraction": args.val_fraction,
                        **data_version(source)})
 
 

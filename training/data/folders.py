@@ -122,15 +122,19 @@ class PairedDataset(Dataset):
     """Aligned pairs: the same file names in two folders, or side-by-side A|B images in one folder
     (`folder_b=None`). The same random crop and flip are applied to both halves."""
 
-    def __init__(self, folder_a, folder_b=None, size: int = 256, augment: bool = True):
+    def __init__(self, folder_a, folder_b=None, size: int = 256, augment: bool = True,
+                 keep: Callable[[str], bool] | None = None):
+        """keep: a test on each file's name (stem, relative to its folder); pairs it rejects are left out."""
+        stem = lambda p, root: p.relative_to(root).with_suffix("").as_posix()  # noqa: E731
+        kept = lambda p, root: keep is None or keep(stem(p, root))  # noqa: E731
         if folder_b is None:
-            self.pairs = [(p, None) for p in list_images(folder_a)]
+            self.pairs = [(p, None) for p in list_images(folder_a) if kept(p, folder_a)]
         else:
-            stem = lambda p, root: p.relative_to(root).with_suffix("")  # noqa: E731
             by_name = {stem(p, folder_b): p for p in list_images(folder_b)}
-            self.pairs = [(p, by_name[stem(p, folder_a)]) for p in list_images(folder_a) if stem(p, folder_a) in by_name]
-            if not self.pairs:
-                raise FileNotFoundError(f"No file names in common between {folder_a} and {folder_b}")
+            self.pairs = [(p, by_name[stem(p, folder_a)]) for p in list_images(folder_a)
+                          if stem(p, folder_a) in by_name and kept(p, folder_a)]
+        if not self.pairs:
+            raise FileNotFoundError(f"No pairs in {folder_a}" + (f" and {folder_b} (same file names)" if folder_b else ""))
         self.size = size
         self.transform = train_augmentation(size) if augment else eval_transform()
         self._decoded: dict[int, torch.Tensor] = {}
