@@ -1,13 +1,22 @@
-"""Translator Studio: one tab per model family, each a thin face over the `translator` API.
+"""Translator Studio: one tab per model family, built from the family registry; a thin face over the
+`translator` API (no model code here).
 
     python app.py                       # http://127.0.0.1:7860, works with no network (bundled weights)
     python app.py --host 0.0.0.0 --port 7860 --concurrency 1
+    python app.py --allow-local-models  # the Model box may also name folders on this machine (never on a
+                                        # public server: a visitor could make it open the server's files)
 
-Every action has an `api_name`, so `gradio_client.Client(url).predict(..., api_name="/cyclegan")` works.
+Every tab is the same shape: an input (upload, webcam, clipboard; a sketchpad for models that take line
+drawings), the direction when the model has two, one control per `translate` option the family takes
+(seed, posterior sampling, style sliders, a reference image, few-shot references), a Model box, and the
+outputs the family declares (`Family.tab`). It re-translates as soon as an input changes (the models take
+milliseconds); the button does the same and is the named API endpoint, `/<family>`.
 """
 from __future__ import annotations
 
 import argparse
+import inspect
+import logging
 import os
 import time
 from pathlib import Path
@@ -21,13 +30,32 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import gradio as gr  # noqa: E402
 
 import translator  # noqa: E402
-from translator import images  # noqa: E402
-from translator.images import ImageError, load_image  # noqa: E402
+from translator import Family, TranslatorError  # noqa: E402
+from translator.errors import ImageError  # noqa: E402
+from translator.options import MAX_REFERENCES, MAX_SEED, STYLE_LIMIT  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent / "assets" / "examples"
 IMAGE_SOURCES = ["upload", "webcam", "clipboard"]
+log = logging.getLogger("translator.app")
+
+# Gradio's sketchpad starts with no tool selected ("select the draw tool to start") and ignores the mouse
+# until the brush is clicked; a person expects to draw at once. Watch the page and pick the brush of any
+# sketchpad that shows that prompt (a tab's sketchpad appears only when its tab is first opened).
+ACTIVATE_BRUSH_JS = """
+() => {
+  const pick = () => document.querySelectorAll('[id$="-sketchpad"]').forEach((pad) => {
+    if (pad.innerText.includes('select the draw tool')) {
+      const brush = pad.querySelector('button[aria-label="Brush"]');
+      if (brush) brush.click();
+    }
+  });
+  new MutationObserver(pick).observe(document.body, {childList: true, subtree: true});
+  pick();
+}
+"""
 
 
+# --- shared helpers --------------------------------------------------------------------------------------
 def image_upload(**kwargs) -> gr.Image:
     """A gr.Image input whose file reaches the translator core undecoded. gr.Image opens uploads with PIL
     itself and turns a bad file into a generic error; the core reads any mode, applies EXIF rotation and
@@ -46,14 +74,9 @@ def image_upload(**kwargs) -> gr.Image:
 
 
 def user_error(err: Exception) -> gr.Error:
-    return gr.Error(str(err), title="Cannot translate")
-
-
-def load_model(name: str) -> translator.Translator:
-    try:
-        return translator.load(name.strip())
-    except (translator.WeightsNotFoundError, translator.WeightsError) as err:
-        raise user_error(err) from None
+    """A mistake of the user's: one log line on the server (no traceback), the message in the page."""
+    log.warning("user error: %s", err)
+    return gr.Error(str(err), title="Cannot translate", print_exception=False)
 
 
 def pretty(domain: str) -> str:
@@ -63,127 +86,279 @@ def pretty(domain: str) -> str:
 def describe(t: translator.Translator, seconds: float) -> str:
     """The time the user waited (decode, model, encode), where it ran, and where the weights came from."""
     return (f"**{seconds * 1000:.0f} ms** on {t.device.type} at {t.image_size}×{t.image_size} px · "
-            f"weights: {t.provenance.source} ({t.provenance.repo_id or t.provenance.path})")
+            f"{t.name}: {t.provenance.summary}")
 
 
-# --- CycleGAN -------------------------------------------------------------------------------------------
-def run_cyclegan(image, direction: str, model: str):
-    """Translate an image with a CycleGAN; returns (translation, cycle reconstruction, info)."""
-    if image is None:
-        raise gr.Error("Add an image first: upload one, paste it, use the webcam or click an example.")
-    t = load_model(model)
-    start = time.perf_counter()
-    try:
-        result = t.cycle(image, direction=direction)
-    except (ImageError, ValueError) as err:
-        raise user_error(err) from None
-    return result.translation, result.reconstruction, describe(t, time.perf_counter() - start)
+def sketch_composite(sketch: dict | None):
+    """What is on the sketchpad: its composite layer (transparency counts as white paper), or None. An
+    example loaded into the pad arrives as its background before the pad has drawn a composite."""
+    sketch = sketch or {}
+    return sketch.get("composite") if sketch.get("composite") is not None else sketch.get("background")
 
 
-def cyclegan_tab(default_model: str) -> None:
-    t = load_model(default_model)
-    a, b = t.domains
-    gr.Markdown(f"Unpaired translation between two styles (CycleGAN). The reconstruction is the translation "
-                f"translated back: what survives the round trip. Shipped model: **{pretty(a)} ↔ {pretty(b)}**.")
-    with gr.Row():
-        with gr.Column():
-            image = image_upload(sources=IMAGE_SOURCES, format="png", label="Input", height=320)
-            direction = gr.Radio([(f"{pretty(a)} → {pretty(b)}", "a2b"), (f"{pretty(b)} → {pretty(a)}", "b2a")],
-                                 value="a2b", label="Direction")
-            with gr.Accordion("Model", open=False):
-                model = gr.Textbox(default_model, label="Shipped name, Hub repo id or local folder",
-                                   info="Any repo whose config.json says family: cyclegan")
-            button = gr.Button("Translate", variant="primary")
-        with gr.Column():
-            translation = gr.Image(type="pil", format="png", label="Translation", buttons=["download", "fullscreen"],
-                                   interactive=False, height=320)
-            reconstruction = gr.Image(type="pil", format="png", label="Cycle reconstruction",
-                                      buttons=["download"], interactive=False, height=160)
-            info = gr.Markdown()
-    outputs = [translation, reconstruction, info]
-    button.click(run_cyclegan, [image, direction, model], outputs, api_name="cyclegan", concurrency_id="model")
-    examples = sorted((EXAMPLES / "cyclegan").glob("*.png"))
-    if examples:
-        gr.Examples([[str(p), "a2b" if p.name.startswith(a) else "b2a", default_model] for p in examples],
-                    inputs=[image, direction, model], outputs=outputs, fn=run_cyclegan, cache_examples=False,
-                    run_on_click=True, label="Held-out test emoji (never seen in training)",
-                    api_visibility="private", visible_columns=[0, 1])
+# --- one tab, for any family -----------------------------------------------------------------------------
+class FamilyTab:
+    """The generic tab: everything comes from the family's declaration and its default model's config."""
+
+    def __init__(self, family: Family, default_model: str, allow_local: bool = False, device: str | None = None):
+        self.family, self.default_model = family, default_model
+        self.allow_local, self.device = allow_local, device
+        self.outputs_spec = family.tab.outputs
+
+    # the core; a user's mistake stays a TranslatorError here and becomes a message in the handlers
+    def load(self, name: str) -> translator.Translator:
+        return translator.load((name or "").strip() or self.default_model, self.family.name,
+                               allow_local=self.allow_local, device=self.device)
+
+    def translate(self, image, direction: str | None, model: str, options: dict) -> list:
+        t = self.load(model)
+        start = time.perf_counter()
+        result = getattr(t, self.family.tab.method)(image, direction=direction or t.directions[0], **options)
+        return [getattr(result, o.field) for o in self.outputs_spec] + [describe(t, time.perf_counter() - start)]
+
+    def cleared(self) -> list:
+        return [None] * len(self.outputs_spec) + [""]
+
+    # the controls, one per option the family takes
+    def option_controls(self, t: translator.Translator) -> list[tuple[str, list]]:
+        """(option, its components) for each option the tab passes to `translate`. A family that takes a
+        style code shows it as sliders, and its seed and reference *set the sliders* (style_controls) rather
+        than competing with them: what you see on the sliders is the style that is used."""
+        takes_style = "style" in self.family.options
+        controls = []
+        for name in self.family.options:
+            if takes_style and name in ("seed", "reference"):
+                continue
+            if name == "seed":
+                controls.append((name, [gr.Number(None, label="Seed", precision=0, minimum=0, maximum=MAX_SEED,
+                                                  info="empty: a new random draw each time")]))
+            elif name == "sample":
+                controls.append((name, [gr.Checkbox(False, label="Sample the latent",
+                                                    info="draw from the posterior instead of its mean")]))
+            elif name == "style":
+                controls.append((name, [gr.Slider(-STYLE_LIMIT / 4, STYLE_LIMIT / 4, 0.0, step=0.05, label=f"Style {i + 1}")
+                                        for i in range(t.style_dim or 0)]))
+            elif name == "reference":
+                controls.append((name, [image_upload(sources=IMAGE_SOURCES, format="png", label="Style reference",
+                                                     height=160)]))
+            elif name == "references":
+                controls.append((name, [gr.Gallery(label=f"Reference images (1 to {MAX_REFERENCES})", type="filepath",
+                                                   columns=5, height=180, interactive=True)]))
+        return controls
+
+    def style_controls(self, sliders: list) -> None:
+        """For a style family: a random style from a seed, and the style of a reference image, onto the sliders."""
+        api = self.family.name
+        low, high = sliders[0].minimum, sliders[0].maximum
+        on_sliders = lambda style: [min(max(float(v), low), high) for v in style]  # noqa: E731
+
+        def random_style(seed, model):
+            try:
+                t = self.load(model)
+                return on_sliders(t.sample_styles(1, None if seed is None else int(seed))[0])
+            except TranslatorError as err:
+                raise user_error(err) from None
+
+        def style_of(reference, model):
+            if reference is None:
+                return [gr.skip()] * len(sliders)
+            try:
+                return on_sliders(self.load(model).encode_style(reference))
+            except TranslatorError as err:
+                raise user_error(err) from None
+
+        if "seed" in self.family.options:
+            with gr.Row():
+                seed = gr.Number(None, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, scale=2,
+                                 info="empty: a new random style each time")
+                pick = gr.Button("Random style", scale=1)
+            self.setters.append((pick.click, random_style, [seed], f"{api}_random_style"))
+        if "reference" in self.family.options:
+            reference = image_upload(sources=IMAGE_SOURCES, format="png", label="Style from a reference image",
+                                     height=160)
+            self.setters.append((reference.change, style_of, [reference], f"{api}_style_of"))
+
+    @staticmethod
+    def option_values(controls: list[tuple[str, list]], values: list) -> dict:
+        """Control values -> translate options (None = not given)."""
+        options, i = {}, 0
+        for name, components in controls:
+            part = values[i:i + len(components)]
+            i += len(components)
+            if name == "style":  # an API call that leaves the sliders out gives no style
+                options[name] = None if all(v is None for v in part) else list(part)
+            elif name == "references":
+                gallery = part[0] or []
+                options[name] = [item[0] if isinstance(item, (list, tuple)) else item for item in gallery] or None
+            elif name == "sample":
+                options[name] = bool(part[0])
+            else:
+                options[name] = part[0]
+        return options
+
+    @staticmethod
+    def endpoint(fn, names: list[str], defaults: dict):
+        """Give a handler the parameter names (and defaults) the API shows: gradio reads them from the signature."""
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        fn.__signature__ = inspect.Signature([inspect.Parameter(n, kind, default=defaults[n]) if n in defaults
+                                              else inspect.Parameter(n, kind) for n in names])
+        return fn
+
+    def build(self) -> None:
+        family = self.family
+        t = self.load(self.default_model)  # a shipped model: loads offline from its bundled copy
+        a, b = t.domains
+        two_way = len(t.directions) > 1
+        gr.Markdown(family.tab.intro.format(a=pretty(a), b=pretty(b)))
+        with gr.Row():
+            with gr.Column():
+                pad = None
+                if t.input_kind == "drawing":
+                    with gr.Tab("Draw"):
+                        pad = gr.Sketchpad(type="pil", image_mode="RGBA", canvas_size=(512, 512), label="Drawing",
+                                           brush=gr.Brush(default_size=10, colors=["#000000"], color_mode="fixed"),
+                                           eraser=gr.Eraser(default_size=24), layers=False, height=420,
+                                           elem_id=f"{family.name}-sketchpad")
+                        draw_button = gr.Button("Translate drawing", variant="primary")
+                    with gr.Tab("Upload"):
+                        image = image_upload(sources=IMAGE_SOURCES, format="png", label="Line drawing", height=320,
+                                             elem_id=f"{family.name}-input")
+                        button = gr.Button("Translate upload", variant="primary")
+                else:
+                    image = image_upload(sources=IMAGE_SOURCES, format="png", label="Input", height=320,
+                                         elem_id=f"{family.name}-input")
+                direction = gr.Radio([(f"{pretty(a)} → {pretty(b)}", "a2b"), (f"{pretty(b)} → {pretty(a)}", "b2a")],
+                                     value="a2b", label="Direction", elem_id=f"{family.name}-direction") if two_way else None
+                controls = self.option_controls(t)
+                self.setters = []
+                sliders = next((c for name, c in controls if name == "style"), None)
+                if sliders:
+                    self.style_controls(sliders)
+                with gr.Accordion("Model", open=False):
+                    where = "Shipped name, Hub repo id" + (" or local folder" if self.allow_local else "")
+                    model = gr.Textbox(self.default_model, label=where,
+                                       info=f"Any model whose config.json says family: {family.name}")
+                if pad is None:
+                    button = gr.Button("Translate", variant="primary")
+            with gr.Column():
+                outputs = []
+                for spec in self.outputs_spec:
+                    if spec.kind == "image":
+                        outputs.append(gr.Image(type="pil", format="png", label=spec.label, interactive=False,
+                                                buttons=["download"] if spec.small else ["download", "fullscreen"],
+                                                height=160 if spec.small else 420, elem_id=f"{family.name}-{spec.field}"))
+                    else:
+                        outputs.append(gr.Markdown(label=spec.field, elem_id=f"{family.name}-{spec.field}"))
+                info = gr.Markdown(label="info", elem_id=f"{family.name}-info")
+        option_components = [c for _, components in controls for c in components]
+        option_names = [f"{name}_{i + 1}" if len(components) > 1 else name
+                        for name, components in controls for i in range(len(components))]
+        shared = ([direction] if two_way else []) + [model] + option_components
+        shared_names = (["direction"] if two_way else []) + ["model"] + option_names
+        # an API call may leave out everything but the image: the model's first direction, the tab's model,
+        # and each option "not given"
+        defaults = {"direction": t.directions[0], "model": self.default_model,
+                    **{n: (False if n == "sample" else None) for n in option_names}}
+        all_outputs = outputs + [info]
+
+        def split(values):
+            direction_value = values[0] if two_way else None
+            rest = values[1:] if two_way else values
+            return direction_value, rest[0], self.option_values(controls, list(rest[1:]))
+
+        # the named endpoint: errors are errors (an API client gets an exception with the message)
+        def run(image_value, *values):
+            if image_value is None:
+                raise user_error(ImageError("Add an image first: upload one, paste it, use the webcam or click an example."))
+            try:
+                return self.translate(image_value, *split(values))
+            except TranslatorError as err:
+                raise user_error(err) from None
+
+        # re-translate as soon as an input changes: an empty input clears the result; a mistake is a
+        # warning, and a file that is not a usable image is also taken out of the input box
+        def live(image_value, *values):
+            if image_value is None:
+                return self.cleared() + [gr.skip()]
+            try:
+                return self.translate(image_value, *split(values)) + [gr.skip()]
+            except TranslatorError as err:
+                log.warning("user error: %s", err)
+                gr.Warning(str(err), title="Cannot translate")
+                return self.cleared() + [None if isinstance(err, ImageError) else gr.skip()]
+
+        api = family.name
+        for event, fn, inputs, name in self.setters:  # seed / reference -> the style sliders (which then re-run)
+            event(fn, inputs + [model], sliders, api_name=name, concurrency_id="model")
+        progress = dict(show_progress_on=outputs[:1], concurrency_id="model")
+        button.click(self.endpoint(run, ["image", *shared_names], defaults), [image, *shared], all_outputs, api_name=api, **progress)
+        live_inputs, live_outputs = [image, *shared], all_outputs + [image]
+        for trigger in [image, *shared]:
+            if trigger is not model:  # typing a model name re-runs on the button, not on every key
+                trigger.change(live, live_inputs, live_outputs, api_visibility="private", show_progress="hidden",
+                               trigger_mode="always_last", concurrency_id="model")
+
+        if pad is not None:
+            def run_drawing(sketch, *values):
+                if sketch_composite(sketch) is None:
+                    raise user_error(ImageError("Draw something first."))
+                try:
+                    return self.translate(sketch_composite(sketch), *split(values))
+                except TranslatorError as err:
+                    raise user_error(err) from None
+
+            def live_drawing(sketch, *values):  # clearing the canvas or undoing every stroke clears the result
+                drawing = sketch_composite(sketch)
+                if drawing is None or translator.images.is_blank(drawing):
+                    return self.cleared()
+                try:
+                    return self.translate(drawing, *split(values))
+                except TranslatorError as err:
+                    log.warning("user error: %s", err)
+                    gr.Warning(str(err), title="Cannot translate")
+                    return self.cleared()
+
+            draw_button.click(self.endpoint(run_drawing, ["sketch", *shared_names], defaults), [pad, *shared], all_outputs,
+                              api_name=f"{api}_drawing", **progress)
+            pad.change(live_drawing, [pad, *shared], all_outputs, api_visibility="private", show_progress="hidden",
+                       trigger_mode="always_last", concurrency_id="model")
+
+        examples = sorted((EXAMPLES / family.name).glob("*.png"))
+        if examples:
+            target = pad if pad is not None else image  # into the input the user sees
+            rows = [[str(p)] + (["b2a" if p.name.startswith(f"{b}-") else "a2b"] if two_way else []) for p in examples]
+            gallery = gr.Examples(rows, inputs=[target] + ([direction] if two_way else []),
+                                  label="Examples (held-out test images, never seen in training)" if pad is None
+                                  else "Examples: drawings of held-out test emoji and hand-drawn ones (draw over them)",
+                                  api_visibility="private", elem_id=f"{family.name}-examples", examples_per_page=12,
+                                  visible_columns=[0])  # the direction is set too, but the picture says enough
+            if pad is not None:  # a sketchpad does not fire .change when an example is loaded into it
+                gallery.load_input_event.then(live_drawing, [pad, *shared], all_outputs, api_visibility="private",
+                                              show_progress="hidden", concurrency_id="model")
 
 
-# --- pix2pix ---------------------------------------------------------------------------------------------
-def run_pix2pix(image, model: str):
-    """Translate a line drawing (an image file) with a pix2pix model; returns (translation, info)."""
-    if image is None:
-        raise gr.Error("Add a drawing first: upload one or click an example.")
-    t = load_model(model)
-    start = time.perf_counter()
-    try:
-        drawing = load_image(image)
-        if images.is_blank(drawing):
-            raise gr.Error("The drawing is empty: draw something first.")
-        out = t.translate(drawing)
-    except (ImageError, ValueError) as err:
-        raise user_error(err) from None
-    return out, describe(t, time.perf_counter() - start)
+def shipped_defaults() -> dict[str, str]:
+    """family -> the first shipped model of it: a tab per family that has a model, no placeholders."""
+    defaults = {}
+    for name in translator.list_models():
+        defaults.setdefault(translator.hub.SHIPPED[name].family, name)
+    return {f: defaults[f] for f in translator.FAMILIES if f in defaults}  # in registration order
 
 
-def run_pix2pix_drawing(sketch: dict | None, model: str):
-    """Translate what is on the sketchpad (its composite layer; transparency counts as white paper)."""
-    composite = (sketch or {}).get("composite")
-    if composite is None:
-        raise gr.Error("Draw something first.")
-    return run_pix2pix(composite, model)
-
-
-def pix2pix_tab(default_model: str) -> None:
-    t = load_model(default_model)
-    gr.Markdown(f"Paired translation (pix2pix): draw an emoji in black lines — a face, a heart, a fruit — and "
-                f"it comes back coloured in **{pretty(t.domains[1])}** style. Any canvas size; the drawing is cut to what "
-                f"you drew, so draw it big or small.")
-    with gr.Row():
-        with gr.Column():
-            with gr.Tab("Draw"):
-                pad = gr.Sketchpad(type="pil", image_mode="RGBA", canvas_size=(512, 512), label="Drawing",
-                                   brush=gr.Brush(default_size=10, colors=["#000000"], color_mode="fixed"),
-                                   eraser=gr.Eraser(default_size=24), layers=False, height=420)
-                draw_button = gr.Button("Translate drawing", variant="primary")
-            with gr.Tab("Upload"):
-                upload = image_upload(sources=IMAGE_SOURCES, format="png", label="Line drawing", height=320)
-                upload_button = gr.Button("Translate upload", variant="primary")
-            with gr.Accordion("Model", open=False):
-                model = gr.Textbox(default_model, label="Shipped name, Hub repo id or local folder",
-                                   info="Any repo whose config.json says family: pix2pix")
-        with gr.Column():
-            output = gr.Image(type="pil", format="png", label="Emoji", buttons=["download", "fullscreen"],
-                              interactive=False, height=420)
-            info = gr.Markdown()
-    draw_button.click(run_pix2pix_drawing, [pad, model], [output, info], api_name="pix2pix_drawing",
-                      concurrency_id="model")
-    # live: re-translate as strokes are added (the model takes milliseconds); the latest stroke wins
-    pad.change(run_pix2pix_drawing, [pad, model], [output, info], api_visibility="private", show_progress="hidden",
-               trigger_mode="always_last", concurrency_id="model")
-    upload_button.click(run_pix2pix, [upload, model], [output, info], api_name="pix2pix", concurrency_id="model")
-    examples = sorted((EXAMPLES / "pix2pix").glob("*.png"))
-    if examples:
-        gr.Examples([[str(p), default_model] for p in examples], inputs=[upload, model], outputs=[output, info],
-                    fn=run_pix2pix, cache_examples=False, run_on_click=True,
-                    label="Drawings (held-out test emoji and a hand-drawn smiley)", api_visibility="private",
-                    visible_columns=[0])
-
-
-FAMILY_TABS = {"cyclegan": ("CycleGAN", cyclegan_tab), "pix2pix": ("pix2pix", pix2pix_tab)}
-
-
-def build_demo() -> gr.Blocks:
-    shipped = {m.family: m.name for m in translator.hub.SHIPPED.values()}
+def build_demo(allow_local_models: bool = False, models: dict[str, str] | None = None,
+               device: str | None = None) -> gr.Blocks:
+    """models: family -> default model name (default: the shipped ones)."""
+    models = models or shipped_defaults()
     with gr.Blocks(title="Translator Studio") as demo:
-        gr.Markdown("# Translator Studio\nClassic GAN image-to-image translation, running on this machine's CPU. "
-                    "Weights load from the Hugging Face Hub, or from the copies bundled with the app when offline.")
+        gr.Markdown("# Translator Studio\nClassic GAN image-to-image translation, running on this machine. "
+                    "Weights load from the Hugging Face Hub, or from the copies bundled with the app when the Hub "
+                    "cannot be reached.")
         with gr.Tabs():
-            for family, (label, build) in FAMILY_TABS.items():
-                if family in shipped:  # a tab per family that has a model: no placeholders
-                    with gr.Tab(label, id=family):
-                        build(shipped[family])
+            for family_name, model_name in models.items():
+                family = translator.FAMILIES[family_name]
+                with gr.Tab(family.title, id=family.name):
+                    FamilyTab(family, model_name, allow_local_models, device).build()
+        demo.load(None, js=ACTIVATE_BRUSH_JS)
     return demo
 
 
@@ -193,9 +368,13 @@ def main(argv=None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--concurrency", type=int, default=1, help="translations at once (CPU: 1)")
     parser.add_argument("--queue-size", type=int, default=32, help="waiting requests before new ones are refused")
+    parser.add_argument("--allow-local-models", action="store_true",
+                        help="let the Model box name folders on this machine (off: only shipped names and Hub repos)")
+    parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
     parser.add_argument("--share", action="store_true")
     args = parser.parse_args(argv)
-    demo = build_demo()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    demo = build_demo(args.allow_local_models, device=args.device)
     demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=gr.themes.Soft(),
                 max_file_size="20mb")

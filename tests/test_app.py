@@ -20,9 +20,13 @@ def client():
         demo.close()
 
 
-def test_api_names(client):
+def test_every_endpoint_and_output_is_named(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert "/cyclegan" in endpoints
+    assert {"/cyclegan", "/pix2pix", "/pix2pix_drawing"} <= set(endpoints)
+    for name, spec in endpoints.items():
+        assert all(p["parameter_name"] and not p["parameter_name"].startswith("param_") for p in spec["parameters"]), name
+        assert all(r["label"] and not r["label"].startswith("value_") for r in spec["returns"]), name
+    assert [p["parameter_name"] for p in endpoints["/cyclegan"]["parameters"]] == ["image", "direction", "model"]
 
 
 def test_cyclegan_tab_translates_a_test_emoji(client):
@@ -31,7 +35,25 @@ def test_cyclegan_tab_translates_a_test_emoji(client):
                                                        api_name="/cyclegan")
     assert Image.open(translation).size == (256, 256) and Image.open(translation).mode == "RGB"
     assert Image.open(reconstruction).size == (256, 256)
-    assert " ms** on cpu" in info and "bundled" in info
+    assert " ms** on cpu" in info and "using the bundled copy; Hub not reachable" in info
+
+
+def test_a_model_of_another_family_is_a_message(client):
+    example = sorted((ROOT / "assets/examples/cyclegan").glob("noto-*.png"))[0]
+    with pytest.raises(Exception, match="is a pix2pix model.*needs cyclegan"):
+        client.predict(handle_file(str(example)), "a2b", "pix2pix-sketch2emoji", api_name="/cyclegan")
+    with pytest.raises(Exception, match="is a CycleGAN model.*needs pix2pix"):
+        client.predict(handle_file(str(example)), "cyclegan-noto2twemoji", api_name="/pix2pix")
+
+
+def test_server_folders_are_refused_unless_the_app_allows_them(client, tmp_path):
+    from conftest import export, tiny_cyclegan
+
+    folder = export(tiny_cyclegan(), tmp_path / "tiny")
+    example = sorted((ROOT / "assets/examples/cyclegan").glob("noto-*.png"))[0]
+    with pytest.raises(Exception, match="is not a shipped model") as err:
+        client.predict(handle_file(str(example)), "a2b", str(folder), api_name="/cyclegan")
+    assert "local folder" not in str(err.value)  # the public app does not even offer it
 
 
 def test_bad_input_is_a_message_not_a_trace(client, tmp_path):
@@ -107,3 +129,41 @@ def test_pix2pix_upload_endpoint(client):
     emoji, _ = client.predict(handle_file(str(drawing)), "pix2pix-sketch2emoji", api_name="/pix2pix")
     emoji = Image.open(emoji)
     assert emoji.width == emoji.height >= 256
+
+
+def test_option_controls_reach_translate(tmp_path):
+    """The toy family takes every option. Its tab: style sliders (the style used), a seed and a reference
+    image that set the sliders, a sample switch and a reference gallery; each reaches `translate`."""
+    import app
+    from conftest import export
+    from test_contract import tiny
+
+    folder = export(tiny("toy"), tmp_path / "toy")
+    demo = app.build_demo(allow_local_models=True, models={"toy": str(folder)})
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(url, verbose=False, analytics_enabled=False)
+        endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        assert [p["parameter_name"] for p in endpoints["/toy"]["parameters"]] == [
+            "image", "direction", "model", "sample", "style_1", "style_2", "style_3", "style_4", "references"]
+        image = tmp_path / "in.png"
+        Image.new("RGB", (40, 30), (120, 60, 200)).save(image)
+        model = str(folder)
+        random = client.predict(seed=5, model=model, api_name="/toy_random_style")
+        assert len(random) == 4 and random == client.predict(seed=5, model=model, api_name="/toy_random_style")
+        style = dict(zip(["style_1", "style_2", "style_3", "style_4"], random))
+        common = dict(image=handle_file(str(image)), direction="a2b", model=model, api_name="/toy")
+        first = Image.open(client.predict(**style, **common)[0])
+        assert first.size == (256, 192)
+        assert first.tobytes() == Image.open(client.predict(**style, **common)[0]).tobytes()  # the same style, again
+        other = dict(zip(style, client.predict(seed=6, model=model, api_name="/toy_random_style")))
+        assert Image.open(client.predict(**other, **common)[0]).tobytes() != first.tobytes()
+        encoded = client.predict(reference=handle_file(str(image)), model=model, api_name="/toy_style_of")
+        assert len(encoded) == 4 and all(isinstance(v, float) for v in encoded)
+        gallery = [{"image": handle_file(str(image)), "caption": None}] * 3
+        assert Image.open(client.predict(references=gallery, **style, **common)[0]).mode == "RGB"
+        with pytest.raises(Exception, match="references takes 1 to 20"):
+            client.predict(references=[{"image": handle_file(str(image)), "caption": None}] * 21, **style, **common)
+    finally:
+        demo.close()

@@ -23,7 +23,7 @@ def test_translates_a_folder_and_skips_bad_files(tmp_path):
     assert "skipped" in done.stderr and "broken.png" in done.stderr and "Traceback" not in done.stderr
     assert "weights from bundled" in done.stderr
     assert Image.open(tmp_path / "out" / "a.png").size == (256, 192)
-    assert Image.open(tmp_path / "out" / "b.png").mode == "RGB"
+    assert Image.open(tmp_path / "out" / "nested" / "b.png").mode == "RGB"  # subfolders are kept
 
 
 def test_list_and_unknown_model(tmp_path):
@@ -32,3 +32,27 @@ def test_list_and_unknown_model(tmp_path):
     Image.new("RGB", (8, 8)).save(tmp_path / "x.png")
     missing = run("nobody/nothing", tmp_path / "x.png")
     assert missing.returncode == 2 and "error:" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_same_names_in_subfolders_do_not_overwrite_each_other(tmp_path):
+    for sub, colour in (("x", "red"), ("y", "blue")):
+        (tmp_path / "in" / sub).mkdir(parents=True)
+        Image.new("RGB", (20, 20), colour).save(tmp_path / "in" / sub / "same.png")
+    done = run("cyclegan-noto2twemoji", tmp_path / "in", "-o", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    assert {p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png")} == {"x/same.png", "y/same.png"}
+    (tmp_path / "other").mkdir()
+    Image.new("RGB", (20, 20), "red").save(tmp_path / "other" / "same.png")
+    clash = run("cyclegan-noto2twemoji", tmp_path / "in" / "x" / "same.png", tmp_path / "other" / "same.png")
+    assert clash.returncode == 2 and "would both be written" in clash.stderr
+
+
+def test_wrong_direction_or_option_is_a_message(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "x.png")
+    one_way = run("pix2pix-sketch2emoji", tmp_path / "x.png", "--direction", "b2a", "-o", tmp_path / "out")
+    assert one_way.returncode == 2 and "translates one way only" in one_way.stderr and "Traceback" not in one_way.stderr
+    option = run("cyclegan-noto2twemoji", tmp_path / "x.png", "--seed", "3", "-o", tmp_path / "out")
+    assert option.returncode == 2 and "does not take 'seed'" in option.stderr
+    listed = run("--list")
+    assert "family pix2pix: directions a2b; options: no options" in listed.stdout
+    assert "translated" in run("--help").stdout  # -o says where results go

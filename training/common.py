@@ -1,13 +1,19 @@
-"""The small base every trainer shares: run set-up (device, AMP, multi-process), checkpoints, sample
-grids, learning-rate schedule, and export to the Hub layout. Each family's trainer stays one readable
-file with its losses and its step; this is everything that is not about a particular GAN.
+"""The small base every trainer shares: options and recipes, run set-up (device, AMP, multi-process),
+checkpoints, sample grids, learning-rate schedule, and export to the Hub layout. Each family's trainer
+stays one readable file with its losses and its step; this is everything that is not about a particular GAN.
 
 Multi-GPU (and multi-process CPU) goes through Hugging Face `accelerate`:
     accelerate launch --num_processes 2 -m training.cyclegan ...      # or: torchrun --nproc_per_node 2 ...
+
+Options: a trainer's flags are the paper's options with the paper's defaults. What a shipped model does
+differently lives in a recipe, `training/recipes/<model>.toml`, read with `--recipe FILE`: any flag by its
+name (`n_blocks = 6`) and the trainer's *departures* from the paper, which are recipe settings, not flags,
+so `--help` shows the paper's method. `--set KEY=VALUE` changes one setting on the command line.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import copy
 import json
@@ -16,6 +22,8 @@ import random
 import shlex
 import sys
 import time
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -28,7 +36,75 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torchvision.utils import save_image
 from tqdm import tqdm
 
+from training.data.folders import list_images
 from translator.base import HubModel
+
+
+@dataclass(frozen=True)
+class Departure:
+    """A recipe setting that departs from the paper; its default is the paper's behaviour."""
+    default: float | int | str | bool
+    help: str
+
+
+COMMON_DEPARTURES = {
+    "ema": Departure(0.0, "export an exponential moving average of the generator weights with this decay, e.g. "
+                          "0.999 (the papers export the last weights); samples show the average too"),
+}
+
+
+def read_recipe(path: Path) -> dict:
+    """A TOML recipe -> flat {setting: value}; sections ([data], [network], ...) are only for reading."""
+    try:
+        table = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise SystemExit(f"--recipe {path}: {err}") from None
+    flat = {}
+    for key, value in table.items():
+        for k, v in (value.items() if isinstance(value, dict) else [(key, value)]):
+            if k in flat:
+                raise SystemExit(f"--recipe {path}: {k!r} is set twice")
+            flat[k] = v
+    return flat
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None,
+               departures: dict[str, Departure]) -> argparse.Namespace:
+    """Flags, then the recipe under them: a recipe sets defaults, the command line wins, `--set` wins over the
+    recipe. Departures land on the namespace beside the flags; `args.recipe_settings` records what was set."""
+    departures = {**COMMON_DEPARTURES, **departures}
+    parser.add_argument("--recipe", type=Path, help="a TOML file of settings: flags by name (n_blocks = 6) and the "
+                                                     "departures from the paper listed below")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="one recipe setting, over the recipe file (repeatable)")
+    parser.epilog = "departures from the paper (recipe settings; defaults are the paper's):\n" + "\n".join(
+        f"  {name} = {d.default!r}: {d.help}" for name, d in departures.items())
+    first, _ = parser.parse_known_args(argv)
+    settings = read_recipe(first.recipe) if first.recipe else {}
+    for item in first.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set takes KEY=VALUE, got {item!r}")
+        try:
+            settings[key.strip().replace("-", "_")] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            settings[key.strip().replace("-", "_")] = value.strip()  # a bare word: a string
+    flags = {action.dest for action in parser._actions} - {"help", "recipe", "set"}
+    unknown = sorted(set(settings) - flags - set(departures))
+    if unknown:
+        parser.error(f"unknown recipe settings {unknown}; flags: {sorted(flags)}; departures: {sorted(departures)}")
+    parser.set_defaults(**{k: str(v) if isinstance(v, str) else v for k, v in settings.items() if k in flags})
+    args = parser.parse_args(argv)
+    for name, departure in departures.items():
+        value = settings.get(name, departure.default)
+        kind = type(departure.default)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind):
+            parser.error(f"{name} must be a {kind.__name__}, got {value!r}")
+        setattr(args, name, value)
+    args.recipe_settings = {"file": str(first.recipe) if first.recipe else None, **settings}
+    return args
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -49,12 +125,9 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sample-every", type=int, default=1000)
     g.add_argument("--save-every", type=int, default=1000)
     g.add_argument("--snapshot-every", type=int, default=0, metavar="N",
-                   help="also keep the exported weights (the average with --ema) every N steps as "
+                   help="also keep the exported weights (the moving average with ema) every N steps as "
                         "OUT/snapshots/step-NNNNNNN.safetensors, fp16, for choosing a step afterwards (0: none)")
     g.add_argument("--log-every", type=int, default=50)
-    g.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
-                   help="export an exponential moving average of the generator weights, e.g. 0.999 "
-                        "(0: the last weights, as the papers)")
     g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     g.add_argument("--push-to-hub", metavar="REPO", help="upload the export to this Hub repo when done")
 
@@ -239,7 +312,7 @@ class Run:
                 "wall_seconds": round(self.wall_seconds), "batch_size": self.args.batch_size,
                 "processes": self.accelerator.num_processes, "device": self.device.type,
                 "mixed_precision": self.accelerator.mixed_precision, "seed": self.args.seed,
-                "ema": self.args.ema,
+                "ema": self.args.ema, "recipe": self.args.recipe_settings,
                 "torch": torch.__version__, **training_info}
         (folder / "training.json").write_text(json.dumps(info, indent=2))
         from training.model_card import write_model_card  # local import: keeps start-up light
@@ -262,14 +335,6 @@ def snapshot_path(out: Path, step: int) -> Path:
     return out / SNAPSHOT_DIR / f"step-{step:07d}.safetensors"
 
 
-def total_variation(x: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference between neighbouring pixels (anisotropic L1 TV). It charges a ramp by its
-    height, not by how smoothly it rises, so shading and sharp edges cost what they cost; what it makes
-    expensive is oscillation -- the pixel-level grain a generator can add that real images lack. A loss for
-    the trainers, and the evaluation's "roughness" column (outputs vs real targets)."""
-    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
-
-
 @contextlib.contextmanager
 def frozen(*modules: nn.Module):
     """No parameter gradients for these modules inside the block (the discriminator during the generator
@@ -285,27 +350,22 @@ def frozen(*modules: nn.Module):
             p.requires_grad_(flag)
 
 
-class ImagePool:
-    """The history buffer of Shrivastava et al. used by CycleGAN: once full, each fake is swapped with a
-    stored one half of the time, so the discriminator also sees older generator outputs."""
+def data_version(folder: Path) -> dict:
+    """The builder's manifest (data version, sources, licences) if the folder came from one."""
+    for parent in [Path(folder), *Path(folder).parents]:
+        manifest = parent / "manifest.json"
+        if manifest.exists():
+            m = json.loads(manifest.read_text())
+            return {"data_version": m.get("data_version"), "data_size": m.get("size"), "sources": m.get("sources")}
+    return {"data_version": f"user folder {folder}"}
 
-    def __init__(self, size: int = 50):
-        self.size, self.images = size, []
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        if self.size == 0:
-            return images
-        out = []
-        for image in images.detach():
-            image = image.unsqueeze(0)
-            if len(self.images) < self.size:
-                self.images.append(image)
-                out.append(image)
-            elif random.random() < 0.5:
-                i = random.randrange(self.size)
-                out.append(self.images[i].clone())
-                self.images[i] = image
-            else:
-                out.append(image)
-        return torch.cat(out)
-
+def write_validation_list(args: argparse.Namespace, held_out) -> None:
+    """OUT/validation.json: which files of args.train_a / args.train_b were held out, so a later step choice
+    (training.select_step) uses exactly those."""
+    names = {}
+    for side, folder in (("a", args.train_a), ("b", args.train_b)):
+        stems = (p.relative_to(folder).with_suffix("").as_posix() for p in list_images(folder))
+        names[side] = [stem for stem in stems if held_out(stem)]
+    (args.out / "validation.json").write_text(json.dumps(
+        {"fraction": args.val_fraction, "train_a": str(args.train_a), "train_b": str(args.train_b), **names}, indent=1))

@@ -2,24 +2,19 @@
 
     python -m training.cyclegan --dataroot DATA --out runs/my-cyclegan            # DATA/trainA, DATA/trainB
     python -m training.cyclegan --train-a A_DIR --train-b B_DIR --out runs/x ...
+    python -m training.cyclegan --recipe training/recipes/cyclegan-noto2twemoji.toml --out runs/x  # the shipped one
     accelerate launch --num_processes 2 -m training.cyclegan ...                  # multi-GPU / multi-process
-    python -m training.cyclegan ... --val-fraction 0.1 --snapshot-every 1000, then
     python -m training.select_step --run runs/x       # ship the best step on held-out validation pairs
 
-Losses are the paper's: least-squares GAN, cycle L1 x10, identity L1 x0.5 of that, a 50-image history
-pool for the discriminators, Adam 2e-4 (0.5, 0.999), constant then linear decay. One generator step
-(both generators together, discriminators frozen), then one discriminator step. Departures, each off
-by default and measured in the README (the shipped emoji model's card says which it used): per-direction
-cycle weights (the official code's lambda_A / lambda_B), noise on the way back of the cycle
-(--cycle-noise), a cycle loss on blurred images (--cycle-blur, or per cycle --cycle-blur-a/-b), a
-total-variation penalty on the translations (--lambda-tv, or per direction --lambda-tv-a2b/-b2a),
-resize-convolution upsampling (--upsample resize), blurred discriminator inputs (--d-blur), and exporting
-a moving average of the generator weights (--ema).
+The flags are the paper's method: least-squares GAN, cycle L1 x10 per direction (the official lambda_A /
+lambda_B), identity L1 x0.5 of that, a 50-image history pool for the discriminators, Adam 2e-4
+(0.5, 0.999), constant then linear decay. One generator step (both generators together, discriminators
+frozen), then one discriminator step. The departures listed at the end of --help are recipe settings
+(`--set KEY=VALUE`), each off by default; what each bought on the emoji task is in docs/experiments.md.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
@@ -28,10 +23,22 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
-from training.common import ImagePool, Run, add_common_args, frozen, total_variation
-from training.data.folders import ImageFiles, UnpairedDataset, cyclegan_folders, eval_transform, is_held_out, list_images
+from training.common import (Departure, Run, add_common_args, data_version, frozen, parse_args as parse_with_recipe,
+                             write_validation_list)
+from training.data.folders import ImageFiles, UnpairedDataset, cyclegan_folders, eval_transform, is_held_out
+from training.losses import ImagePool, gan_loss, total_variation
 from translator.cyclegan import CycleGAN
 from translator.layers import PatchDiscriminator, init_weights
+
+DEPARTURES = {
+    "cycle_noise": Departure(0.0, "std of Gaussian noise added to each translation before it is translated back "
+                                  "(against CycleGAN's steganography, Chu et al. 2017)"),
+    "cycle_blur_a": Departure(0.0, "the cycle A->B->A compares images blurred with this sigma, so a translation "
+                                   "need not carry A's fine detail just to be reconstructed"),
+    "cycle_blur_b": Departure(0.0, "the same for the cycle B->A->B"),
+    "lambda_tv_a2b": Departure(0.0, "weight of a total-variation penalty on the translations A->B (taxes grain)"),
+    "lambda_tv_b2a": Departure(0.0, "the same on the translations B->A"),
+}
 
 
 def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -42,26 +49,13 @@ def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 class Discriminators(nn.Module):
-    """blur_sigma > 0 shows both discriminators real and fake images through the same Gaussian blur, so
-    they judge colour, shading and shape but cannot reward fine grain (an experiment; 0 = the paper)."""
-
-    def __init__(self, ndf: int, n_layers: int, norm: str, blur_sigma: float = 0.0):
+    def __init__(self, ndf: int, n_layers: int, norm: str):
         super().__init__()
         self.d_a = PatchDiscriminator(3, ndf, n_layers, norm)  # real A vs G_ba(b)
         self.d_b = PatchDiscriminator(3, ndf, n_layers, norm)  # real B vs G_ab(a)
-        self.blur_sigma = blur_sigma
-
-    def look(self, x: torch.Tensor) -> torch.Tensor:
-        return blur(x, self.blur_sigma)
-
-    def score_a(self, x: torch.Tensor) -> torch.Tensor:
-        return self.d_a(self.look(x))
-
-    def score_b(self, x: torch.Tensor) -> torch.Tensor:
-        return self.d_b(self.look(x))
 
     def forward(self, x_a: torch.Tensor, x_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.score_a(x_a), self.score_b(x_b)
+        return self.d_a(x_a), self.d_b(x_b)
 
 
 class GeneratorPass(nn.Module):
@@ -71,8 +65,7 @@ class GeneratorPass(nn.Module):
     cycle_noise > 0 adds Gaussian noise (std in [-1, 1] units) to each translation before it is translated
     back. Without it a generator can hide the source's details in faint high-frequency patterns that only
     the other generator decodes (Chu et al., 2017, "CycleGAN, a master of steganography"); noise on the way
-    back makes such low-amplitude codes unreliable. (On the emoji task it did not remove the grain the
-    generators had already learned; see the README.)"""
+    back makes such low-amplitude codes unreliable."""
 
     def __init__(self, model: CycleGAN, identity: bool, cycle_noise: float = 0.0):
         super().__init__()
@@ -96,12 +89,8 @@ class GeneratorPass(nn.Module):
 def cycle_l1(reconstruction: torch.Tensor, original: torch.Tensor, blur_sigma: float = 0.0) -> torch.Tensor:
     """The cycle loss. blur_sigma > 0 compares blurred images: the cycle then only has to bring back the
     coarse image, so a translation need not carry the source's fine detail (as texture) just to be
-    reconstructed; the discriminators still see every pixel (an experiment; 0 = the paper)."""
+    reconstructed; the discriminators still see every pixel (0 = the paper)."""
     return F.l1_loss(blur(reconstruction, blur_sigma), blur(original, blur_sigma))
-
-
-def lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:
-    return F.mse_loss(prediction.float(), torch.full_like(prediction.float(), 1.0 if real else 0.0))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -125,64 +114,33 @@ def parse_args(argv=None) -> argparse.Namespace:
     net.add_argument("--ndf", type=int, default=64)
     net.add_argument("--n-layers-d", type=int, default=3)
     net.add_argument("--norm", default="instance", choices=["instance", "batch", "none"])
-    net.add_argument("--d-blur", type=float, default=0.0, metavar="SIGMA",
-                     help="discriminators see images through a Gaussian blur of this sigma (0 = the paper)")
-    net.add_argument("--upsample", default="transpose", choices=["transpose", "resize"],
-                     help="the paper's transposed convs, or nearest x2 + conv (no checkerboard)")
-    loss = parser.add_argument_group("losses")
-    loss.add_argument("--lambda-cycle", type=float, default=10.0)
-    loss.add_argument("--lambda-cycle-a", type=float, help="cycle A->B->A only (default: --lambda-cycle)")
-    loss.add_argument("--lambda-cycle-b", type=float, help="cycle B->A->B only (default: --lambda-cycle)")
+    loss = parser.add_argument_group("losses (the paper's)")
+    loss.add_argument("--lambda-cycle-a", type=float, default=10.0, help="weight of the cycle A->B->A")
+    loss.add_argument("--lambda-cycle-b", type=float, default=10.0, help="weight of the cycle B->A->B")
     loss.add_argument("--lambda-identity", type=float, default=0.5,
                       help="times the cycle weight of the domain the identity image comes from")
     loss.add_argument("--pool-size", type=int, default=50)
-    loss.add_argument("--cycle-noise", type=float, default=0.0,
-                      help="std of Gaussian noise added to translations before the cycle (0 = the paper)")
-    loss.add_argument("--cycle-blur", type=float, default=0.0, metavar="SIGMA",
-                      help="cycle L1 compares images blurred with this sigma (0 = the paper)")
-    loss.add_argument("--cycle-blur-a", type=float, metavar="SIGMA", help="cycle A->B->A only (default: --cycle-blur)")
-    loss.add_argument("--cycle-blur-b", type=float, metavar="SIGMA", help="cycle B->A->B only (default: --cycle-blur)")
-    loss.add_argument("--lambda-tv", type=float, default=0.0,
-                      help="weight of a total-variation penalty on both translations (0 = the paper)")
-    loss.add_argument("--lambda-tv-a2b", type=float, help="on the translations A->B only (default: --lambda-tv)")
-    loss.add_argument("--lambda-tv-b2a", type=float, help="on the translations B->A only (default: --lambda-tv)")
     add_common_args(parser)
-    args = parser.parse_args(argv)
+    args = parse_with_recipe(parser, argv, DEPARTURES)
     if args.dataroot:
-        args.train_a, args.train_b = args.train_a or cyclegan_folders(args.dataroot)[0], args.train_b or cyclegan_folders(args.dataroot)[1]
+        train_a, train_b = cyclegan_folders(args.dataroot)
+        args.train_a, args.train_b = args.train_a or train_a, args.train_b or train_b
         test_a, test_b = cyclegan_folders(args.dataroot, "test")
         args.test_a = args.test_a or (test_a if test_a.is_dir() else None)
         args.test_b = args.test_b or (test_b if test_b.is_dir() else None)
     if not (args.train_a and args.train_b):
         parser.error("give --dataroot, or --train-a and --train-b")
-    # per-direction values fall back to the shared one
-    for name, shared in (("lambda_cycle_a", "lambda_cycle"), ("lambda_cycle_b", "lambda_cycle"),
-                         ("cycle_blur_a", "cycle_blur"), ("cycle_blur_b", "cycle_blur"),
-                         ("lambda_tv_a2b", "lambda_tv"), ("lambda_tv_b2a", "lambda_tv")):
-        if getattr(args, name) is None:
-            setattr(args, name, getattr(args, shared))
     if not 0 <= args.val_fraction < 1:
         parser.error("--val-fraction must be in [0, 1)")
     return args
-
-
-def data_version(folder: Path) -> dict:
-    """The builder's manifest (data version, sources, licences) if the folder came from one."""
-    for parent in [folder, *folder.parents]:
-        manifest = parent / "manifest.json"
-        if manifest.exists():
-            m = json.loads(manifest.read_text())
-            return {"data_version": m.get("data_version"), "data_size": m.get("size"), "sources": m.get("sources")}
-    return {"data_version": f"user folder {folder}"}
 
 
 def main(argv=None) -> CycleGAN:
     """Train, export, and return the trained model (each process's own copy under multi-process)."""
     args = parse_args(argv)
     run = Run(args, "training.cyclegan", argv)
-    model = CycleGAN(args.image_size, 3, args.ngf, args.n_blocks, args.norm, args.domain_a, args.domain_b,
-                     args.upsample)
-    discriminators = Discriminators(args.ndf, args.n_layers_d, args.norm, args.d_blur)
+    model = CycleGAN(args.image_size, 3, args.ngf, args.n_blocks, args.norm, args.domain_a, args.domain_b)
+    discriminators = Discriminators(args.ndf, args.n_layers_d, args.norm)
     init_weights(model)
     init_weights(discriminators)
     opt_g = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999))
@@ -206,8 +164,7 @@ def main(argv=None) -> CycleGAN:
         fixed[side] = torch.stack([eval_transform()(files[i]) for i in range(min(8, len(files)))]).to(run.device)
 
     pool_a, pool_b = ImagePool(args.pool_size), ImagePool(args.pool_size)
-    # per-direction weights as in the official code (lambda_A, lambda_B); the identity term of the
-    # generator into B, G_ab(b) ~ b, is weighted by B's cycle weight and vice versa
+    # the identity term of the generator into B, G_ab(b) ~ b, is weighted by B's cycle weight and vice versa
     lambda_a, lambda_b = args.lambda_cycle_a, args.lambda_cycle_b
     run.progress()
     while run.step < args.steps:
@@ -218,7 +175,7 @@ def main(argv=None) -> CycleGAN:
         # generator step: fool both discriminators, keep cycles and identities
         with frozen(d_raw), run.accelerator.autocast():
             out = generator_pass(a, b)
-            loss_gan = lsgan(d_raw.score_b(out["fake_b"]), True) + lsgan(d_raw.score_a(out["fake_a"]), True)
+            loss_gan = gan_loss(d_raw.d_b(out["fake_b"]), True) + gan_loss(d_raw.d_a(out["fake_a"]), True)
             cycle_a, cycle_b = cycle_l1(out["rec_a"], a, args.cycle_blur_a), cycle_l1(out["rec_b"], b, args.cycle_blur_b)
             loss_cycle = lambda_a * cycle_a + lambda_b * cycle_b
             loss_idt = args.lambda_identity * (lambda_a * F.l1_loss(out["idt_a"], a) + lambda_b * F.l1_loss(out["idt_b"], b)) \
@@ -233,8 +190,8 @@ def main(argv=None) -> CycleGAN:
         with run.accelerator.autocast():
             n = a.shape[0]
             pred_a, pred_b = discriminators(torch.cat([a, pool_a(out["fake_a"])]), torch.cat([b, pool_b(out["fake_b"])]))
-            loss_d = 0.5 * (lsgan(pred_a[:n], True) + lsgan(pred_a[n:], False)) \
-                + 0.5 * (lsgan(pred_b[:n], True) + lsgan(pred_b[n:], False))
+            loss_d = 0.5 * (gan_loss(pred_a[:n], True) + gan_loss(pred_a[n:], False)) \
+                + 0.5 * (gan_loss(pred_b[:n], True) + gan_loss(pred_b[n:], False))
         opt_d.zero_grad(set_to_none=True)
         run.accelerator.backward(loss_d)
         opt_d.step()
@@ -244,26 +201,12 @@ def main(argv=None) -> CycleGAN:
                                "d": loss_d.item(), "lr": opt_g.param_groups[0]["lr"]},
                       lambda: save_samples(run, model, fixed))
     run.finish(model, {"family": "cyclegan", "train_a": str(args.train_a), "train_b": str(args.train_b),
-                       "losses": {"gan": "lsgan", "lambda_cycle": args.lambda_cycle,
-                                  "lambda_cycle_a": lambda_a, "lambda_cycle_b": lambda_b,
+                       "losses": {"gan": "lsgan", "lambda_cycle_a": lambda_a, "lambda_cycle_b": lambda_b,
                                   "lambda_identity": args.lambda_identity, "pool_size": args.pool_size,
-                                  "cycle_noise": args.cycle_noise, "cycle_blur": args.cycle_blur,
-                                  "cycle_blur_a": args.cycle_blur_a, "cycle_blur_b": args.cycle_blur_b,
-                                  "lambda_tv": args.lambda_tv, "lambda_tv_a2b": args.lambda_tv_a2b,
-                                  "lambda_tv_b2a": args.lambda_tv_b2a, "d_blur": args.d_blur},
+                                  **{name: getattr(args, name) for name in DEPARTURES}},
                        "val_fraction": args.val_fraction,
                        **data_version(args.train_a)})
     return model
-
-
-def write_validation_list(args: argparse.Namespace, held_out) -> None:
-    """OUT/validation.json: which files were held out, so a later step choice uses exactly those."""
-    names = {}
-    for side, folder in (("a", args.train_a), ("b", args.train_b)):
-        stems = (p.relative_to(folder).with_suffix("").as_posix() for p in list_images(folder))
-        names[side] = [stem for stem in stems if held_out(stem)]
-    (args.out / "validation.json").write_text(json.dumps(
-        {"fraction": args.val_fraction, "train_a": str(args.train_a), "train_b": str(args.train_b), **names}, indent=1))
 
 
 @torch.no_grad()

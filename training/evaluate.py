@@ -1,19 +1,28 @@
-"""Score translators on the held-out emoji code points, beside the identity baseline.
+"""Score translators on held-out data, beside baselines, and draw a sample sheet of what they do.
 
     python -m training.evaluate --model assets/models/cyclegan-noto2twemoji --readme README.md
+    python -m training.evaluate --model runs/x/export --test-a DIR_A --test-b DIR_B   # your own data, paired by name
 
-Every test code point exists in every vendor style, so even an unpaired model has ground truth: the same
-emoji drawn by the target vendor. For each direction, for the model and for the identity baseline (the
-input returned unchanged):
+Each family names its protocol (`Family.evaluation`); `PROTOCOLS` holds them. The "translation" protocol
+(CycleGAN, pix2pix, and every one-image-in, one-image-out family) scores each direction the model has on
+held-out pairs: a source image and the true target-domain image of the same subject. For the emoji
+benchmark every test code point exists in every vendor style, so even an unpaired model has ground
+truth: the same emoji drawn by the target vendor. Per direction, for the model, the identity baseline
+(the input returned unchanged) and the real targets themselves:
 - L1 (mean absolute error on [0, 1]), PSNR (dB) and SSIM (11x11 Gaussian window, sigma 1.5, RGB mean)
-  against that ground truth, at the model's own size;
-- the share of outputs the vendor classifier (training/classifier.py, trained on real renders only; its
-  test accuracy is reported too) assigns to the target vendor;
-- KID x100 (polynomial kernel, unbiased MMD^2, mean and std over 100 subsets of min(N, 100)) between the
+  against the true target, at the model's own size;
+- when the target is an emoji vendor style: the share of outputs the vendor classifier
+  (training/classifier.py, trained on real renders only; its test accuracy is reported too) assigns to the
+  target vendor, and KID x100 (polynomial kernel, unbiased MMD^2, 100 subsets of min(N, 100)) between the
   outputs and the real target-vendor test images, on the classifier's 256-d features;
 - roughness: mean absolute difference between neighbouring pixels on [0, 1] (total variation), to set
   beside the real target's -- grain a generator adds shows up here before it shows up in a picture.
-Missing data or classifier are built first, so this one command reproduces the numbers from nothing.
+With `--oracle METRICS.json` (a paired model's numbers on the same pairs) each direction also gets the
+share of the identity -> oracle gap the model closes, in L1 and SSIM.
+
+Every evaluated model folder gets `metrics.json`, `samples.png` (fixed held-out inputs -> outputs -> true
+targets, then the app's examples) and a rewritten model card. Missing data or classifier are built first,
+so this one command reproduces the numbers from nothing.
 """
 from __future__ import annotations
 
@@ -22,19 +31,21 @@ import json
 import re
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from PIL import Image, ImageDraw
 
 import translator
 from training import classifier as vendor
-from training.common import total_variation
-from training.data import emoji, sketch
-from training.data.folders import ImageFiles, eval_transform
-from training.model_card import metrics_table, write_model_card
+from training.data.domains import DATA, load_folder, paired, test_folder
+from training.data.emoji import DATA_VERSION
+from training.losses import total_variation
+from training.model_card import benchmark_table, metrics_table, models_table, write_model_card
 
-DATA = Path("data")
+EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
 
 # --- metrics ---------------------------------------------------------------------------------------------
@@ -74,41 +85,27 @@ def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100, subset_size:
     return values.mean().item(), values.std().item()
 
 
-# --- data and judge --------------------------------------------------------------------------------------
-def test_images(style: str, size: int) -> tuple[list[str], torch.Tensor]:
-    """Keys and Nx3xSxS [-1, 1] images of one vendor's test split; the dataset is built if missing."""
-    root = DATA / f"emoji-{size}"
-    folder = root / style / "test"
-    vendor_style = style.removesuffix("-sketch")
-    if not (root / vendor_style / "test").is_dir():
-        emoji.build(root, size, list(emoji.STYLES), DATA / "npm-cache", skin_tones=False, workers=2)
-    if not folder.is_dir():  # line drawings of a vendor, the input of sketch models
-        sketch.write_drawings(root, vendor_style)
-    files = ImageFiles(folder, size)
-    to_tensor = eval_transform()
-    return [p.stem for p in files.files], torch.stack([to_tensor(files[i]) for i in range(len(files))])
-
-
-def judge() -> tuple[vendor.VendorClassifier, dict]:
-    folder = DATA / "vendor-classifier"
-    if not (folder / "model.safetensors").exists():
-        test_images("noto", vendor.INPUT_SIZE)  # make sure its data exists
-        vendor.train(DATA / f"emoji-{vendor.INPUT_SIZE}", folder)
-    return vendor.load(folder)
-
-
-# --- evaluation ------------------------------------------------------------------------------------------
-@torch.no_grad()
-def judge_features(judge_model, images: torch.Tensor) -> torch.Tensor:
-    return torch.cat([judge_model.features(b) for b in images.split(64)])
-
-
 @torch.no_grad()
 def pixel_metrics(outputs: torch.Tensor, targets: torch.Tensor) -> dict:
     """L1, PSNR, SSIM against the targets and the outputs' roughness; Nx3xSxS in [-1, 1], scored on [0, 1]."""
     x, y = (outputs.clamp(-1, 1) + 1) / 2, (targets + 1) / 2
     return {"l1": (x - y).abs().mean().item(), "psnr": psnr(x, y).mean().item(), "ssim": ssim(x, y).mean().item(),
             "roughness": total_variation(x).item()}
+
+
+# --- the judge -------------------------------------------------------------------------------------------
+def judge() -> tuple[vendor.VendorClassifier, dict]:
+    """The vendor classifier, trained first (on the emoji test split's training side) if it is not there."""
+    folder = DATA / "vendor-classifier"
+    if not (folder / "model.safetensors").exists():
+        test_folder("noto", vendor.INPUT_SIZE)  # make sure its data exists
+        vendor.train(DATA / f"emoji-{vendor.INPUT_SIZE}", folder)
+    return vendor.load(folder)
+
+
+@torch.no_grad()
+def judge_features(judge_model, images: torch.Tensor) -> torch.Tensor:
+    return torch.cat([judge_model.features(b) for b in images.split(64)])
 
 
 @torch.no_grad()
@@ -130,35 +127,209 @@ def score(outputs: torch.Tensor, features: torch.Tensor, targets: torch.Tensor, 
             "judged_as": {c: round(v, 4) for c, v in zip(judge_model.classes, verdicts.tolist())}}
 
 
-@torch.no_grad()
-def evaluate(model_name: str, batch: int = 16) -> dict:
-    t = translator.load(model_name, device="cpu")
-    judge_model, judge_report = judge()
-    size, domains = t.image_size, t.domains
-    results = {}
-    for direction in t.directions:
-        source, target = domains if direction == "a2b" else domains[::-1]
-        keys_s, images_s = test_images(source, size)
-        keys_t, images_t = test_images(target, size)
-        common = sorted(set(keys_s) & set(keys_t))
-        src = images_s[[keys_s.index(k) for k in common]]
-        tgt = images_t[[keys_t.index(k) for k in common]]
-        outputs = torch.cat([t.translate_tensor(b, direction) for b in src.split(batch)])
-        rows = {"model": outputs, "identity": src, "real target": tgt}  # the last: what the judge can tell
-        features = {method: judge_features(judge_model, images) for method, images in rows.items()}
-        results[f"{source}→{target}"] = {
-            method: score(images, features[method], tgt, source, target, judge_model, features["real target"])
-            for method, images in rows.items()}
-    return {"model": model_name, "provenance": str(t.provenance), "image_size": size,
-            "judge_test_accuracy": judge_report["test_accuracy"],
-            "protocol": (f"held-out test code points of emoji-v1 ({len(common)} per direction), scored at {size} px; "
-                         f"'recognised as target' and KID use the repo's vendor classifier "
-                         f"(test accuracy {judge_report['test_accuracy'] * 100:.1f}% over 6 vendor styles); "
-                         f"identity = the input returned unchanged; {checkpoint_note(model_name)}."),
-            "command": "python -m training.evaluate " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-            "directions": results}
+# --- the translation protocol ----------------------------------------------------------------------------
+@dataclass
+class Pairs:
+    """Held-out source images and the true target image of each, in one direction."""
+    keys: list[str]
+    sources: torch.Tensor
+    targets: torch.Tensor
 
 
+def endpoints(t: translator.Translator, direction: str) -> tuple[str, str]:
+    return t.domains if direction == "a2b" else t.domains[::-1]
+
+
+class TranslationProtocol:
+    """One image in, one image out, per direction, against the true target (see the module docstring)."""
+    name = "translation"
+    JUDGED_BAR = 0.8  # >= 80% of outputs recognised as the target vendor
+
+    def test_sets(self, t, test_a: Path | None = None, test_b: Path | None = None) -> dict[str, Pairs]:
+        folders = {}
+        for domain, given in zip(t.domains, (test_a, test_b)):
+            folders[domain] = given or test_folder(domain, t.image_size)
+        sets = {}
+        for direction in t.directions:
+            source, target = endpoints(t, direction)
+            sets[direction] = Pairs(*paired(load_folder(folders[source], t.image_size),
+                                            load_folder(folders[target], t.image_size)))
+        return sets
+
+    def validation_sets(self, t, run: Path) -> dict[str, Pairs]:
+        """The run's held-out training files (OUT/validation.json), paired by name, per direction."""
+        listing = run / "validation.json"
+        if not listing.exists():
+            raise SystemExit(f"{listing} is missing: train with --val-fraction F (> 0) to hold out validation files")
+        held = json.loads(listing.read_text())
+        names = set(held["a"]) & set(held["b"])
+        if not names:
+            raise SystemExit(f"no held-out file name is in both training folders ({listing}); "
+                             "choosing a step needs name-paired images (the same subject in both domains)")
+        folder = {"a2b": (held["train_a"], held["train_b"]), "b2a": (held["train_b"], held["train_a"])}
+        return {d: Pairs(*paired(load_folder(Path(folder[d][0]), t.image_size, names),
+                                 load_folder(Path(folder[d][1]), t.image_size, names))) for d in t.directions}
+
+    @staticmethod
+    def judged(t, direction: str) -> bool:
+        """The vendor judge speaks only about emoji vendor styles."""
+        return endpoints(t, direction)[1] in vendor.VENDORS
+
+    @torch.no_grad()
+    def score(self, t, sets: dict[str, Pairs], judge_model=None, rows=("model", "identity", "real target"),
+              batch: int = 16) -> dict[str, dict]:
+        """{"noto→twemoji": {"model": {...}, "identity": {...}, "real target": {...}}, ...}"""
+        results = {}
+        for direction, pairs in sets.items():
+            source, target = endpoints(t, direction)
+            images = {"model": torch.cat([t.translate_tensor(b, direction) for b in pairs.sources.split(batch)]),
+                      "identity": pairs.sources, "real target": pairs.targets}
+            if self.judged(t, direction) and judge_model is not None:
+                features = {r: judge_features(judge_model, images[r]) for r in {*rows, "real target"}}
+                results[f"{source}→{target}"] = {
+                    r: score(images[r], features[r], pairs.targets, source, target, judge_model, features["real target"])
+                    for r in rows}
+            else:
+                results[f"{source}→{target}"] = {
+                    r: {**pixel_metrics(images[r], pairs.targets), "target_share": None, "target_vs_source": None,
+                        "kid_x100": None, "kid_std_x100": None, "n": len(pairs.keys)} for r in rows}
+        return results
+
+    def bars(self, directions: dict[str, dict]) -> int:
+        """How many bars the scores meet: per direction, L1 below and SSIM above identity's, and (when judged)
+        at least 80% of outputs recognised as the target vendor."""
+        met = 0
+        for d in directions.values():
+            model, identity = d["model"], d["identity"]
+            met += (model["l1"] < identity["l1"]) + (model["ssim"] > identity["ssim"])
+            if model.get("target_share") is not None:
+                met += model["target_share"] >= self.JUDGED_BAR
+        return met
+
+    def rank(self, directions: dict[str, dict]) -> tuple[float, float]:
+        """Most bars, then the weakest direction's judged share (or, unjudged, the lowest total L1)."""
+        shares = [d["model"]["target_share"] for d in directions.values() if d["model"].get("target_share") is not None]
+        tie_break = min(shares) if shares else -sum(d["model"]["l1"] for d in directions.values())
+        return self.bars(directions), tie_break
+
+    criterion = ("most bars met on the validation hold-out (per direction: L1 below and SSIM above identity's, and "
+                 ">= 80% judged as the target vendor where the judge knows it), then the highest lowest judged share "
+                 "(unjudged: the lowest total L1)")
+
+    def evaluate(self, t, test_a=None, test_b=None, judge_model=None, judge_report=None) -> dict:
+        sets = self.test_sets(t, test_a, test_b)
+        judged = any(self.judged(t, d) for d in sets)
+        if judged and judge_model is None:
+            judge_model, judge_report = judge()
+        n = len(next(iter(sets.values())).keys)
+        data = (f"held-out test code points of {DATA_VERSION} ({n} per direction)" if test_a is None and test_b is None
+                else f"the test folders given ({n} pairs per direction)")
+        judge_note = (f"'recognised as target' and KID use the repo's vendor classifier (test accuracy "
+                      f"{judge_report['test_accuracy'] * 100:.1f}% over 6 vendor styles); " if judged else "")
+        return {"protocol": f"{data}, scored at {t.image_size} px; {judge_note}identity = the input returned unchanged",
+                "judge_test_accuracy": judge_report["test_accuracy"] if judged else None,
+                "directions": self.score(t, sets, judge_model), "sets": sets}
+
+    def sheet(self, t, sets: dict[str, Pairs], per_direction: int = 8) -> Image.Image:
+        """Fixed held-out inputs -> outputs -> true targets for each direction, then the app's examples
+        (inputs -> outputs): what the numbers mean, in pictures."""
+        blocks = []
+        for direction, pairs in sets.items():
+            picks = sheet_keys(pairs.keys, per_direction)
+            index = [pairs.keys.index(k) for k in picks]
+            x = pairs.sources[index]
+            with torch.inference_mode():
+                y = t.translate_tensor(x, direction)
+            source, target = endpoints(t, direction)
+            blocks.append((f"{source} → {target}, held-out test", picks,
+                           [("input", x), ("output", y), ("true target", pairs.targets[index])]))
+        examples = app_examples(t)
+        if examples:
+            inputs, outputs = [], []
+            for path, direction in examples:
+                x, _ = t.prepare(path)
+                with torch.inference_mode():
+                    inputs.append(x.cpu())
+                    outputs.append(t.translate_tensor(x, direction).cpu())
+            blocks.append(("app examples", [p.stem for p, _ in examples],
+                           [("input", torch.cat(inputs)), ("output", torch.cat(outputs))]))
+        return draw_sheet(blocks, t.image_size)
+
+
+PROTOCOLS = {"translation": TranslationProtocol()}
+
+
+def protocol_of(t: translator.Translator):
+    return PROTOCOLS[translator.FAMILIES[t.family_name].evaluation]
+
+
+# --- sample sheets ---------------------------------------------------------------------------------------
+SHEET_FIRST = ["1f601", "1f308", "1f355", "1f422", "1f436", "1f920", "1f3c6", "1f49b"]  # the app's examples
+
+
+def sheet_keys(keys: list[str], n: int) -> list[str]:
+    """The same held-out subjects on every sheet: the app's example emoji first, then by key."""
+    first = [k for k in SHEET_FIRST if k in keys]
+    return (first + [k for k in keys if k not in first])[:n]
+
+
+def app_examples(t: translator.Translator) -> list[tuple[Path, str]]:
+    """The app's examples for this model's family, each with the direction the app runs it in."""
+    files = sorted((EXAMPLES / t.family_name).glob("*.png"))
+    a, b = t.domains
+    out = []
+    for path in files:
+        direction = "b2a" if (len(t.directions) > 1 and path.name.startswith(f"{b}-")) else t.directions[0]
+        out.append((path, direction))
+    return out
+
+
+def to_pil(x: torch.Tensor, cell: int) -> Image.Image:
+    """1x3xSxS in [-1, 1] -> a cell, enlarged with nearest neighbours so the raw pixels show as they are."""
+    array = ((x.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    return Image.fromarray(array, "RGB").resize((cell, cell), Image.Resampling.NEAREST)
+
+
+def draw_sheet(blocks: list[tuple[str, list[str], list[tuple[str, torch.Tensor]]]], size: int) -> Image.Image:
+    cell = max(size, 128) if size <= 256 else 256
+    label_w, gap, title_h = 96, 4, 18
+    columns = max(len(keys) for _, keys, _ in blocks)
+    height = sum(title_h + len(rows) * (cell + gap) + 14 for _, _, rows in blocks)
+    sheet = Image.new("RGB", (label_w + columns * (cell + gap), height), "white")
+    draw = ImageDraw.Draw(sheet)
+    y = 0
+    for title, keys, rows in blocks:
+        draw.text((4, y + 3), title, fill="black")
+        for i, key in enumerate(keys):
+            draw.text((label_w + i * (cell + gap) + 2, y + 3), key[:18], fill=(90, 90, 90))
+        y += title_h
+        for name, images in rows:
+            draw.text((4, y + cell // 2 - 6), name, fill="black")
+            for i in range(len(images)):
+                sheet.paste(to_pil(images[i], cell), (label_w + i * (cell + gap), y))
+            y += cell + gap
+        y += 14
+    return sheet
+
+
+# --- the oracle ------------------------------------------------------------------------------------------
+def add_oracle(metrics: dict, oracle: dict) -> None:
+    """Beside each direction the oracle also has: its row, and the share of the identity -> oracle gap the
+    model closes (1 = as close to the true target as a model trained on the true pairs; 0 = no closer
+    than the input)."""
+    for direction, rows in metrics["directions"].items():
+        best = oracle["directions"].get(direction, {}).get("model")
+        if best is None:
+            continue
+        rows["paired oracle"] = best
+        model, identity = rows["model"], rows["identity"]
+        rows["model"]["gap_closed"] = {
+            k: (identity[k] - model[k]) / (identity[k] - best[k]) if identity[k] != best[k] else None
+            for k in ("l1", "ssim")}
+    metrics["oracle"] = oracle.get("model")
+
+
+# --- command line ----------------------------------------------------------------------------------------
 def checkpoint_note(model: str) -> str:
     """Which weights of the run these are: the last step's, or a step chosen on validation data."""
     info = Path(model) / "training.json"
@@ -167,6 +338,18 @@ def checkpoint_note(model: str) -> str:
         return "final checkpoint, no selection"
     return (f"step {selected['step']} of {selected['of_steps']}, chosen on {selected['validation_pairs']} validation "
             f"pairs held out of training (not the test split) by training.select_step")
+
+
+def evaluate(model: str, test_a: Path | None = None, test_b: Path | None = None) -> tuple[dict, Image.Image]:
+    t = translator.load(model, device="cpu")
+    protocol = protocol_of(t)
+    result = protocol.evaluate(t, test_a, test_b)
+    sets = result.pop("sets")
+    metrics = {"model": model, "family": t.family_name, "provenance": str(t.provenance), "image_size": t.image_size,
+               "evaluation": protocol.name, **result,
+               "protocol": f"{result['protocol']}; {checkpoint_note(model)}.",
+               "command": "python -m training.evaluate " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
+    return metrics, protocol.sheet(t, sets)
 
 
 def replace_block(readme: Path, marker: str, body: str) -> None:
@@ -180,32 +363,41 @@ def replace_block(readme: Path, marker: str, body: str) -> None:
 
 
 def update_readme(readme: Path, tables: dict[str, dict]) -> None:
-    """One metrics table per model between the metrics markers."""
-    body = []
-    for name, metrics in tables.items():
-        body += [f"**{name}** ({metrics['protocol']})", "", metrics_table(metrics), ""]
-    replace_block(readme, "metrics", "\n".join(body).rstrip())
+    """The shipped models' headline numbers, and the unpaired benchmark side by side."""
+    replace_block(readme, "models", models_table(tables))
+    replace_block(readme, "benchmark", benchmark_table(tables))
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", nargs="+", required=True, help="model folders (or names) to evaluate")
-    parser.add_argument("--readme", type=Path, help="also rewrite this README's metrics table")
+    parser.add_argument("--test-a", type=Path, help="test images of domain A (default: the repo's split for the "
+                                                    "domain named in config.json)")
+    parser.add_argument("--test-b", type=Path, help="test images of domain B, named as their A counterparts")
+    parser.add_argument("--oracle", type=Path, help="metrics.json of a paired model on the same pairs: adds its row "
+                                                    "and the share of the identity -> oracle gap each model closes")
+    parser.add_argument("--readme", type=Path, help="also rewrite this README's model and benchmark tables")
     parser.add_argument("--threads", type=int)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    oracle = json.loads(args.oracle.read_text()) if args.oracle else None
     tables = {}
     for model in args.model:
-        metrics = evaluate(model)
+        metrics, sheet = evaluate(model, args.test_a, args.test_b)
         folder = Path(model)
-        if folder.is_dir():  # keep the numbers with the weights, and the card in step with them
+        name = metrics["name"] = folder.name if folder.is_dir() else model
+        if oracle and name != oracle.get("name"):
+            add_oracle(metrics, oracle)
+        if folder.is_dir():  # keep the numbers and the pictures with the weights, and the card in step with them
             (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
+            sheet.save(folder / "samples.png", optimize=True)
             write_model_card(folder)
-        name = folder.name if folder.is_dir() else model  # shipped folders are named as the model; ablations say what they are
         tables[name] = metrics
         print(f"{name}\n{metrics_table(metrics)}\n")
     if args.readme:
+        if oracle:
+            tables[oracle.get("name", "paired oracle")] = {**oracle, "is_oracle": True}
         update_readme(args.readme, tables)
 
 

@@ -1,6 +1,7 @@
 """The model card (README.md) of an export, written from the files beside it:
-`config.json` (the network), `training.json` (how it was trained) and, once evaluated, `metrics.json`.
-Rewritten whole each time, so the card never disagrees with those files."""
+`config.json` (the network), `training.json` (how it was trained) and, once evaluated, `metrics.json` and
+`samples.png`. Rewritten whole each time, so the card never disagrees with those files. The family's
+paper and reference-code licence come from its registration; the tables here are also the README's."""
 from __future__ import annotations
 
 import json
@@ -8,13 +9,11 @@ from pathlib import Path
 
 from huggingface_hub import ModelCard, ModelCardData
 
+import translator
+
 LICENCES = {"Apache-2.0": "apache-2.0", "CC-BY-4.0": "cc-by-4.0", "MIT": "mit", "CC-BY-SA-4.0": "cc-by-sa-4.0"}
 # The most restrictive licence among the training data decides the weights' licence.
 LICENCE_ORDER = ["CC-BY-SA-4.0", "CC-BY-4.0", "Apache-2.0", "MIT"]
-PAPERS = {"cyclegan": "Zhu et al., *Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial "
-                      "Networks*, ICCV 2017 (https://arxiv.org/abs/1703.10593)",
-          "pix2pix": "Isola et al., *Image-to-Image Translation with Conditional Adversarial Networks*, "
-                     "CVPR 2017 (https://arxiv.org/abs/1611.07004)"}
 
 
 def _read(folder: Path, name: str) -> dict:
@@ -22,34 +21,50 @@ def _read(folder: Path, name: str) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def usage(name: str, family: translator.Family, config: dict) -> list[str]:
+    direction = family.directions[0]
+    a, b = config.get("domain_a", "A"), config.get("domain_b", "B")
+    lines = ["```python", "import translator", f't = translator.load("{name}")',
+             f't.translate("input.png", direction="{direction}")  # PIL image out: {a} → {b}']
+    if family.tab.method != "run":
+        lines.append(f't.{family.tab.method}("input.png")  # {", ".join(o.field for o in family.tab.outputs)}')
+    return lines + ["```"]
+
+
 def write_model_card(folder: Path) -> Path:
     folder = Path(folder)
     config, training, metrics = _read(folder, "config.json"), _read(folder, "training.json"), _read(folder, "metrics.json")
     name = training.get("name", folder.name)
-    family = config.get("family", "unknown")
+    family = translator.FAMILIES[config["family"]]
     sources = training.get("sources") or {}
-    used = [s for s in sources if s in {config.get("domain_a"), config.get("domain_b")}] or list(sources)
+    used = [s for s in sources if s in {config.get("domain_a"), config.get("domain_b"),
+                                        str(config.get("domain_a", "")).removesuffix("-sketch")}] or list(sources)
     licences = {sources[s]["licence"] for s in used}
     licence = next((l for l in LICENCE_ORDER if l in licences), None)
 
     data = ModelCardData(license=LICENCES.get(licence, "other"), library_name="translator-studio",
-                         pipeline_tag="image-to-image", tags=["gan", family, "image-to-image", "emoji"],
+                         pipeline_tag="image-to-image", tags=["gan", family.name, "image-to-image", "emoji"],
                          model_name=name)
+    arrow = "↔" if len(family.directions) > 1 else "→"
     lines = [f"# {name}", "",
-             f"A **{family}** model from Translator Studio: {config.get('domain_a', 'A')} ↔ "
-             f"{config.get('domain_b', 'B')} at {config.get('image_size')} px.", "",
-             "```python", "import translator", f't = translator.load("{name}")',
-             't.translate("input.png", direction="a2b")  # PIL image out', "```", "",
-             "## Network", "", "| setting | value |", "|---|---|"]
+             f"A **{family.title}** model from Translator Studio: {config.get('domain_a', 'A')} {arrow} "
+             f"{config.get('domain_b', 'B')} at {config.get('image_size')} px.", "", *usage(name, family, config), ""]
+    if (folder / "samples.png").exists():
+        lines += ["## What it does", "",
+                  "Fixed held-out inputs, the model's raw output (at its own size, pixels enlarged as they are) and the "
+                  "true target, then the app's examples:", "", "![sample sheet](samples.png)", ""]
+    lines += ["## Network", "", "| setting | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(config.items())]
-    if family in PAPERS:
-        lines += ["", f"Paper: {PAPERS[family]}."]
+    lines += ["", f"Paper: {family.paper}.", "", f"Reference code: {family.code_licence}."]
     if training:
         wall = training.get("wall_seconds", 0)
+        recipe = {k: v for k, v in (training.get("recipe") or {}).items() if k != "file"}
         lines += ["", "## Training", "",
                   f"- Command: `{training.get('command')}`",
                   *(["  (resumed; earlier sessions: " + "; ".join(f"`{c}`" for c in training["sessions"][:-1]) + ")"]
                     if len(training.get("sessions", [])) > 1 else []),
+                  *([f"- Recipe: `{training['recipe']['file']}`: " + ", ".join(f"{k} = {v}" for k, v in recipe.items())]
+                    if (training.get("recipe") or {}).get("file") else []),
                   f"- Data: `{training.get('data_version')}` at {training.get('data_size')} px "
                   f"({', '.join(sources[s]['package'] for s in used) if used else 'user data'})",
                   f"- Steps: {training.get('steps')} (batch {training.get('batch_size')}, "
@@ -77,16 +92,64 @@ def write_model_card(folder: Path) -> Path:
     return folder / "README.md"
 
 
+def _pct(value) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def _kid(m: dict) -> str:
+    return "–" if m.get("kid_x100") is None else f"{m['kid_x100']:.2f} ± {m['kid_std_x100']:.2f}"
+
+
 def metrics_table(metrics: dict) -> str:
-    """One row per (direction, method): the model, the identity baseline, and the real target renders."""
+    """One row per (direction, method): the model, the identity baseline, the real target renders, and the
+    paired oracle where one was given."""
     rows = ["| direction | method | L1 ↓ | PSNR ↑ | SSIM ↑ | judged target (of 6 vendors) ↑ | target vs source ↑ "
             "| KID×100 ↓ | roughness | N |", "|---|---|---|---|---|---|---|---|---|---|"]
     for direction, results in metrics.get("directions", {}).items():
         for method, m in results.items():
             psnr = "∞" if m["psnr"] > 99 else f"{m['psnr']:.2f}"
             rows.append(f"| {direction} | {method} | {m['l1']:.4f} | {psnr} | {m['ssim']:.4f} | "
-                        f"{m['target_share'] * 100:.1f}% | "
-                        f"{'–' if m['target_vs_source'] is None else format(m['target_vs_source'], '.1%')} | "
-                        f"{m['kid_x100']:.2f} ± {m['kid_std_x100']:.2f} | "
+                        f"{_pct(m.get('target_share'))} | {_pct(m.get('target_vs_source'))} | {_kid(m)} | "
                         f"{'–' if m.get('roughness') is None else format(m['roughness'], '.4f')} | {m['n']} |")
+    return "\n".join(rows)
+
+
+def models_table(tables: dict[str, dict]) -> str:
+    """The README's headline table: one row per model and direction, with its sample sheet."""
+    rows = ["| model | direction | L1 ↓ (identity) | SSIM ↑ (identity) | recognised as target ↑ | samples |",
+            "|---|---|---|---|---|---|"]
+    for name, metrics in tables.items():
+        if metrics.get("is_oracle"):
+            continue
+        for direction, r in metrics.get("directions", {}).items():
+            m, i = r["model"], r["identity"]
+            rows.append(f"| `{name}` | {direction} | {m['l1']:.4f} ({i['l1']:.4f}) | {m['ssim']:.4f} ({i['ssim']:.4f}) | "
+                        f"{_pct(m.get('target_share'))} | [sheet](assets/models/{name}/samples.png) |")
+    return "\n".join(rows)
+
+
+def benchmark_table(tables: dict[str, dict]) -> str:
+    """Every model of a benchmark direction side by side (the unpaired Noto ↔ Twemoji task), with the
+    identity baseline and the paired oracle: how far each model gets from the input towards the truth."""
+    by_direction: dict[str, list[tuple[str, dict]]] = {}
+    for name, metrics in tables.items():
+        for direction, r in metrics.get("directions", {}).items():
+            if r["model"].get("target_share") is None:
+                continue  # not an emoji-vendor target: not part of this benchmark
+            label = f"{name} (paired oracle)" if metrics.get("is_oracle") else name
+            by_direction.setdefault(direction, []).append((label, r))
+    rows = ["| direction | model | L1 ↓ | SSIM ↑ | recognised as target ↑ | KID×100 ↓ | L1 / SSIM gap to oracle closed |",
+            "|---|---|---|---|---|---|---|"]
+    for direction, entries in by_direction.items():
+        identity = entries[0][1]["identity"]
+        rows.append(f"| {direction} | *identity (input unchanged)* | {identity['l1']:.4f} | {identity['ssim']:.4f} | "
+                    f"{_pct(identity.get('target_share'))} | {_kid(identity)} | 0 |")
+        for label, r in entries:
+            m = r["model"]
+            gap = m.get("gap_closed")
+            closed = "–" if not gap else " / ".join("–" if gap[k] is None else f"{gap[k] * 100:.0f}%" for k in ("l1", "ssim"))
+            rows.append(f"| {direction} | `{label}` | {m['l1']:.4f} | {m['ssim']:.4f} | {_pct(m.get('target_share'))} | "
+                        f"{_kid(m)} | {closed} |")
+        real = entries[0][1]["real target"]
+        rows.append(f"| {direction} | *real target renders* | 0 | 1 | {_pct(real.get('target_share'))} | {_kid(real)} | |")
     return "\n".join(rows)

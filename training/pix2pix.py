@@ -2,7 +2,9 @@
 
     python -m training.pix2pix --sketch-from data/emoji-64/noto/train --out runs/p2p ...  # drawing -> emoji
     python -m training.pix2pix --dataroot DATA --out runs/p2p                          # DATA/trainA + trainB, same names
+    python -m training.pix2pix --train-a A_DIR --train-b B_DIR --out runs/p2p          # two folders, same names
     python -m training.pix2pix --pairs DIR --out runs/p2p                              # A|B side-by-side images
+    python -m training.pix2pix --recipe training/recipes/pix2pix-sketch2emoji.toml --out runs/p2p  # the shipped one
     python -m training.pix2pix ... --lambda-gan 0                                      # the L1-only ablation
 
 Loss: the conditional GAN (vanilla, the discriminator sees input and output together) + 100 x L1 to the
@@ -12,23 +14,22 @@ at all: the same U-Net trained on L1 alone.
 from __future__ import annotations
 
 import argparse
-import json
+import copy
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.common import Run, add_common_args, frozen
-from training.cyclegan import data_version
+from training.common import (Run, add_common_args, data_version, frozen, parse_args as parse_with_recipe,
+                             write_validation_list)
 from training.data.folders import PairedDataset, cyclegan_folders, is_held_out
 from training.data.sketch import SketchPairs
+from training.losses import gan_loss
 from translator.layers import PatchDiscriminator, init_weights
-from translator.pix2pix import Pix2Pix
+from translator.pix2pix import Pix2Pix, per_image_statistics
 
-
-def bce(prediction: torch.Tensor, real: bool) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(prediction.float(), torch.full_like(prediction.float(), float(real)))
+DEPARTURES = {}  # none yet beyond the common ones (ema)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,14 +37,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     data = parser.add_argument_group("data (one of)")
     data.add_argument("--sketch-from", type=Path, help="colour images; drawings are made from them on the fly")
     data.add_argument("--dataroot", type=Path, help="DATA/trainA, DATA/trainB with the same file names")
-    data.add_argument("--pairs", type=Path, help="a folder of A|B side-by-side images")
     data.add_argument("--train-a", type=Path, help="input images; with --train-b: the targets, paired by file name")
     data.add_argument("--train-b", type=Path)
+    data.add_argument("--pairs", type=Path, help="a folder of A|B side-by-side images")
     data.add_argument("--sample-from", type=Path, help="held-out images for the sample grids (same kind as the data; "
-                                                       "with --train-a/-b: a folder holding A/ and B/)")
+                                                       "for file pairs: a folder holding A/ and B/)")
     data.add_argument("--val-fraction", type=float, default=0.0, metavar="F",
-                      help="hold out ~F of the pairs by a hash of the file name (as training.cyclegan does), "
-                           "never trained on; listed in OUT/validation.json")
+                      help="hold out ~F of the file pairs by a hash of the file name (as training.cyclegan does), "
+                           "never trained on; listed in OUT/validation.json for training.select_step")
     data.add_argument("--domain-a", default=None, help="name of the input domain (config.json)")
     data.add_argument("--domain-b", default=None)
     net = parser.add_argument_group("networks (defaults are the paper's)")
@@ -54,37 +55,37 @@ def parse_args(argv=None) -> argparse.Namespace:
     net.add_argument("--n-layers-d", type=int, default=3)
     net.add_argument("--norm", default="batch", choices=["batch", "instance", "none"])
     net.add_argument("--dropout", type=float, default=0.5)
-    loss = parser.add_argument_group("losses")
+    loss = parser.add_argument_group("losses (the paper's)")
     loss.add_argument("--lambda-l1", type=float, default=100.0)
     loss.add_argument("--lambda-gan", type=float, default=1.0, help="0 = L1-only (no discriminator)")
     add_common_args(parser)
-    args = parser.parse_args(argv)
+    args = parse_with_recipe(parser, argv, DEPARTURES)
     if (args.train_a is None) != (args.train_b is None):
         parser.error("--train-a and --train-b go together")
     if sum(x is not None for x in (args.sketch_from, args.dataroot, args.pairs, args.train_a)) != 1:
-        parser.error("give exactly one of --sketch-from, --dataroot, --pairs, --train-a/--train-b")
+        parser.error("give exactly one of --sketch-from, --dataroot, --train-a/--train-b, --pairs")
+    if args.dataroot:
+        args.train_a, args.train_b = cyclegan_folders(args.dataroot, "train")
     if not 0 <= args.val_fraction < 1:
         parser.error("--val-fraction must be in [0, 1)")
-    if args.val_fraction and args.sketch_from:
-        parser.error("--val-fraction needs file pairs (--dataroot, --pairs or --train-a/--train-b)")
+    if args.val_fraction and not args.train_a:
+        parser.error("--val-fraction needs file pairs (--dataroot or --train-a/--train-b)")
     if args.num_downs is None:
         args.num_downs = max(5, args.image_size.bit_length() - 1)  # 256 -> 8, 128 -> 7, 64 -> 6
     return args
 
 
 def make_dataset(args, folder=None, augment=True, keep=None):
+    """The training pairs, or (`folder`) held-out ones of the same kind for the sample grids."""
     if args.sketch_from:
         return SketchPairs(folder or args.sketch_from, args.image_size, augment)
-    if args.dataroot or args.train_a:
-        if folder is not None:
-            a, b = folder / "A", folder / "B"
-        else:
-            a, b = cyclegan_folders(args.dataroot, "train") if args.dataroot else (args.train_a, args.train_b)
+    if args.train_a:
+        a, b = (folder / "A", folder / "B") if folder is not None else (args.train_a, args.train_b)
         return PairedDataset(a, b, args.image_size, augment, keep=keep)
     return PairedDataset(folder or args.pairs, None, args.image_size, augment, keep=keep)
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> Pix2Pix:
     args = parse_args(argv)
     run = Run(args, "training.pix2pix", argv)
     sketch = args.sketch_from is not None
@@ -108,14 +109,10 @@ def main(argv=None) -> None:
     held_out = lambda name: is_held_out(name, args.val_fraction)  # noqa: E731
     train_set = make_dataset(args, keep=(lambda name: not held_out(name)) if args.val_fraction else None)
     if args.val_fraction and run.is_main:
-        # the same listing training.cyclegan writes, so training.select_step reads either
-        a, b = cyclegan_folders(args.dataroot, "train") if args.dataroot else (args.train_a, args.train_b)
-        names = [p.relative_to(a).with_suffix("").as_posix() for p, _ in make_dataset(args, augment=False, keep=held_out).pairs]
-        (args.out / "validation.json").write_text(json.dumps(
-            {"fraction": args.val_fraction, "train_a": str(a), "train_b": str(b), "a": names, "b": names}, indent=1))
+        write_validation_list(args, held_out)
     batches = run.batches(run.loader(train_set))
-    held_out = make_dataset(args, args.sample_from, augment=False) if args.sample_from else make_dataset(args, augment=False)
-    fixed = [held_out[i] for i in range(min(8, len(held_out)))]
+    shown = make_dataset(args, args.sample_from, augment=False) if args.sample_from else make_dataset(args, augment=False)
+    fixed = [shown[i] for i in range(min(8, len(shown)))]
     fixed = {k: torch.stack([f[k] for f in fixed]).to(run.device) for k in ("a", "b")}
 
     run.progress()
@@ -128,15 +125,16 @@ def main(argv=None) -> None:
 
         if use_gan:  # discriminator: (input, real target) vs (input, generated); two calls keep BN stats apart
             with run.accelerator.autocast():
-                loss_d = 0.5 * (bce(discriminator(torch.cat([a, fake.detach()], 1)), False)
-                                + bce(discriminator(torch.cat([a, b], 1)), True))
+                loss_d = 0.5 * (gan_loss(discriminator(torch.cat([a, fake.detach()], 1)), False, "vanilla")
+                                + gan_loss(discriminator(torch.cat([a, b], 1)), True, "vanilla"))
             opt_d.zero_grad(set_to_none=True)
             run.accelerator.backward(loss_d)
             opt_d.step()
 
         with frozen(d_raw), run.accelerator.autocast():
             loss_l1 = F.l1_loss(fake, b)
-            loss_gan = bce(d_raw(torch.cat([a, fake], 1)), True) if use_gan else torch.zeros((), device=a.device)
+            loss_gan = gan_loss(d_raw(torch.cat([a, fake], 1)), True, "vanilla") if use_gan \
+                else torch.zeros((), device=a.device)
             loss_g = args.lambda_gan * loss_gan + args.lambda_l1 * loss_l1
         opt_g.zero_grad(set_to_none=True)
         run.accelerator.backward(loss_g)
@@ -145,20 +143,18 @@ def main(argv=None) -> None:
         run.step_done(lambda: {**({"d": loss_d.item()} if use_gan else {}), "g_gan": loss_gan.item(),
                                "l1": loss_l1.item(), "lr": opt_g.param_groups[0]["lr"]},
                       lambda: save_samples(run, model, fixed))
-    source = args.sketch_from or args.dataroot or args.pairs or args.train_a
+    source = args.sketch_from or args.train_a or args.pairs
     run.finish(model, {"family": "pix2pix", "data": str(source),
                        "losses": {"gan": "vanilla" if use_gan else "none", "lambda_gan": args.lambda_gan,
                                   "lambda_l1": args.lambda_l1},
                        "val_fraction": args.val_fraction,
                        **data_version(source)})
+    return run.accelerator.unwrap_model(model)
 
 
 @torch.no_grad()
 def save_samples(run: Run, model, fixed: dict[str, torch.Tensor]) -> None:
     """Rows: input, output as the translator computes it (per-image statistics, no dropout), target."""
-    from translator.pix2pix import per_image_statistics
-    import copy
-
     net = copy.deepcopy(run.inference_model(model)).eval()
     per_image_statistics(net)
     run.save_samples([fixed["a"], net(fixed["a"]), fixed["b"]])

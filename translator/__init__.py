@@ -5,40 +5,44 @@
     t = translator.load("cyclegan-noto2twemoji")     # or a Hub repo id, or a local folder
     image = t.translate("face.png", direction="a2b") # PIL in or path/array in, PIL out
     t.provenance                                     # where the weights came from
+    translator.families()                            # every registered family and what it offers
 
 Nothing here imports gradio or the training code.
 """
 from __future__ import annotations
 
-import importlib
 import json
+import os
 import threading
 from pathlib import Path
 
-import torch
-from safetensors import SafetensorError
+# On a shared CPU (a laptop, a 2-vCPU Space) OpenMP spin-waiting makes torch 2-30x slower next to another
+# busy process; PASSIVE costs a few percent when alone. Only takes effect if torch is not imported yet.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .base import Provenance, Translator
-from .hub import SHIPPED, WeightsNotFoundError, resolve
-from .images import ImageError
+import torch  # noqa: E402
+from safetensors import SafetensorError  # noqa: E402
 
-__all__ = ["list_models", "load", "Translator", "Provenance", "ImageError", "WeightsNotFoundError",
-           "WeightsError", "FAMILIES", "pick_device"]
+from .base import Family, Provenance, Translator  # noqa: E402
+from .errors import ImageError, OptionsError, TranslatorError, WeightsError, WeightsNotFoundError  # noqa: E402
+from .hub import SHIPPED, resolve  # noqa: E402
+from .options import OPTIONS  # noqa: E402
+from .registry import FAMILIES, discover, get_family, register  # noqa: E402
 
-# family -> (module, model class, translator class); one file per family
-FAMILIES = {
-    "cyclegan": ("cyclegan", "CycleGAN", "CycleGANTranslator"),
-    "pix2pix": ("pix2pix", "Pix2Pix", "Pix2PixTranslator"),
-}
+__all__ = ["list_models", "load", "families", "register", "Family", "Translator", "Provenance", "TranslatorError",
+           "ImageError", "OptionsError", "WeightsNotFoundError", "WeightsError", "FAMILIES", "OPTIONS",
+           "pick_device"]
 
-
-class WeightsError(ValueError):
-    """Weights were found but cannot be used (damaged file, unknown family, wrong shapes)."""
+discover()
 
 
-def list_models() -> list[str]:
-    """Names of the shipped models, usable with `load` offline (their copies are bundled)."""
-    return list(SHIPPED)
+def list_models(family: str | None = None) -> list[str]:
+    """Names of the shipped models (of one family if given), usable with `load` offline (bundled copies)."""
+    return [name for name, m in SHIPPED.items() if family is None or m.family == family]
+
+
+def families() -> dict[str, Family]:
+    return dict(FAMILIES)
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -55,17 +59,22 @@ _cache: dict[tuple, Translator] = {}
 _lock = threading.Lock()
 
 
-def load(name_or_repo: str, revision: str | None = None, device: str | torch.device | None = None,
-         warm_up: bool = True) -> Translator:
-    """A ready translator for a shipped model name, a Hub repo id or a local folder (cached per process)."""
+def load(name_or_repo: str, family: str | None = None, *, revision: str | None = None,
+         device: str | torch.device | None = None, warm_up: bool = True, allow_local: bool = True) -> Translator:
+    """A ready translator for a shipped model name, a Hub repo id or a local folder (cached per process).
+
+    family: the family the caller needs; weights of another family are a WeightsError that says so.
+    allow_local: whether a name may be a folder on this machine (a public app says no)."""
+    if family is not None:
+        get_family(family)  # an unknown family asked for is the caller's mistake: say so
     device = pick_device(device)
-    name = str(name_or_repo)
-    key = (name, revision, str(device))
+    name = str(name_or_repo).strip()
+    key = (name, revision, str(device), allow_local)
     with _lock:
         if key not in _cache:
-            provenance = resolve(name_or_repo, revision)
+            provenance = resolve(name, revision, allow_local)
             try:
-                _cache[key] = _build(name, provenance, device, warm_up)
+                _cache[key] = _build(name, provenance, device, warm_up, family)
             except WeightsError as err:
                 shipped = SHIPPED.get(name)
                 if shipped is None or provenance.source == "bundled":
@@ -73,26 +82,36 @@ def load(name_or_repo: str, revision: str | None = None, device: str | torch.dev
                 # a damaged Hub or cache copy of a shipped model must not take the app down
                 fallback = Provenance("bundled", shipped.bundled, provenance.repo_id, provenance.revision,
                                       note=f"the {provenance.source} copy is unusable: {err}")
-                _cache[key] = _build(name, fallback, device, warm_up)
-        return _cache[key]
+                _cache[key] = _build(name, fallback, device, warm_up, family)
+        t = _cache[key]
+    check_family(t.name, t.family_name, family)
+    return t
 
 
-def _build(name: str, provenance: Provenance, device: torch.device, warm_up: bool) -> Translator:
+def check_family(name: str, found: str, wanted: str | None) -> None:
+    if wanted is not None and found != wanted:
+        raise WeightsError(f"'{name}' is a {FAMILIES[found].title} model ({found}); this needs {wanted} "
+                           f"({FAMILIES[wanted].title}). Shipped {wanted} models: "
+                           f"{', '.join(list_models(wanted)) or 'none'}.")
+
+
+def _build(name: str, provenance: Provenance, device: torch.device, warm_up: bool, wanted: str | None) -> Translator:
     config = read_config(provenance.path)
-    module_name, model_name, translator_name = FAMILIES[config["family"]]
-    module = importlib.import_module(f".{module_name}", __name__)
+    check_family(name, config["family"], wanted)  # before building a network of the wrong family
+    family = FAMILIES[config["family"]]
     if device.type == "cpu":
         torch.set_flush_denormal(True)  # denormals can make eager CPU convs 10x slower
     try:
-        model = getattr(module, model_name).from_pretrained(provenance.path, strict=True, map_location="cpu")
+        model = family.network.from_folder(provenance.path, config)
     except (SafetensorError, OSError) as err:
         raise WeightsError(f"{provenance.path / 'model.safetensors'} is truncated or not a safetensors file ({err}).") from None
-    except RuntimeError as err:  # missing/unexpected keys or shape mismatch
-        raise WeightsError(f"The weights in {provenance.path} do not fit the {config['family']} network its "
+    except TypeError as err:  # a config.json key the network does not take
+        raise WeightsError(f"{provenance.path / 'config.json'} does not describe a {family.name} network: {err}") from None
+    except (RuntimeError, ValueError) as err:  # missing/unexpected keys, shape mismatch, bad constructor values
+        raise WeightsError(f"The weights in {provenance.path} do not fit the {family.name} network its "
                            f"config.json describes: {str(err).splitlines()[0]}") from None
     model = model.float().to(device).eval()
-    translator = getattr(module, translator_name)(name=name, model=model, config=config, provenance=provenance,
-                                                  device=device)
+    translator = family.translator(name=name, model=model, config=config, provenance=provenance, device=device)
     if warm_up:
         translator.warm_up()
     return translator
@@ -101,9 +120,9 @@ def _build(name: str, provenance: Provenance, device: torch.device, warm_up: boo
 def read_config(folder: Path) -> dict:
     try:
         config = json.loads((folder / "config.json").read_text())
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
         raise WeightsError(f"{folder / 'config.json'} cannot be read as JSON ({err}).") from None
-    family = config.get("family") if isinstance(config, dict) else None
-    if family not in FAMILIES:
-        raise WeightsError(f"{folder / 'config.json'} names family {family!r}; known: {', '.join(FAMILIES)}.")
+    if not isinstance(config, dict):
+        raise WeightsError(f"{folder / 'config.json'} holds {type(config).__name__}, not a JSON object.")
+    get_family(config.get("family"))  # WeightsError naming the known families
     return config

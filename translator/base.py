@@ -1,4 +1,9 @@
-"""What every family shares: the Hub-saveable model base and the translator base."""
+"""What every family shares: the Hub-saveable network base, the translator base, and the declaration a
+family makes of itself (`Family`), which the loader, CLI, app, model cards, evaluation and benchmark read.
+
+A family is one file in this package: its networks, a `Translator` subclass saying what `translate`
+means for it, and one `register(Family(...))` at the bottom. Nothing outside that file names the family.
+"""
 from __future__ import annotations
 
 import time
@@ -8,10 +13,13 @@ from typing import Any, ClassVar
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
+from safetensors.torch import load_file
 from PIL import Image
 from torch import nn
 
 from . import images
+from .errors import OptionsError
+from .options import check_options
 
 REPO_URL = "https://github.com/translator-studio/translator-studio"
 
@@ -19,13 +27,26 @@ REPO_URL = "https://github.com/translator-studio/translator-studio"
 class HubModel(nn.Module, PyTorchModelHubMixin, library_name="translator-studio", pipeline_tag="image-to-image",
                repo_url=REPO_URL, tags=["image-to-image", "gan", "translator-studio"]):
     """A network saved as the Hub layout: `config.json` (its constructor arguments plus `family`) and
-    `model.safetensors`. `family` is what lets `translator.load` rebuild any repo without knowing it."""
+    `model.safetensors`. `family` is what lets `translator.load` rebuild any repo without knowing it.
+    Networks only compute: images in and out of them are the translator's business."""
 
-    family: ClassVar[str]
+    family: ClassVar[str]  # set by register()
 
     def save_pretrained(self, save_directory, *, config: dict | None = None, **kwargs):
         config = {"family": self.family, **(config or self._hub_mixin_config)}
         return super().save_pretrained(save_directory, config=config, **kwargs)
+
+    @classmethod
+    def from_folder(cls, folder: Path, config: dict) -> "HubModel":
+        """Build the network `config` describes and load `folder/model.safetensors` into it: every key must
+        match (strict), and every weight must be finite (NaN weights would give solid black images)."""
+        model = cls(**{k: v for k, v in config.items() if k != "family"})
+        weights = load_file(Path(folder) / "model.safetensors")
+        bad = [k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:
+            raise ValueError(f"non-finite values (NaN or infinity) in {len(bad)} tensors, e.g. {bad[0]}")
+        model.load_state_dict(weights, strict=True)
+        return model
 
 
 @dataclass
@@ -41,7 +62,66 @@ class Provenance:
         where = f"{self.repo_id}@{self.revision}" if self.repo_id else str(self.path)
         return f"{self.source}: {where}" + (f" ({self.note})" if self.note else "")
 
+    @property
+    def summary(self) -> str:
+        """One calm line for a person: where the weights are from (the full reason stays in `note`)."""
+        if self.source == "bundled":
+            return "using the bundled copy; Hub not reachable" if self.note else "the bundled copy"
+        if self.source == "hub-cache":
+            return f"{self.repo_id} from the local Hub cache (Hub not reachable)"
+        if self.source == "hub":
+            return f"{self.repo_id}@{self.revision} from the Hub"
+        return f"local folder {self.path.name}"
 
+
+# --- what a family declares ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Output:
+    """One thing the tab's main action shows: a field of the result the method returns."""
+    field: str  # attribute of the result object ("translation" when the method returns a plain image)
+    label: str
+    kind: str = "image"  # "image" or "text"
+    small: bool = False  # a secondary image, shown smaller
+
+
+@dataclass(frozen=True)
+class Tab:
+    """What a family's app tab needs beyond the generic parts (input, direction, options, model box)."""
+    method: str = "run"  # the translator method the main action calls; it returns a result object
+    outputs: tuple[Output, ...] = (Output("translation", "Translation"),)
+    intro: str = ""  # Markdown; {a} and {b} are replaced by the shipped model's domain names
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # what config.json says in "family"
+    title: str  # as people write it: "CycleGAN"
+    network: type[HubModel]
+    translator: type["Translator"]
+    paper: str  # citation with a link
+    code_licence: str  # the licence of the method's reference code, and where that code is
+    evaluation: str = "translation"  # which protocol of training.evaluate scores it
+    tab: Tab = Tab()
+    tiny_config: dict = field(default_factory=dict)  # a small network of this family: the contract tests build it
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        return self.translator.directions
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return self.translator.options
+
+
+# --- results of the named methods ----------------------------------------------------------------------
+@dataclass
+class Translation:
+    """What the tab shows for a plain `translate`: the image and the time the network took."""
+    translation: Image.Image
+    seconds: float
+
+
+# --- the translator ------------------------------------------------------------------------------------
 @dataclass
 class Translator:
     """A loaded model ready to translate images. Subclasses say what `translate` means for the family."""
@@ -52,7 +132,9 @@ class Translator:
     device: torch.device
     last_seconds: float = field(default=0.0, init=False)
 
+    family_name: ClassVar[str] = ""  # set by register()
     directions: ClassVar[tuple[str, ...]] = ("a2b",)
+    options: ClassVar[tuple[str, ...]] = ()  # names from translator.options.OPTIONS
 
     def __post_init__(self):
         """Where a family adapts its freshly loaded network for inference."""
@@ -65,9 +147,26 @@ class Translator:
     def domains(self) -> tuple[str, str]:
         return self.config.get("domain_a", "A"), self.config.get("domain_b", "B")
 
+    @property
+    def style_dim(self) -> int | None:
+        return self.config.get("style_dim")
+
+    @property
+    def input_kind(self) -> str:
+        """"image", or "drawing" for models that take line drawings (the app adds a sketchpad)."""
+        return "image"
+
+    def direction_label(self, direction: str) -> str:
+        a, b = self.domains
+        return f"{a} → {b}" if direction == "a2b" else f"{b} → {a}"
+
     def check_direction(self, direction: str) -> str:
         if direction not in self.directions:
-            raise ValueError(f"direction must be one of {self.directions}, got {direction!r}")
+            if len(self.directions) == 1:
+                raise OptionsError(f"{self.name} translates one way only ({self.directions[0]}: "
+                                   f"{self.direction_label(self.directions[0])}); got direction {direction!r}.")
+            choices = ", ".join(f"{d!r} ({self.direction_label(d)})" for d in self.directions)
+            raise OptionsError(f"direction must be one of {choices}; got {direction!r}.")
         return direction
 
     def prepare(self, image) -> tuple[torch.Tensor, images.Layout]:
@@ -75,28 +174,61 @@ class Translator:
         tensor, layout = images.to_model_input(images.load_image(image), self.image_size)
         return tensor.to(self.device), layout
 
+    def prepare_reference(self, image) -> torch.Tensor:
+        """A style/class reference image -> 1x3xSxS on the device (families may normalise it further)."""
+        return self.prepare(image)[0]
+
     def finish(self, output: torch.Tensor, layout: images.Layout) -> Image.Image:
         return images.from_model_output(output, layout)
 
     def warm_up(self) -> None:
         """The first call is several times slower than the rest: pay it at load, not on a user's click."""
-        blank = Image.new("RGB", (self.image_size, self.image_size), "white")
+        white = torch.ones(1, 3, self.image_size, self.image_size, device=self.device)
         for direction in self.directions:
-            self.translate(blank, direction=direction)
+            self._timed(self.translate_tensor, white, direction)
 
-    def translate(self, image, direction: str = "a2b") -> Image.Image:
-        """Any image in, the translated PIL image out (at display size, original aspect ratio)."""
+    def translate(self, image, direction: str = "a2b", **options) -> Image.Image:
+        """Any image in, the translated PIL image out (at display size, original aspect ratio).
+        `options` are those of `self.options`; each is checked before anything runs."""
         self.check_direction(direction)
+        options = check_options(self, options)
         x, layout = self.prepare(image)
-        return self.finish(self._timed(self.translate_tensor, x, direction), layout)
+        return self.finish(self._timed(self.translate_tensor, x, direction, **options), layout)
 
-    def translate_tensor(self, x: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
-        """Nx3xSxS in [-1, 1] at the model size -> the same shape translated (what evaluation scores)."""
+    def translate_tensor(self, x: torch.Tensor, direction: str = "a2b", **options) -> torch.Tensor:
+        """Nx3xSxS in [-1, 1] at the model size -> the same shape translated (what evaluation scores).
+        `options` arrive checked (see translator.options)."""
         raise NotImplementedError
 
-    def _timed(self, fn, *args):
+    def network_with(self, weights: dict[str, torch.Tensor]) -> HubModel:
+        """A fresh network of this translator's config holding `weights` (a training snapshot), before any
+        inference adaptation: what gets exported."""
+        model = type(self.model)(**{k: v for k, v in self.config.items() if k != "family"})
+        model.load_state_dict(weights, strict=True)
+        return model
+
+    def with_weights(self, weights: dict[str, torch.Tensor]) -> "Translator":
+        """The same translator with other weights of the same network (e.g. each snapshot of a run)."""
+        model = self.network_with(weights).float().to(self.device).eval()
+        return type(self)(name=self.name, model=model, config=self.config, provenance=self.provenance, device=self.device)
+
+    # families that take a style code also say how to draw one and how to read one off an image
+    def sample_styles(self, n: int, seed: int | None = None) -> list[list[float]]:
+        """n style codes drawn from the prior (repeatable with a seed)."""
+        raise NotImplementedError(f"{self.family_name} has no style code")
+
+    def encode_style(self, image) -> list[float]:
+        """The style code of an image."""
+        raise NotImplementedError(f"{self.family_name} has no style code")
+
+    def run(self, image, direction: str = "a2b", **options) -> Translation:
+        """`translate` with its timing, as a result object (what the app's generic tab calls)."""
+        out = self.translate(image, direction, **options)
+        return Translation(out, self.last_seconds)
+
+    def _timed(self, fn, *args, **kwargs):
         start = time.perf_counter()
         with torch.inference_mode():
-            out = fn(*args)
+            out = fn(*args, **kwargs)
         self.last_seconds = time.perf_counter() - start
         return out

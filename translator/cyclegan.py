@@ -11,29 +11,23 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .base import HubModel, Translator
+from .base import Family, HubModel, Output, Tab, Translator
 from .layers import ConvNormAct, ResBlock
+from .registry import register
 
 
 class ResnetGenerator(nn.Module):
-    """stem 7x7 -> 2 stride-2 downs -> n residual blocks -> 2 x2 ups -> 7x7 to RGB, tanh.
-
-    `upsample="transpose"` is the paper's transposed conv; `"resize"` is nearest x2 + 3x3 conv, which does
-    not leave the transposed conv's checkerboard on flat colour (measured in the README)."""
+    """stem 7x7 -> 2 stride-2 downs -> n residual blocks -> 2 transposed-conv x2 ups -> 7x7 to RGB, tanh."""
 
     def __init__(self, channels: int = 3, ngf: int = 64, n_blocks: int = 9, norm: str = "instance",
-                 n_downsample: int = 2, upsample: str = "transpose"):
+                 n_downsample: int = 2):
         super().__init__()
         self.stem = ConvNormAct(channels, ngf, 7, padding=3, norm=norm, padding_mode="reflect")
         self.down = nn.Sequential(*(ConvNormAct(ngf * 2 ** i, ngf * 2 ** (i + 1), 3, 2, 1, norm=norm)
                                     for i in range(n_downsample)))
         width = ngf * 2 ** n_downsample
         self.blocks = nn.Sequential(*(ResBlock(width, norm) for _ in range(n_blocks)))
-        if upsample not in ("transpose", "resize"):
-            raise ValueError(f"upsample must be 'transpose' or 'resize', got {upsample!r}")
-        resize = upsample == "resize"
-        self.up = nn.Sequential(*(ConvNormAct(ngf * 2 ** (i + 1), ngf * 2 ** i, 3, 1 if resize else 2, 1, norm=norm,
-                                              transpose=not resize, upsample=2 if resize else 1)
+        self.up = nn.Sequential(*(ConvNormAct(ngf * 2 ** (i + 1), ngf * 2 ** i, 3, 2, 1, norm=norm, transpose=True)
                                   for i in reversed(range(n_downsample))))
         self.head = nn.Conv2d(ngf, channels, 7, padding=3, padding_mode="reflect")
 
@@ -45,13 +39,11 @@ class CycleGAN(HubModel):
     """Both generators of a CycleGAN run: `g_ab` (A -> B) and `g_ba` (B -> A). Discriminators are a training
     matter and are not part of the shipped model."""
 
-    family = "cyclegan"
-
     def __init__(self, image_size: int = 256, channels: int = 3, ngf: int = 64, n_blocks: int = 9,
-                 norm: str = "instance", domain_a: str = "A", domain_b: str = "B", upsample: str = "transpose"):
+                 norm: str = "instance", domain_a: str = "A", domain_b: str = "B"):
         super().__init__()  # image_size and the domain names are recorded in config.json for the translator
-        self.g_ab = ResnetGenerator(channels, ngf, n_blocks, norm, upsample=upsample)
-        self.g_ba = ResnetGenerator(channels, ngf, n_blocks, norm, upsample=upsample)
+        self.g_ab = ResnetGenerator(channels, ngf, n_blocks, norm)
+        self.g_ba = ResnetGenerator(channels, ngf, n_blocks, norm)
 
     def generator(self, direction: str) -> ResnetGenerator:
         return self.g_ab if direction == "a2b" else self.g_ba
@@ -87,3 +79,16 @@ class CycleGANTranslator(Translator):
 
         y, rec = self._timed(there_and_back, x)
         return CycleResult(self.finish(y, layout), self.finish(rec, layout), self.last_seconds)
+
+
+register(Family(
+    name="cyclegan", title="CycleGAN", network=CycleGAN, translator=CycleGANTranslator,
+    paper="Zhu, Park, Isola, Efros, *Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial "
+          "Networks*, ICCV 2017 (https://arxiv.org/abs/1703.10593)",
+    code_licence="BSD-2-Clause (junyanz/pytorch-CycleGAN-and-pix2pix); this implementation: MIT",
+    tab=Tab(method="cycle", outputs=(Output("translation", "Translation"),
+                                     Output("reconstruction", "Cycle reconstruction", small=True)),
+            intro="Unpaired translation between two styles (CycleGAN). The reconstruction is the translation "
+                  "translated back: what survives the round trip. Shipped model: **{a} ↔ {b}**."),
+    tiny_config={"image_size": 32, "ngf": 4, "n_blocks": 1, "domain_a": "left", "domain_b": "right"},
+))

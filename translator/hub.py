@@ -1,10 +1,11 @@
 """Name or repo id -> a local folder holding `config.json` + `model.safetensors`, and where it came from.
 
 Order of resolution:
-1. a local folder (anything with a config.json) is used as it is;
-2. a shipped model name (`list_models()`) or any Hub repo id is fetched through `huggingface_hub`
-   (normal cache, pinned revision, honours HF_ENDPOINT / HF_HUB_OFFLINE / HF_HOME);
-3. a shipped model whose Hub copy cannot be had (offline, unreachable, not published, damaged) falls back
+1. a shipped model name (`list_models()`: every `assets/models/<name>/shipped.json`) or any Hub repo id is
+   fetched through `huggingface_hub` (normal cache, pinned revision, honours HF_ENDPOINT / HF_HUB_OFFLINE /
+   HF_HOME); any other name that is a local folder (config.json + model.safetensors) is used as it is,
+   unless the caller forbids local folders (a public app does);
+2. a shipped model whose Hub copy cannot be had (offline, unreachable, not published, damaged) falls back
    to the copy bundled in `assets/models/<name>`; the Provenance says so and why.
 
 huggingface_hub retries a failed connection five times with back-off (~25 s), so before asking it we try a
@@ -14,6 +15,7 @@ Only safetensors are ever read: nothing is unpickled.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -27,36 +29,45 @@ from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, HfHubHTT
                                     OfflineModeIsEnabled, RepositoryNotFoundError, RevisionNotFoundError)
 
 from .base import Provenance
+from .errors import WeightsNotFoundError
 
-ASSETS = Path(os.environ.get("TRANSLATOR_ASSETS", Path(__file__).resolve().parent.parent / "assets"))
 WEIGHT_FILES = ("config.json", "model.safetensors")
 OPTIONAL_FILES = ("README.md",)
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-class WeightsNotFoundError(LookupError):
-    """No usable weights for the name asked for; the message says what was tried and what to do."""
+def bundled_models_dir() -> Path:
+    """assets/models of a checkout (or $TRANSLATOR_ASSETS/models); translator/bundled in an installed wheel."""
+    if "TRANSLATOR_ASSETS" in os.environ:
+        return Path(os.environ["TRANSLATOR_ASSETS"]) / "models"
+    checkout = Path(__file__).resolve().parent.parent / "assets" / "models"
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "bundled"
 
 
 @dataclass(frozen=True)
 class ShippedModel:
+    """A model the app ships: its bundled copy is `<models>/<name>/` with config.json, model.safetensors,
+    the card, and `shipped.json` saying where it lives on the Hub. Shipping a model is adding that folder."""
     name: str
     family: str
     repo_id: str
     revision: str  # pinned: a commit sha once published; "main" until the first upload
     summary: str
-
-    @property
-    def bundled(self) -> Path:
-        return ASSETS / "models" / self.name
+    bundled: Path
 
 
-SHIPPED = {m.name: m for m in [
-    ShippedModel("cyclegan-noto2twemoji", "cyclegan", "translator-studio/cyclegan-noto2twemoji", "main",
-                 "CycleGAN, Noto emoji <-> Twemoji, unpaired, 64 px"),
-    ShippedModel("pix2pix-sketch2emoji", "pix2pix", "translator-studio/pix2pix-sketch2emoji", "main",
-                 "pix2pix, line drawing -> Noto-style colour emoji, paired, 64 px"),
-]}
+def find_shipped(models: Path | None = None) -> dict[str, ShippedModel]:
+    models = models or bundled_models_dir()
+    shipped = {}
+    for folder in sorted(models.glob("*/shipped.json")):
+        folder = folder.parent
+        hub = json.loads((folder / "shipped.json").read_text())
+        family = json.loads((folder / "config.json").read_text())["family"]
+        shipped[folder.name] = ShippedModel(folder.name, family, hub["repo_id"], hub["revision"], hub["summary"], folder)
+    return shipped
+
+
+SHIPPED = find_shipped()
 
 
 def hub_timeout() -> float:
@@ -87,17 +98,20 @@ def hub_reachable(recheck_after: float = 60.0) -> bool:
     return ok
 
 
-def resolve(name_or_path: str | os.PathLike, revision: str | None = None) -> Provenance:
-    """Find the weights. Raises WeightsNotFoundError with a clear message when there are none."""
-    path = Path(name_or_path).expanduser()
-    if path.is_dir():
-        _check_folder(path)
-        return Provenance("local", path)
+def resolve(name_or_path: str | os.PathLike, revision: str | None = None, allow_local: bool = True) -> Provenance:
+    """Find the weights. Raises WeightsNotFoundError with a clear message when there are none.
+    With `allow_local=False` (a public app) the file system is never looked at for the name."""
     name = str(name_or_path)
     shipped = SHIPPED.get(name)
+    if allow_local and shipped is None:
+        path = Path(name_or_path).expanduser()
+        if path.is_dir():
+            _check_folder(path)
+            return Provenance("local", path)
     if shipped is None and not REPO_ID.match(name):
+        folders = ", a local folder" if allow_local else ""
         raise WeightsNotFoundError(
-            f"'{name}' is not a shipped model ({', '.join(SHIPPED)}), a folder, or a Hub repo id (owner/name).")
+            f"'{name}' is not a shipped model ({', '.join(SHIPPED)}){folders} or a Hub repo id (owner/name).")
     repo_id = shipped.repo_id if shipped else name
     revision = revision or (shipped.revision if shipped else "main")
     try:

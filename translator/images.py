@@ -19,13 +19,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .errors import ImageError
+
 MAX_PIXELS = 40_000_000  # ~ 6300 x 6300; more is refused before decoding (decompression bombs)
 MAX_FILE_BYTES = 50 * 1024 * 1024
 DISPLAY_MIN, DISPLAY_MAX = 256, 1024
-
-
-class ImageError(ValueError):
-    """The input is not an image we can use; the message says why, in words for a user."""
 
 
 @dataclass(frozen=True)

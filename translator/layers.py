@@ -2,13 +2,92 @@
 
 Conv layers take `padding_mode="reflect"` directly instead of a separate ReflectionPad module: the maths
 is the same and the state-dict keys stay named (`stem.conv.weight`), not positional (`model.1.weight`).
+
+Norms (`norm_layer`): "instance" and "batch" (CycleGAN, pix2pix), "layer" (MUNIT's decoder), "iln"
+(U-GAT-IT's learned instance/layer mix), and two *adaptive* norms whose scale and shift come from a style
+code rather than from weights of their own: "adain" (MUNIT, FUNIT) and "adalin" (U-GAT-IT). An adaptive
+norm is called as `norm(x, (gamma, beta))`; `ConvNormAct` and `ResBlock` pass such a pair through, and
+`adaptive_norms` / `split_style` hand each one its share of an MLP's output.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-NORMS = ("instance", "batch", "none")
+NORMS = ("instance", "batch", "layer", "iln", "adain", "adalin", "none")
+Style = tuple[torch.Tensor, torch.Tensor]  # (gamma, beta), each N x C
+
+
+class LayerNorm(nn.Module):
+    """MUNIT's layer norm: per sample over (C, H, W) with the *unbiased* std and eps added to the std, then a
+    per-channel scale and shift (nn.GroupNorm(1, C) differs in both, so official weights would drift)."""
+
+    def __init__(self, channels: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.gamma = nn.Parameter(torch.rand(channels))  # MUNIT initialises the scale uniform in [0, 1)
+        self.beta = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.flatten(1)
+        mean = flat.mean(1).view(-1, 1, 1, 1)
+        std = flat.std(1).view(-1, 1, 1, 1)
+        return (x - mean) / (std + self.eps) * self.gamma.view(1, -1, 1, 1) + self.beta.view(1, -1, 1, 1)
+
+
+def instance_layer_mix(x: torch.Tensor, rho: torch.Tensor, eps: float) -> torch.Tensor:
+    """rho * instance-normalised x + (1 - rho) * layer-normalised x, both with the unbiased variance
+    (U-GAT-IT's choice, kept so its official weights give its official outputs)."""
+    x_in = (x - x.mean((2, 3), keepdim=True)) / torch.sqrt(x.var((2, 3), keepdim=True) + eps)
+    x_ln = (x - x.mean((1, 2, 3), keepdim=True)) / torch.sqrt(x.var((1, 2, 3), keepdim=True) + eps)
+    rho = rho.clamp(0, 1)  # the paper clips rho to [0, 1]; clamping here keeps any state in range
+    return rho * x_in + (1 - rho) * x_ln
+
+
+class InstanceLayerNorm(nn.Module):
+    """U-GAT-IT's ILN (decoder upsampling): a learned per-channel mix rho of instance and layer norm, with
+    learned scale and shift."""
+
+    def __init__(self, channels: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.rho = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.gamma = nn.Parameter(torch.ones(1, channels, 1, 1))
+        self.beta = nn.Parameter(torch.zeros(1, channels, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return instance_layer_mix(x, self.rho, self.eps) * self.gamma + self.beta
+
+
+class AdaptiveNorm(nn.Module):
+    """Normalise, then scale and shift by a (gamma, beta) pair computed from a style code.
+
+    "adain": instance norm with the biased variance and eps 1e-5, then gamma * x + beta (gamma used as
+    given, as MUNIT and FUNIT do). "adalin": U-GAT-IT's mix of instance and layer norm with a learned rho
+    (initialised 0.9), then gamma * x + beta."""
+
+    def __init__(self, channels: int, kind: str = "adain", eps: float = 1e-5):
+        super().__init__()
+        if kind not in ("adain", "adalin"):
+            raise ValueError(f"adaptive norm must be 'adain' or 'adalin', got {kind!r}")
+        self.channels, self.kind, self.eps = channels, kind, eps
+        if kind == "adalin":
+            self.rho = nn.Parameter(torch.full((1, channels, 1, 1), 0.9))
+
+    def forward(self, x: torch.Tensor, style: Style | None = None) -> torch.Tensor:
+        if style is None:
+            raise ValueError(f"{self.kind} needs a style: call with (x, (gamma, beta))")
+        gamma, beta = style
+        if gamma.shape[-1] != self.channels or beta.shape[-1] != self.channels:
+            raise ValueError(f"{self.kind} over {self.channels} channels got gamma/beta of {gamma.shape[-1]}/{beta.shape[-1]}")
+        if self.kind == "adain":
+            x = F.instance_norm(x, eps=self.eps)
+        else:
+            x = instance_layer_mix(x, self.rho, self.eps)
+        return x * gamma[:, :, None, None] + beta[:, :, None, None]
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
@@ -16,21 +95,30 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
         return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
     if kind == "batch":
         return nn.BatchNorm2d(channels)
+    if kind == "layer":
+        return LayerNorm(channels)
+    if kind == "iln":
+        return InstanceLayerNorm(channels)
+    if kind in ("adain", "adalin"):
+        return AdaptiveNorm(channels, kind)
     if kind == "none":
         return nn.Identity()
     raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")
 
 
-class ConvNormAct(nn.Sequential):
-    """conv -> norm -> activation, the unit most of these networks are made of."""
+class ConvNormAct(nn.Module):
+    """conv -> norm -> activation, the unit most of these networks are made of. With an adaptive norm,
+    call it as `block(x, (gamma, beta))`."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: int = 0, norm: str = "instance", activation: nn.Module | None = None,
                  padding_mode: str = "zeros", transpose: bool = False, bias: bool | None = None,
-                 upsample: int = 1):
+                 upsample: int = 1, spectral_norm: bool = False):
         """`upsample`: nearest-neighbour upscaling by this factor before the conv — the resize-convolution
-        that avoids the checkerboard of transposed convs (Odena et al., 2016)."""
-        # a conv followed by a norm with a learned shift needs no bias of its own (the papers' rule:
+        of MUNIT, FUNIT and U-GAT-IT's decoders (no transposed-conv checkerboard; Odena et al., 2016).
+        `spectral_norm`: constrain the conv's spectral norm (discriminators of U-GAT-IT, imaginaire)."""
+        super().__init__()
+        # a conv followed by a norm with a learned or given shift needs no bias of its own (the papers' rule:
         # bias unless batch norm); `bias` overrides it where the official network differs
         bias = norm in ("instance", "none") if bias is None else bias
         if transpose:  # upsampling by exactly `stride`: (H-1)s - 2p + k + output_padding = sH
@@ -39,40 +127,94 @@ class ConvNormAct(nn.Sequential):
         else:
             conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=bias,
                              padding_mode=padding_mode)
-        super().__init__()
-        if upsample > 1:  # registered first, so it runs first; it has no weights, so keys stay conv/norm
+        if upsample > 1:  # registered first, so it reads first; it has no weights, so keys stay conv/norm
             self.upsample = nn.Upsample(scale_factor=upsample, mode="nearest")
-        self.conv = conv
+        self.conv = nn.utils.parametrizations.spectral_norm(conv) if spectral_norm else conv
         self.norm = norm_layer(norm, out_channels)
         self.act = activation if activation is not None else nn.ReLU(inplace=True)
+        self.adaptive = isinstance(self.norm, AdaptiveNorm)
+
+    def forward(self, x: torch.Tensor, style: Style | None = None) -> torch.Tensor:
+        if hasattr(self, "upsample"):
+            x = self.upsample(x)
+        x = self.conv(x)
+        x = self.norm(x, style) if self.adaptive else self.norm(x)
+        return self.act(x)
 
 
 class ResBlock(nn.Module):
-    """Two 3x3 convs with a skip connection (no activation after the sum, as in CycleGAN)."""
+    """Two 3x3 convs with a skip connection (no activation after the sum, as in CycleGAN, MUNIT, U-GAT-IT).
+    With an adaptive norm, `block(x, [style_1, style_2])` gives each conv's norm its (gamma, beta)."""
 
-    def __init__(self, channels: int, norm: str = "instance", padding_mode: str = "reflect", dropout: float = 0.0):
+    def __init__(self, channels: int, norm: str = "instance", padding_mode: str = "reflect", dropout: float = 0.0,
+                 bias: bool | None = None):
         super().__init__()
-        self.conv1 = ConvNormAct(channels, channels, 3, padding=1, norm=norm, padding_mode=padding_mode)
+        self.conv1 = ConvNormAct(channels, channels, 3, padding=1, norm=norm, padding_mode=padding_mode, bias=bias)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.conv2 = ConvNormAct(channels, channels, 3, padding=1, norm=norm, padding_mode=padding_mode,
+        self.conv2 = ConvNormAct(channels, channels, 3, padding=1, norm=norm, padding_mode=padding_mode, bias=bias,
                                  activation=nn.Identity())
 
+    def forward(self, x: torch.Tensor, styles: Sequence[Style] | None = None) -> torch.Tensor:
+        first, second = styles if styles is not None else (None, None)
+        return x + self.conv2(self.dropout(self.conv1(x, first)), second)
+
+
+def adaptive_norms(module: nn.Module) -> list[AdaptiveNorm]:
+    """The adaptive norms of a network, in the order their parameters are laid out in a style vector."""
+    return [m for m in module.modules() if isinstance(m, AdaptiveNorm)]
+
+
+def style_params_count(module: nn.Module) -> int:
+    """How many numbers an MLP must produce to drive every adaptive norm of `module`: 2 x channels each."""
+    return sum(2 * m.channels for m in adaptive_norms(module))
+
+
+def split_style(params: torch.Tensor, module: nn.Module) -> list[Style]:
+    """N x style_params_count(module) -> one (gamma, beta) per adaptive norm, in module order. Each norm's
+    slice is laid out [beta, gamma] (mean first), MUNIT's and FUNIT's order, so their weights load as they are."""
+    styles, start = [], 0
+    for norm in adaptive_norms(module):
+        beta, gamma = params[:, start:start + norm.channels], params[:, start + norm.channels:start + 2 * norm.channels]
+        styles.append((gamma, beta))
+        start += 2 * norm.channels
+    if start != params.shape[1]:
+        raise ValueError(f"style vector has {params.shape[1]} values; the adaptive norms need {start}")
+    return styles
+
+
+class MLP(nn.Module):
+    """Linear layers with ReLU between them (none after the last): style code -> norm parameters."""
+
+    def __init__(self, in_features: int, out_features: int, hidden: int = 256, n_layers: int = 3):
+        super().__init__()
+        if n_layers < 1:
+            raise ValueError("an MLP needs at least one layer")
+        widths = [in_features] + [hidden] * (n_layers - 1) + [out_features]
+        layers: list[nn.Module] = []
+        for i in range(n_layers):
+            layers.append(nn.Linear(widths[i], widths[i + 1]))
+            if i < n_layers - 1:
+                layers.append(nn.ReLU(inplace=True))
+        self.layers = nn.Sequential(*layers)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(self.dropout(self.conv1(x)))
+        return self.layers(x.flatten(1))
 
 
 class PatchDiscriminator(nn.Module):
     """PatchGAN: a score per overlapping patch (70x70 receptive field with the default 3 layers)."""
 
-    def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "instance"):
+    def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "instance",
+                 spectral_norm: bool = False):
         super().__init__()
         lrelu = lambda: nn.LeakyReLU(0.2, inplace=True)  # noqa: E731
-        layers = [ConvNormAct(in_channels, ndf, 4, 2, 1, norm="none", activation=lrelu())]
+        layers = [ConvNormAct(in_channels, ndf, 4, 2, 1, norm="none", activation=lrelu(), spectral_norm=spectral_norm)]
         channels = ndf
         for i in range(1, n_layers + 1):
             out = ndf * min(2 ** i, 8)
             stride = 2 if i < n_layers else 1
-            layers.append(ConvNormAct(channels, out, 4, stride, 1, norm=norm, activation=lrelu()))
+            layers.append(ConvNormAct(channels, out, 4, stride, 1, norm=norm, activation=lrelu(),
+                                      spectral_norm=spectral_norm))
             channels = out
         self.body = nn.Sequential(*layers)
         self.head = nn.Conv2d(channels, 1, 4, 1, 1)
@@ -81,11 +223,29 @@ class PatchDiscriminator(nn.Module):
         return self.head(self.body(x))
 
 
+class MultiScaleDiscriminator(nn.Module):
+    """The same discriminator at several scales (MUNIT, UNIT, pix2pixHD): scale k sees the image average-
+    pooled k times (3x3, stride 2, padding not counted). Returns one prediction per scale, finest first."""
+
+    def __init__(self, n_scales: int = 3, **patch_kwargs):
+        super().__init__()
+        self.scales = nn.ModuleList(PatchDiscriminator(**patch_kwargs) for _ in range(n_scales))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        outputs = []
+        for i, discriminator in enumerate(self.scales):
+            if i:
+                x = F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
+            outputs.append(discriminator(x))
+        return outputs
+
+
 def init_weights(module: nn.Module, std: float = 0.02) -> None:
     """N(0, 0.02) init of the pix2pix/CycleGAN papers (norm scales around 1)."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, std)
+            parametrized = nn.utils.parametrize.is_parametrized(m, "weight")  # spectral norm: init the raw weight
+            nn.init.normal_(m.parametrizations.weight.original if parametrized else m.weight, 0.0, std)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d):

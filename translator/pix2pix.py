@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 
 from . import images
-from .base import HubModel, Translator
+from .base import Family, HubModel, Tab, Translator
+from .errors import ImageError
 from .layers import ConvNormAct
+from .registry import register
 
 
 class UNetGenerator(nn.Module):
@@ -61,8 +62,6 @@ class Pix2Pix(HubModel):
     """The generator of a pix2pix run (the conditional discriminator is a training matter).
     `input_kind="sketch"` tells the translator to treat inputs as line drawings (see Pix2PixTranslator)."""
 
-    family = "pix2pix"
-
     def __init__(self, image_size: int = 256, in_channels: int = 3, out_channels: int = 3, ngf: int = 64,
                  num_downs: int = 8, norm: str = "batch", dropout: float = 0.5, domain_a: str = "A",
                  domain_b: str = "B", input_kind: str = "image"):
@@ -97,16 +96,19 @@ class Pix2PixTranslator(Translator):
         self.model.eval()  # dropout off
 
     @property
-    def is_sketch(self) -> bool:
-        return self.config.get("input_kind") == "sketch"
+    def input_kind(self) -> str:
+        return "drawing" if self.config.get("input_kind") == "sketch" else "image"
 
     def prepare(self, image) -> tuple[torch.Tensor, images.Layout]:
-        if not self.is_sketch:
+        if self.input_kind != "drawing":
             return super().prepare(image)
         # A drawing: cut to what was drawn, centred on a square (the training emoji fill theirs; the result is
         # a square emoji), then shrunk keeping every stroke dark (min over each block; Lanczos would fade a
         # thin mouse stroke to light grey).
-        drawing = images.crop_to_content(images.load_image(image), margin=0.06, square=True)
+        drawing = images.load_image(image)
+        if images.is_blank(drawing):
+            raise ImageError("The drawing is empty: draw something first.")
+        drawing = images.crop_to_content(drawing, margin=0.06, square=True)
         factor = 4
         big, layout = images.to_model_input(drawing, self.image_size * factor)
         x = -F.max_pool2d(-big, factor)
@@ -116,6 +118,14 @@ class Pix2PixTranslator(Translator):
     def translate_tensor(self, x: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
         return self.model(x)
 
-    def translate(self, image, direction: str = "a2b") -> Image.Image:
-        """A drawing (or an input-domain image) in, the translated image out."""
-        return super().translate(image, direction)
+
+register(Family(
+    name="pix2pix", title="pix2pix", network=Pix2Pix, translator=Pix2PixTranslator,
+    paper="Isola, Zhu, Zhou, Efros, *Image-to-Image Translation with Conditional Adversarial Networks*, "
+          "CVPR 2017 (https://arxiv.org/abs/1611.07004)",
+    code_licence="BSD-2-Clause (junyanz/pytorch-CycleGAN-and-pix2pix); this implementation: MIT",
+    tab=Tab(intro="Paired translation (pix2pix): draw an emoji in black lines — a face, a heart, a fruit — and it "
+                  "comes back coloured in **{b}** style. Any canvas size: the drawing is cut to what you drew, so "
+                  "draw it big or small."),
+    tiny_config={"image_size": 32, "ngf": 4, "num_downs": 5, "domain_a": "left", "domain_b": "right"},
+))

@@ -1,0 +1,96 @@
+"""The losses every trainer draws from, defined once.
+
+GAN losses take a discriminator's prediction (or a list of them, one per scale of a multi-scale
+discriminator, averaged) and whether the target is real:
+
+    gan_loss(d(real), True, "lsgan") + gan_loss(d(fake), False, "lsgan")   # discriminator
+    gan_loss(d(fake), True, "lsgan")                                       # generator
+
+- "lsgan": least squares (Mao et al. 2017; CycleGAN, MUNIT, UNIT, U-GAT-IT);
+- "vanilla": binary cross-entropy on logits (Goodfellow et al. 2014; pix2pix);
+- "hinge": max(0, 1 -/+ D) for the discriminator, -D for the generator (FUNIT, imaginaire), so it needs
+  to know which side is asking (`for_discriminator`).
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+GAN_LOSSES = ("lsgan", "vanilla", "hinge")
+
+
+def gan_loss(prediction: torch.Tensor | Sequence[torch.Tensor], real: bool, kind: str = "lsgan",
+             for_discriminator: bool = True) -> torch.Tensor:
+    if not isinstance(prediction, torch.Tensor):  # one prediction per scale
+        return torch.stack([gan_loss(p, real, kind, for_discriminator) for p in prediction]).mean()
+    p = prediction.float()  # losses in fp32 under autocast
+    if kind == "lsgan":
+        return F.mse_loss(p, torch.full_like(p, float(real)))
+    if kind == "vanilla":
+        return F.binary_cross_entropy_with_logits(p, torch.full_like(p, float(real)))
+    if kind == "hinge":
+        if not for_discriminator:
+            if not real:
+                raise ValueError("the hinge generator loss asks for real (the generator wants D to say real)")
+            return -p.mean()
+        return F.relu(1 - p).mean() if real else F.relu(1 + p).mean()
+    raise ValueError(f"GAN loss must be one of {GAN_LOSSES}, got {kind!r}")
+
+
+def r1_penalty(real_prediction: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): the squared gradient norm of D's output at real images, per image, averaged.
+    `real_images` must have requires_grad set before the discriminator saw them."""
+    (grad,) = torch.autograd.grad(real_prediction.float().sum(), real_images, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()
+
+
+def gradient_penalty(discriminator, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): (||grad D(x)|| - 1)^2 at random points between real and fake."""
+    alpha = torch.rand(real.shape[0], *[1] * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    mixed = (alpha * real + (1 - alpha) * fake.detach()).requires_grad_(True)
+    prediction = discriminator(mixed)
+    (grad,) = torch.autograd.grad(prediction.float().sum(), mixed, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def feature_matching(fake_features: Sequence[torch.Tensor], real_features: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Mean L1 between a discriminator's features of fake and of real images (real ones as fixed targets)."""
+    if len(fake_features) != len(real_features) or not fake_features:
+        raise ValueError("feature matching needs the same, non-zero number of fake and real feature maps")
+    return torch.stack([F.l1_loss(f.float(), r.detach().float()) for f, r in zip(fake_features, real_features)]).mean()
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels (anisotropic L1 TV). It charges a ramp by its
+    height, not by how smoothly it rises, so shading and sharp edges cost what they cost; what it makes
+    expensive is oscillation -- the pixel-level grain a generator can add that real images lack. A loss for
+    the trainers, and the evaluation's "roughness" column (outputs vs real targets)."""
+    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+
+
+class ImagePool:
+    """The history buffer of Shrivastava et al. used by CycleGAN: once full, each fake is swapped with a
+    stored one half of the time, so the discriminator also sees older generator outputs."""
+
+    def __init__(self, size: int = 50):
+        self.size, self.images = size, []
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        if self.size == 0:
+            return images
+        out = []
+        for image in images.detach():
+            image = image.unsqueeze(0)
+            if len(self.images) < self.size:
+                self.images.append(image)
+                out.append(image)
+            elif random.random() < 0.5:
+                i = random.randrange(self.size)
+                out.append(self.images[i].clone())
+                self.images[i] = image
+            else:
+                out.append(image)
+        return torch.cat(out)
