@@ -290,7 +290,7 @@ class FamilyTab:
         api = family.name
         for event, fn, inputs, name in self.setters:  # seed / reference -> the style sliders (which then re-run)
             event(fn, inputs + [model], sliders, api_name=name, concurrency_id="model")
-        progress = dict(show_progress_on=outputs[:1], concurrency_id="model")
+        progress = dict(show_progress_on=outputs[:1], show_progress="minimal", concurrency_id="model")
         button.click(self.endpoint(run, ["image", *shared_names], defaults), [image, *shared], all_outputs, api_name=api, **progress)
         live_inputs, live_outputs = [image, *shared], all_outputs + [image]
         for trigger in [image, *shared]:

@@ -126,13 +126,17 @@ def test_cyclegan_example_runs_and_the_direction_switch_reruns(page):
     assert wait_for(lambda: page.locator("#cyclegan-translation img").get_attribute("src") != first)
 
 
-def test_a_broken_upload_is_a_message_and_leaves_no_broken_image(page, tmp_path):
+def test_a_broken_upload_is_a_message_and_leaves_no_broken_image(page, app_url, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
     page.locator("#cyclegan-input input[type=file]").set_input_files(str(broken))
     assert wait_for(lambda: page.get_by_text("damaged or truncated").count() > 0)
     assert wait_for(lambda: not has_image(page, "cyclegan-input"))  # taken out of the input box
     assert not has_image(page, "cyclegan-translation")
+    shot(page, "broken-upload")
+    log = app_url[1].read_text()
+    assert "user error: broken.png is damaged or truncated" in log  # one line on the server...
+    assert "Traceback" not in log  # ...and no traceback for a user's mistake
 
 
 def test_sketchpad_draws_at_once_and_clearing_clears_the_result(page):
@@ -159,3 +163,17 @@ def test_drawing_examples_load_into_the_visible_sketchpad(page):
     assert wait_for(lambda: has_image(page, "pix2pix-translation")), "the example is translated"
     assert page.get_by_role("tab", name="Draw", exact=True).get_attribute("aria-selected") == "true"
     shot(page, "pix2pix-example")
+
+
+def test_an_error_is_a_message_that_does_not_cover_the_last_result(page):
+    page.locator("#cyclegan-examples button, #cyclegan-examples tbody tr").first.click()
+    assert wait_for(lambda: " ms" in info_text(page, "cyclegan"))
+    page.get_by_text("Model", exact=True).first.click()  # open the Model accordion
+    box = page.get_by_label("Shipped name, Hub repo id")
+    box.fill("pix2pix-sketch2emoji")
+    page.get_by_role("button", name="Translate", exact=True).click()
+    assert wait_for(lambda: page.get_by_text("is a pix2pix model").count() > 0)
+    shot(page, "error")
+    # the error shows in the toast and on the main output only, not over the timing text beside it
+    assert page.locator("#cyclegan-info .error, #cyclegan-info [class*='error']").count() == 0
+    assert page.locator("#cyclegan-info").is_visible()

@@ -21,7 +21,7 @@ def test_translates_a_folder_and_skips_bad_files(tmp_path):
     done = run("cyclegan-noto2twemoji", folder, "-o", tmp_path / "out", "--direction", "b2a")
     assert done.returncode == 1  # one file failed
     assert "skipped" in done.stderr and "broken.png" in done.stderr and "Traceback" not in done.stderr
-    assert "weights from bundled" in done.stderr
+    assert "using the bundled copy; Hub not reachable" in done.stderr  # calmly, not as a failure
     assert Image.open(tmp_path / "out" / "a.png").size == (256, 192)
     assert Image.open(tmp_path / "out" / "nested" / "b.png").mode == "RGB"  # subfolders are kept
 

@@ -167,3 +167,23 @@ def test_hf_endpoint_env_var_reaches_the_fake_hub(tmp_path, tiny_model_dir):
     assert "weights from hub: alice/tiny@main" in done.stderr
     assert Image.open(tmp_path / "out" / "face.png").size == (256, 256)
     assert server.downloads("model.safetensors") == 1
+
+
+def test_shipping_a_model_is_adding_its_folder(tmp_path, tiny_model_dir):
+    import json
+    import shutil
+
+    shutil.copytree(tiny_model_dir, tmp_path / "models" / "tiny-shipped")
+    (tmp_path / "models" / "tiny-shipped" / "shipped.json").write_text(json.dumps(
+        {"repo_id": "someone/tiny-shipped", "revision": "abc", "summary": "a tiny one"}))
+    shutil.copytree(tiny_model_dir, tmp_path / "models" / "not-shipped")  # no shipped.json: not listed
+    found = hub.find_shipped(tmp_path / "models")
+    assert list(found) == ["tiny-shipped"]
+    assert found["tiny-shipped"].family == "cyclegan" and found["tiny-shipped"].revision == "abc"
+
+
+def test_a_public_app_never_opens_a_folder_by_name(tiny_model_dir):
+    with pytest.raises(translator.WeightsNotFoundError, match="not a shipped model") as err:
+        translator.load(str(tiny_model_dir), allow_local=False)
+    assert "local folder" not in str(err.value)
+    assert translator.load(str(tiny_model_dir)).provenance.source == "local"  # the Python API may

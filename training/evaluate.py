@@ -36,7 +36,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 import translator
 from training import classifier as vendor
@@ -292,23 +292,25 @@ def to_pil(x: torch.Tensor, cell: int) -> Image.Image:
 
 def draw_sheet(blocks: list[tuple[str, list[str], list[tuple[str, torch.Tensor]]]], size: int) -> Image.Image:
     cell = max(size, 128) if size <= 256 else 256
-    label_w, gap, title_h = 96, 4, 18
+    label_w, gap, line = 96, 4, 16
+    font = ImageFont.load_default(13)
     columns = max(len(keys) for _, keys, _ in blocks)
-    height = sum(title_h + len(rows) * (cell + gap) + 14 for _, _, rows in blocks)
+    height = sum(2 * line + len(rows) * (cell + gap) + 12 for _, _, rows in blocks)
     sheet = Image.new("RGB", (label_w + columns * (cell + gap), height), "white")
     draw = ImageDraw.Draw(sheet)
     y = 0
     for title, keys, rows in blocks:
-        draw.text((4, y + 3), title, fill="black")
+        draw.text((4, y + 1), title.replace("→", "->"), fill="black", font=font)
+        y += line
         for i, key in enumerate(keys):
-            draw.text((label_w + i * (cell + gap) + 2, y + 3), key[:18], fill=(90, 90, 90))
-        y += title_h
+            draw.text((label_w + i * (cell + gap) + 2, y + 1), key[:20], fill=(90, 90, 90), font=font)
+        y += line
         for name, images in rows:
-            draw.text((4, y + cell // 2 - 6), name, fill="black")
+            draw.text((4, y + cell // 2 - 7), name, fill="black", font=font)
             for i in range(len(images)):
                 sheet.paste(to_pil(images[i], cell), (label_w + i * (cell + gap), y))
             y += cell + gap
-        y += 14
+        y += 12
     return sheet
 
 

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     except TranslatorError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"{args.model}: weights from {t.provenance}", file=sys.stderr)
+    print(f"{args.model}: {t.provenance.summary}", file=sys.stderr)
     failed = 0
     for path, relative in tqdm(files, desc="translating", unit="img"):
         try:

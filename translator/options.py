@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from .errors import OptionsError
-
-if TYPE_CHECKING:
-    from .base import Translator
 
 MAX_SEED = 2 ** 32 - 1
 STYLE_LIMIT = 10.0  # style codes are ~N(0, 1); beyond this a slider or a typo, not a style
@@ -33,7 +30,7 @@ MAX_REFERENCES = 20
 class Option:
     name: str
     help: str
-    check: Callable[[Any, "Translator"], Any]  # value -> the value the network uses, or OptionsError
+    check: Callable[[Any, Any], Any]  # (value, translator) -> the value the network uses, or OptionsError
 
 
 def _seed(value, t) -> int:
@@ -91,7 +88,7 @@ OPTIONS: dict[str, Option] = {o.name: o for o in [
 ]}
 
 
-def check_options(t: "Translator", given: dict[str, Any]) -> dict[str, Any]:
+def check_options(t, given: dict[str, Any]) -> dict[str, Any]:
     """Validate `given` against what the translator's family accepts; None means "not given"."""
     given = {k: v for k, v in given.items() if v is not None}
     unknown = [k for k in given if k not in t.options]
