@@ -24,9 +24,9 @@ def test_hinge_is_different_for_the_two_players():
         gan_loss(confident, True, "wasserstein")
 
 
-def test_multiscale_predictions_are_averaged():
-    scales = [torch.zeros(1, 1, 4, 4), torch.ones(1, 1, 2, 2)]
-    assert gan_loss(scales, True, "lsgan") == pytest.approx(0.5)
+def test_multiscale_predictions_are_summed_over_scales():
+    scales = [torch.zeros(1, 1, 4, 4), torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 1, 1)]
+    assert gan_loss(scales, True, "lsgan") == pytest.approx(2.0)  # each scale's mean, summed
 
 
 def test_r1_and_gradient_penalty_of_a_linear_critic():

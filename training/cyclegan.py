@@ -15,18 +15,16 @@ frozen), then one discriminator step. The departures listed at the end of --help
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.transforms.functional import gaussian_blur
 
 from training.common import (Departure, Run, add_common_args, data_version, frozen, parse_args as parse_with_recipe,
                              write_validation_list)
 from training.data.folders import ImageFiles, UnpairedDataset, cyclegan_folders, eval_transform, is_held_out
-from training.losses import ImagePool, gan_loss, total_variation
+from training.losses import ImagePool, blurred_l1, gan_loss, total_variation
 from translator.cyclegan import CycleGAN
 from translator.layers import PatchDiscriminator, init_weights
 
@@ -39,13 +37,6 @@ DEPARTURES = {
     "lambda_tv_a2b": Departure(0.0, "weight of a total-variation penalty on the translations A->B (taxes grain)"),
     "lambda_tv_b2a": Departure(0.0, "the same on the translations B->A"),
 }
-
-
-def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Gaussian blur (kernel cut at 2 sigma); sigma <= 0 returns x unchanged."""
-    if sigma <= 0:
-        return x
-    return gaussian_blur(x, kernel_size=2 * math.ceil(2 * sigma) + 1, sigma=sigma)
 
 
 class Discriminators(nn.Module):
@@ -84,13 +75,6 @@ class GeneratorPass(nn.Module):
         return {"fake_a": fake_a, "fake_b": fake_b, "rec_a": self.model.g_ba(self.noisy(fake_b)),
                 "rec_b": self.model.g_ab(self.noisy(fake_a)),
                 "idt_a": idt_a, "idt_b": idt_b}
-
-
-def cycle_l1(reconstruction: torch.Tensor, original: torch.Tensor, blur_sigma: float = 0.0) -> torch.Tensor:
-    """The cycle loss. blur_sigma > 0 compares blurred images: the cycle then only has to bring back the
-    coarse image, so a translation need not carry the source's fine detail (as texture) just to be
-    reconstructed; the discriminators still see every pixel (0 = the paper)."""
-    return F.l1_loss(blur(reconstruction, blur_sigma), blur(original, blur_sigma))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -176,7 +160,7 @@ def main(argv=None) -> CycleGAN:
         with frozen(d_raw), run.accelerator.autocast():
             out = generator_pass(a, b)
             loss_gan = gan_loss(d_raw.d_b(out["fake_b"]), True) + gan_loss(d_raw.d_a(out["fake_a"]), True)
-            cycle_a, cycle_b = cycle_l1(out["rec_a"], a, args.cycle_blur_a), cycle_l1(out["rec_b"], b, args.cycle_blur_b)
+            cycle_a, cycle_b = blurred_l1(out["rec_a"], a, args.cycle_blur_a), blurred_l1(out["rec_b"], b, args.cycle_blur_b)
             loss_cycle = lambda_a * cycle_a + lambda_b * cycle_b
             loss_idt = args.lambda_identity * (lambda_a * F.l1_loss(out["idt_a"], a) + lambda_b * F.l1_loss(out["idt_b"], b)) \
                 if out["idt_a"] is not None else torch.zeros(())

@@ -1,7 +1,7 @@
 """The losses every trainer draws from, defined once.
 
 GAN losses take a discriminator's prediction (or a list of them, one per scale of a multi-scale
-discriminator, averaged) and whether the target is real:
+discriminator, summed as the official MUNIT and UNIT do) and whether the target is real:
 
     gan_loss(d(real), True, "lsgan") + gan_loss(d(fake), False, "lsgan")   # discriminator
     gan_loss(d(fake), True, "lsgan")                                       # generator
@@ -13,19 +13,21 @@ discriminator, averaged) and whether the target is real:
 """
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from torchvision.transforms.functional import gaussian_blur
 
 GAN_LOSSES = ("lsgan", "vanilla", "hinge")
 
 
 def gan_loss(prediction: torch.Tensor | Sequence[torch.Tensor], real: bool, kind: str = "lsgan",
              for_discriminator: bool = True) -> torch.Tensor:
-    if not isinstance(prediction, torch.Tensor):  # one prediction per scale
-        return torch.stack([gan_loss(p, real, kind, for_discriminator) for p in prediction]).mean()
+    if not isinstance(prediction, torch.Tensor):  # one prediction per scale: summed, as MUNIT and UNIT do
+        return torch.stack([gan_loss(p, real, kind, for_discriminator) for p in prediction]).sum()
     p = prediction.float()  # losses in fp32 under autocast
     if kind == "lsgan":
         return F.mse_loss(p, torch.full_like(p, float(real)))
@@ -61,6 +63,20 @@ def feature_matching(fake_features: Sequence[torch.Tensor], real_features: Seque
     if len(fake_features) != len(real_features) or not fake_features:
         raise ValueError("feature matching needs the same, non-zero number of fake and real feature maps")
     return torch.stack([F.l1_loss(f.float(), r.detach().float()) for f, r in zip(fake_features, real_features)]).mean()
+
+
+def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur (kernel cut at 2 sigma); sigma <= 0 returns x unchanged."""
+    if sigma <= 0:
+        return x
+    return gaussian_blur(x, kernel_size=2 * math.ceil(2 * sigma) + 1, sigma=sigma)
+
+
+def blurred_l1(reconstruction: torch.Tensor, original: torch.Tensor, sigma: float = 0.0) -> torch.Tensor:
+    """L1 between blurred images: a cycle loss that asks only for the coarse image back (colours, layout,
+    large shapes), so a translation need not carry the source's fine detail just to be reconstructed
+    (sigma 0 = the plain L1 of the papers). Found on the emoji task for CycleGAN: docs/experiments.md."""
+    return F.l1_loss(blur(reconstruction, sigma), blur(original, sigma))
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:

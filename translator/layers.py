@@ -223,13 +223,36 @@ class PatchDiscriminator(nn.Module):
         return self.head(self.body(x))
 
 
+class StridedDiscriminator(nn.Module):
+    """One scale of MUNIT's and UNIT's discriminator: stride-2 4x4 convs (leaky ReLU, reflect padding, no
+    norm by default), then a 1x1 conv to one score per patch."""
+
+    def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 4, norm: str = "none",
+                 spectral_norm: bool = False):
+        super().__init__()
+        lrelu = lambda: nn.LeakyReLU(0.2, inplace=True)  # noqa: E731
+        layers, channels = [], in_channels
+        for i in range(n_layers):
+            out = ndf * 2 ** i
+            layers.append(ConvNormAct(channels, out, 4, 2, 1, norm="none" if i == 0 else norm, activation=lrelu(),
+                                      padding_mode="reflect", bias=True, spectral_norm=spectral_norm))
+            channels = out
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Conv2d(channels, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
 class MultiScaleDiscriminator(nn.Module):
     """The same discriminator at several scales (MUNIT, UNIT, pix2pixHD): scale k sees the image average-
-    pooled k times (3x3, stride 2, padding not counted). Returns one prediction per scale, finest first."""
+    pooled k times (3x3, stride 2, padding not counted). Returns one prediction per scale, finest first.
+    `body`: "patch" (PatchDiscriminator) or "strided" (StridedDiscriminator, MUNIT's and UNIT's)."""
 
-    def __init__(self, n_scales: int = 3, **patch_kwargs):
+    def __init__(self, n_scales: int = 3, body: str = "patch", **kwargs):
         super().__init__()
-        self.scales = nn.ModuleList(PatchDiscriminator(**patch_kwargs) for _ in range(n_scales))
+        make = {"patch": PatchDiscriminator, "strided": StridedDiscriminator}[body]
+        self.scales = nn.ModuleList(make(**kwargs) for _ in range(n_scales))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         outputs = []
@@ -240,12 +263,17 @@ class MultiScaleDiscriminator(nn.Module):
         return outputs
 
 
-def init_weights(module: nn.Module, std: float = 0.02) -> None:
-    """N(0, 0.02) init of the pix2pix/CycleGAN papers (norm scales around 1)."""
+def init_weights(module: nn.Module, std: float = 0.02, kind: str = "normal") -> None:
+    """N(0, 0.02) init of the pix2pix/CycleGAN papers (norm scales around 1); kind="kaiming": He's fan-in
+    normal init, which the official MUNIT and UNIT use for their generators."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             parametrized = nn.utils.parametrize.is_parametrized(m, "weight")  # spectral norm: init the raw weight
-            nn.init.normal_(m.parametrizations.weight.original if parametrized else m.weight, 0.0, std)
+            weight = m.parametrizations.weight.original if parametrized else m.weight
+            if kind == "kaiming":
+                nn.init.kaiming_normal_(weight, a=0, mode="fan_in")
+            else:
+                nn.init.normal_(weight, 0.0, std)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d):

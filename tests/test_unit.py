@@ -1,0 +1,99 @@
+"""UNIT: the shared layers really are shared, the latent is a unit-variance Gaussian around the encoder's
+mean, both streams come from one code, and the trainer runs, resumes and exports what the core loads."""
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+import translator
+from conftest import ROOT, export
+from translator.layers import init_weights
+from translator.unit import UNIT
+
+TINY = ["--image-size", "32", "--dim", "4", "--n-res", "2", "--n-shared", "1", "--ndf", "4", "--n-layers-d", "2",
+        "--log-every", "1", "--sample-every", "2", "--threads", "1"]
+
+
+def tiny_unit(seed=0):
+    torch.manual_seed(seed)
+    model = UNIT(image_size=32, dim=4, n_res=2, n_shared=1, domain_a="left", domain_b="right")
+    init_weights(model, kind="kaiming")
+    return model
+
+
+def test_defaults_match_the_official_generator_size():
+    # two official VAEGen (dim 64, 2 downsamplings, 4 residual blocks) hold 2 x 11,140,483 parameters
+    # (shared/reference/official-implementations.md, A8); sharing one block per side saves two of them
+    assert sum(p.numel() for p in UNIT(n_shared=0).parameters()) == 2 * 11_140_483
+    shared = UNIT(n_shared=1)
+    block = sum(p.numel() for p in shared.shared_encoder.parameters())
+    assert sum(p.numel() for p in shared.parameters()) == 2 * 11_140_483 - 2 * block
+
+
+def test_training_through_domain_a_changes_what_domain_b_computes():
+    model = tiny_unit()
+    a, b = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        before = model.decode(model.encode(b, "b"), "b").clone()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    (model.decode(model.encode(a, "a"), "a") - a).abs().mean().backward()  # only domain A's images
+    for module in (model.encoder_b, model.decoder_b):
+        assert all(p.grad is None for p in module.parameters())  # B's own layers saw nothing
+    assert all(p.grad is not None for p in model.shared_encoder.parameters())
+    opt.step()
+    with torch.no_grad():
+        after = model.decode(model.encode(b, "b"), "b")
+    assert not torch.allclose(before, after)  # yet B's output moved: the shared blocks are one module
+    assert model.encode(a, "a").shape == model.encode(b, "b").shape  # one latent space for both
+
+
+def test_mean_by_default_a_repeatable_sample_on_request_and_two_streams_from_one_code(tmp_path):
+    t = translator.load(str(export(tiny_unit(), tmp_path / "unit")))
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        mean = t.translate_tensor(x, "a2b")
+        assert torch.equal(mean, t.model.decode(t.model.encode(x, "a"), "b"))
+        s1, s2 = t.translate_tensor(x, "a2b", sample=True, seed=1), t.translate_tensor(x, "a2b", sample=True, seed=1)
+        assert torch.equal(s1, s2) and not torch.equal(s1, mean)
+        z = t.model.encode(x, "a")
+        noise = t.latent(x, "a", sample=True, seed=1) - z
+        assert abs(noise.std().item() - 1) < 0.15 and abs(noise.mean().item()) < 0.15  # unit variance
+    image = Image.new("RGB", (40, 30), (200, 120, 40))
+    streams = t.streams(image, direction="b2a")
+    assert streams.translation.size == streams.reconstruction.size == (256, 192)
+    assert streams.translation.tobytes() == t.translate(image, direction="b2a").tobytes()
+    assert streams.reconstruction.tobytes() != streams.translation.tobytes()
+
+
+def test_trainer_runs_resumes_exports_and_selects(tmp_path):
+    from training import select_step
+    from training import unit as train_unit
+    from test_training import shapes
+
+    for split in ("train", "test"):
+        shapes(tmp_path / "data" / f"{split}A", "circles")
+        shapes(tmp_path / "data" / f"{split}B", "squares")
+    out = tmp_path / "run"
+    args = ["--dataroot", str(tmp_path / "data"), "--out", str(out), *TINY, "--save-every", "2",
+            "--val-fraction", "0.5", "--snapshot-every", "1"]
+    train_unit.main([*args, "--steps", "2"])
+    train_unit.main([*args, "--steps", "3", "--resume"])
+    info = json.loads((out / "export" / "training.json").read_text())
+    assert info["steps"] == 3 and len(info["sessions"]) == 2 and info["family"] == "unit"
+    assert info["losses"]["lambda_recon"] == 10 and info["losses"]["lambda_kl"] == 0.01  # the official weights
+    lines = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [1, 2, 3] and {"recon", "kl", "cycle", "cycle_kl", "d"} <= lines[-1].keys()
+    t = translator.load(str(out / "export"), "unit")
+    assert t.streams(tmp_path / "data" / "testA" / "000.png").translation.mode == "RGB"
+    folder = select_step.main(["--run", str(out)])
+    assert json.loads((folder / "training.json").read_text())["selected"]["step"] in (1, 2, 3)
+
+
+def test_help_is_the_official_method():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "training.unit", "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "--n-shared" in done.stdout and "--lambda-cycle-kl" in done.stdout

@@ -1,0 +1,216 @@
+"""Train UNIT (Liu, Breuel, Kautz, NIPS 2017) on two folders of unpaired images.
+
+    python -m training.unit --dataroot DATA --out runs/my-unit                       # DATA/trainA, DATA/trainB
+    python -m training.unit --recipe training/recipes/unit-noto2twemoji.toml --out runs/x   # the shipped one
+    python -m training.select_step --run runs/x      # the step to ship, on held-out validation pairs
+
+The flags are the official code's defaults (mingyuliutw/UNIT, configs/unit_*_folder.yaml): generators
+dim 64, 2 downsamplings, 4 residual blocks (here `--n-shared` of them shared between the domains, the
+paper's weight sharing); 3-scale discriminators (dim 64, 4 layers, LSGAN); loss weights GAN 1, image
+reconstruction 10, KL 0.01, cycle reconstruction 10, cycle KL 0.01; Adam 1e-4 (0.5, 0.999) with weight
+decay 1e-4, Kaiming init for the generators and N(0, 0.02) for the discriminators, batch 1. The official
+learning rate halves every 100,000 steps; runs here are shorter than that, so it stays constant unless
+--decay-from says otherwise.
+
+One step: the discriminators on real images and (detached) translations, then encoders and generators:
+    z_a = E_A(a)                            the posterior mean; a sample is z_a + N(0, I)
+    recon: G_A(z_a + n) ~ a                 L1, and KL = mean(z_a^2) (unit-variance Gaussian, reduced VAE)
+    translate: G_B(z_a + n) should fool D_B
+    cycle: G_A(E_B(G_B(z_a + n)) + n) ~ a   L1, and the KL of E_B(G_B(...))
+and the same from b.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from training.common import (Departure, Run, add_common_args, data_version, frozen, parse_args as parse_with_recipe,
+                             write_validation_list)
+from training.data.folders import ImageFiles, UnpairedDataset, cyclegan_folders, eval_transform, is_held_out
+from training.losses import blurred_l1, gan_loss
+from translator.layers import MultiScaleDiscriminator, init_weights
+from translator.unit import UNIT
+
+DEPARTURES = {
+    "cycle_blur_a": Departure(0.0, "the cycle A->B->A compares images blurred with this sigma, so a translation "
+                                   "need not carry A's fine detail just to be reconstructed (found for CycleGAN)"),
+    "cycle_blur_b": Departure(0.0, "the same for the cycle B->A->B"),
+}
+
+
+class Discriminators(nn.Module):
+    def __init__(self, ndf: int, n_layers: int, n_scales: int):
+        super().__init__()
+        self.d_a = MultiScaleDiscriminator(n_scales, "strided", ndf=ndf, n_layers=n_layers)  # real A vs G_A(z_b)
+        self.d_b = MultiScaleDiscriminator(n_scales, "strided", ndf=ndf, n_layers=n_layers)  # real B vs G_B(z_a)
+
+    def forward(self, x_a: torch.Tensor, x_b: torch.Tensor) -> tuple[list, list]:
+        return self.d_a(x_a), self.d_b(x_b)
+
+
+class GeneratorPass(nn.Module):
+    """Everything the encoder/generator step computes, in one forward (so DDP sees one call per step)."""
+
+    def __init__(self, model: UNIT):
+        super().__init__()
+        self.model = model
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor, cycle: bool = True) -> dict[str, torch.Tensor]:
+        m = self.model
+        noisy = lambda z: z + torch.randn_like(z)  # noqa: E731  (a sample of the unit-variance posterior)
+        z_a, z_b = m.encode(a, "a"), m.encode(b, "b")
+        sample_a, sample_b = noisy(z_a), noisy(z_b)
+        out = {"z_a": z_a, "z_b": z_b, "rec_a": m.decode(sample_a, "a"), "rec_b": m.decode(sample_b, "b"),
+               "fake_b": m.decode(sample_a, "b"), "fake_a": m.decode(sample_b, "a")}
+        if cycle:
+            out["z_ab"], out["z_ba"] = m.encode(out["fake_b"], "b"), m.encode(out["fake_a"], "a")
+            out["cyc_a"], out["cyc_b"] = m.decode(noisy(out["z_ab"]), "a"), m.decode(noisy(out["z_ba"]), "b")
+        return out
+
+
+def kl(z: torch.Tensor) -> torch.Tensor:
+    """KL(N(z, I) || N(0, I)) up to a constant and a factor 1/2: the official mean(z^2)."""
+    return z.float().pow(2).mean()
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataroot", type=Path, help="folder with trainA/trainB (and testA/testB)")
+    data.add_argument("--train-a", type=Path)
+    data.add_argument("--train-b", type=Path)
+    data.add_argument("--test-a", type=Path, help="held-out A images for the sample grids")
+    data.add_argument("--test-b", type=Path)
+    data.add_argument("--domain-a", default="A", help="name of domain A (goes into config.json)")
+    data.add_argument("--domain-b", default="B")
+    data.add_argument("--val-fraction", type=float, default=0.0, metavar="F",
+                      help="hold out about this fraction of the training files (by a hash of the file name, so "
+                           "name-paired images go together) for training.select_step; never trained on")
+    net = parser.add_argument_group("networks (defaults are the official code's)")
+    net.add_argument("--image-size", type=int, default=256)
+    net.add_argument("--dim", type=int, default=64, help="width of the first encoder layer")
+    net.add_argument("--n-downsample", type=int, default=2)
+    net.add_argument("--n-res", type=int, default=4, help="residual blocks per encoder and per generator")
+    net.add_argument("--n-shared", type=int, default=1,
+                     help="of those, how many are shared between the domains (the paper's high-level layers)")
+    net.add_argument("--ndf", type=int, default=64)
+    net.add_argument("--n-layers-d", type=int, default=4)
+    net.add_argument("--n-scales-d", type=int, default=3)
+    loss = parser.add_argument_group("losses (the official weights)")
+    loss.add_argument("--lambda-gan", type=float, default=1.0)
+    loss.add_argument("--lambda-recon", type=float, default=10.0, help="image reconstruction L1 (the VAE term)")
+    loss.add_argument("--lambda-kl", type=float, default=0.01)
+    loss.add_argument("--lambda-cycle", type=float, default=10.0, help="cycle reconstruction L1")
+    loss.add_argument("--lambda-cycle-kl", type=float, default=0.01)
+    loss.add_argument("--weight-decay", type=float, default=1e-4)
+    add_common_args(parser)
+    parser.set_defaults(lr=1e-4, decay_from=1.0)  # the official optimiser; see the module docstring
+    args = parse_with_recipe(parser, argv, DEPARTURES)
+    if args.dataroot:
+        train_a, train_b = cyclegan_folders(args.dataroot)
+        args.train_a, args.train_b = args.train_a or train_a, args.train_b or train_b
+        test_a, test_b = cyclegan_folders(args.dataroot, "test")
+        args.test_a = args.test_a or (test_a if test_a.is_dir() else None)
+        args.test_b = args.test_b or (test_b if test_b.is_dir() else None)
+    if not (args.train_a and args.train_b):
+        parser.error("give --dataroot, or --train-a and --train-b")
+    if not 0 <= args.val_fraction < 1:
+        parser.error("--val-fraction must be in [0, 1)")
+    if not 0 <= args.n_shared <= args.n_res:
+        parser.error("--n-shared must be between 0 and --n-res")
+    return args
+
+
+def main(argv=None) -> UNIT:
+    """Train, export, and return the trained model (each process's own copy under multi-process)."""
+    args = parse_args(argv)
+    run = Run(args, "training.unit", argv)
+    model = UNIT(args.image_size, args.dim, args.n_downsample, args.n_res, args.n_shared, args.domain_a, args.domain_b)
+    discriminators = Discriminators(args.ndf, args.n_layers_d, args.n_scales_d)
+    init_weights(model, kind="kaiming")
+    init_weights(discriminators)
+    opt_g = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
+    opt_d = torch.optim.Adam(discriminators.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
+
+    held_out = lambda name: is_held_out(name, args.val_fraction)  # noqa: E731
+    dataset = UnpairedDataset(args.train_a, args.train_b, args.image_size, keep=lambda name: not held_out(name))
+    if args.val_fraction > 0 and run.is_main:
+        write_validation_list(args, held_out)
+    generator_pass = GeneratorPass(model)
+    generator_pass, discriminators, opt_g, opt_d = run.accelerator.prepare(generator_pass, discriminators, opt_g, opt_d)
+    d_raw = run.accelerator.unwrap_model(discriminators)
+    run.maybe_resume()
+    run.track_average(model)
+    batches = run.batches(run.loader(dataset))
+
+    fixed = {}  # held-out images for the sample grids (training images if no test folder was given)
+    for side, folder in (("a", args.test_a or args.train_a), ("b", args.test_b or args.train_b)):
+        files = ImageFiles(folder, args.image_size)
+        fixed[side] = torch.stack([eval_transform()(files[i]) for i in range(min(8, len(files)))]).to(run.device)
+
+    cycle = args.lambda_cycle > 0 or args.lambda_cycle_kl > 0
+    run.progress()
+    while run.step < args.steps:
+        batch = next(batches)
+        a, b = batch["a"], batch["b"]
+        run.set_lr(opt_g, opt_d)
+
+        # discriminator step: real images against translations of the other domain's images
+        with torch.no_grad(), run.accelerator.autocast():
+            out = generator_pass(a, b, cycle=False)
+        with run.accelerator.autocast():
+            real_a, real_b = discriminators(a, b)
+            fake_a_score, fake_b_score = discriminators(out["fake_a"].detach(), out["fake_b"].detach())
+            loss_d = gan_loss(real_a, True) + gan_loss(fake_a_score, False) + gan_loss(real_b, True) \
+                + gan_loss(fake_b_score, False)
+        opt_d.zero_grad(set_to_none=True)
+        run.accelerator.backward(args.lambda_gan * loss_d)
+        opt_d.step()
+
+        # encoder/generator step
+        with frozen(d_raw), run.accelerator.autocast():
+            out = generator_pass(a, b, cycle=cycle)
+            loss_gan = gan_loss(d_raw.d_a(out["fake_a"]), True) + gan_loss(d_raw.d_b(out["fake_b"]), True)
+            loss_recon = F.l1_loss(out["rec_a"], a) + F.l1_loss(out["rec_b"], b)
+            loss_kl = kl(out["z_a"]) + kl(out["z_b"])
+            loss_cycle = blurred_l1(out["cyc_a"], a, args.cycle_blur_a) + blurred_l1(out["cyc_b"], b, args.cycle_blur_b) \
+                if cycle else torch.zeros(())
+            loss_cycle_kl = kl(out["z_ab"]) + kl(out["z_ba"]) if cycle else torch.zeros(())
+            loss_g = args.lambda_gan * loss_gan + args.lambda_recon * loss_recon + args.lambda_kl * loss_kl \
+                + args.lambda_cycle * loss_cycle + args.lambda_cycle_kl * loss_cycle_kl
+        opt_g.zero_grad(set_to_none=True)
+        run.accelerator.backward(loss_g)
+        opt_g.step()
+
+        run.step_done(lambda: {"g_gan": loss_gan.item(), "recon": loss_recon.item(), "kl": loss_kl.item(),
+                               "cycle": loss_cycle.item(), "cycle_kl": loss_cycle_kl.item(), "d": loss_d.item(),
+                               "lr": opt_g.param_groups[0]["lr"]},
+                      lambda: save_samples(run, model, fixed))
+    run.finish(model, {"family": "unit", "train_a": str(args.train_a), "train_b": str(args.train_b),
+                       "losses": {"gan": "lsgan", "lambda_gan": args.lambda_gan, "lambda_recon": args.lambda_recon,
+                                  "lambda_kl": args.lambda_kl, "lambda_cycle": args.lambda_cycle,
+                                  "lambda_cycle_kl": args.lambda_cycle_kl, "weight_decay": args.weight_decay,
+                                  **{name: getattr(args, name) for name in DEPARTURES}},
+                       "val_fraction": args.val_fraction,
+                       **data_version(args.train_a)})
+    return model
+
+
+@torch.no_grad()
+def save_samples(run: Run, model: UNIT, fixed: dict[str, torch.Tensor]) -> None:
+    """Rows: A, G_B(E_A(A)) the translation, G_A(E_A(A)) the reconstruction; then the same from B."""
+    net = run.inference_model(model)
+    training = net.training
+    net.eval()
+    z_a, z_b = net.encode(fixed["a"], "a"), net.encode(fixed["b"], "b")
+    run.save_samples([fixed["a"], net.decode(z_a, "b"), net.decode(z_a, "a"),
+                      fixed["b"], net.decode(z_b, "a"), net.decode(z_b, "b")])
+    net.train(training)
+
+
+if __name__ == "__main__":
+    main()
