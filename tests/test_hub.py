@@ -164,7 +164,7 @@ def test_hf_endpoint_env_var_reaches_the_fake_hub(tmp_path, tiny_model_dir):
         done = subprocess.run([sys.executable, "-m", "translator", "alice/tiny", str(tmp_path / "in"), "-o",
                                str(tmp_path / "out")], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "weights from hub: alice/tiny@main" in done.stderr
+    assert "alice/tiny@main from the Hub" in done.stderr
     assert Image.open(tmp_path / "out" / "face.png").size == (256, 256)
     assert server.downloads("model.safetensors") == 1
 
@@ -187,3 +187,44 @@ def test_a_public_app_never_opens_a_folder_by_name(tiny_model_dir):
         translator.load(str(tiny_model_dir), allow_local=False)
     assert "local folder" not in str(err.value)
     assert translator.load(str(tiny_model_dir)).provenance.source == "local"  # the Python API may
+
+
+@pytest.mark.parametrize("bad, says", [
+    ({"image_size": 0}, "image_size = 0"), ({"image_size": 1536}, "image_size = 1536"), ({"ngf": "32"}, "ngf = '32'"),
+    ({"ngf": 2000}, "parameters"), ({"n_blocks": True}, "n_blocks = True"), ({"colour": 1}, "colour"),
+    ({"domain_a": ["x"]}, "domain_a"), ({"family": ["cyclegan"]}, "unknown family"),
+])
+def test_a_damaged_config_is_refused_before_anything_is_built(tiny_model_dir, bad, says):
+    import json
+
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    (tiny_model_dir / "config.json").write_text(json.dumps({**config, **bad}))
+    start = time.perf_counter()
+    with pytest.raises(translator.WeightsError, match=says):
+        translator.load(str(tiny_model_dir))
+    assert time.perf_counter() - start < 5  # counted on the meta device, never allocated
+
+
+def test_invalid_utf8_config_and_nan_weights_are_refused(tiny_model_dir):
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(tiny_model_dir / "model.safetensors")
+    weights[next(iter(weights))] = torch.full_like(weights[next(iter(weights))], float("nan"))
+    save_file(weights, tiny_model_dir / "model.safetensors")
+    with pytest.raises(translator.WeightsError, match="non-finite"):
+        translator.load(str(tiny_model_dir))
+    (tiny_model_dir / "config.json").write_bytes(b'{"family": "cyclegan", "ngf": "\xff\xfe"}')
+    with pytest.raises(translator.WeightsError, match="cannot be read"):
+        translator.load(str(tiny_model_dir))
+
+
+def test_the_model_cache_is_bounded_and_one_folder_is_one_entry(tmp_path, tiny_model_dir, monkeypatch):
+    monkeypatch.setattr(translator, "CACHE_SIZE", 2)
+    spellings = [str(tiny_model_dir), str(tiny_model_dir) + "/", str(tiny_model_dir / ".." / tiny_model_dir.name)]
+    first = translator.load(spellings[0], warm_up=False)
+    assert all(translator.load(s, warm_up=False) is first for s in spellings)
+    assert len(translator._cache) == 1
+    for i in range(4):
+        export(tiny_cyclegan(seed=i), tmp_path / f"m{i}")
+        translator.load(str(tmp_path / f"m{i}"), warm_up=False)
+    assert len(translator._cache) == 2  # the least recently used ones were dropped

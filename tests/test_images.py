@@ -71,8 +71,31 @@ def test_bad_array_shape():
 def test_not_an_image(tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("hello, I am text")
-    with pytest.raises(ImageError, match="not an image"):
+    with pytest.raises(ImageError, match="not a supported image"):
         load_image(path)
+
+
+def test_only_the_formats_people_upload_are_opened(tmp_path):
+    import io
+
+    eps = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(eps, "EPS")  # Pillow would hand EPS to Ghostscript
+    with pytest.raises(ImageError, match="not a supported image"):
+        load_image(eps.getvalue())
+    for fmt in ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"):
+        data = io.BytesIO()
+        Image.new("RGB", (8, 8), "red").save(data, fmt)
+        assert load_image(data.getvalue()).size == (8, 8)
+
+
+@pytest.mark.parametrize("size", [(40000, 1), (2000, 50), (50, 2000)])
+def test_strips_are_refused_from_the_header(size):
+    import io
+
+    data = io.BytesIO()
+    Image.new("1", size).save(data, "PNG")
+    with pytest.raises(ImageError, match="strip rather than a picture"):
+        load_image(data.getvalue())
 
 
 def test_truncated_png():

@@ -126,3 +126,20 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         t = translator.load(str(out / "export"), warm_up=False)
         assert t.config["input_kind"] == "sketch" and t.domains == ("noto-sketch", "noto")
         assert t.translate(ROOT / "assets/examples/pix2pix/hand-drawn-smiley.png").mode == "RGB"
+
+
+def test_a_long_thin_drawing_is_shrunk_before_it_is_squared():
+    """Squaring a 6000x300 drawing at full size would allocate 6000x6000; it is shrunk first."""
+    import resource
+    import time
+
+    from PIL import ImageDraw
+
+    t = translator.load("pix2pix-sketch2emoji")
+    drawing = Image.new("RGB", (6000, 300), "white")
+    ImageDraw.Draw(drawing).line([(10, 150), (5990, 150)], fill="black", width=20)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    out = t.translate(drawing)
+    assert time.perf_counter() - start < 5 and out.mode == "RGB"
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 300  # MB more at the peak

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 # On a shared CPU (a laptop, a 2-vCPU Space) OpenMP spin-waiting makes torch 2-30x slower next to another
@@ -55,13 +56,16 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-_cache: dict[tuple, Translator] = {}
-_lock = threading.Lock()
+CACHE_SIZE = int(os.environ.get("TRANSLATOR_CACHE_SIZE", "8"))  # loaded models kept per process (LRU)
+_cache: OrderedDict[tuple, Translator] = OrderedDict()
+_building: dict[tuple, threading.Lock] = {}  # one lock per model being loaded: others are not held up
+_guard = threading.Lock()  # held only for dictionary updates, never while loading
 
 
 def load(name_or_repo: str, family: str | None = None, *, revision: str | None = None,
          device: str | torch.device | None = None, warm_up: bool = True, allow_local: bool = True) -> Translator:
-    """A ready translator for a shipped model name, a Hub repo id or a local folder (cached per process).
+    """A ready translator for a shipped model name, a Hub repo id or a local folder (cached per process,
+    the CACHE_SIZE most recently used).
 
     family: the family the caller needs; weights of another family are a WeightsError that says so.
     allow_local: whether a name may be a folder on this machine (a public app says no)."""
@@ -69,23 +73,40 @@ def load(name_or_repo: str, family: str | None = None, *, revision: str | None =
         get_family(family)  # an unknown family asked for is the caller's mistake: say so
     device = pick_device(device)
     name = str(name_or_repo).strip()
+    if allow_local and name not in SHIPPED and Path(name).expanduser().is_dir():
+        name = str(Path(name).expanduser().resolve())  # one cache entry however the folder is spelled
     key = (name, revision, str(device), allow_local)
-    with _lock:
-        if key not in _cache:
-            provenance = resolve(name, revision, allow_local)
-            try:
-                _cache[key] = _build(name, provenance, device, warm_up, family)
-            except WeightsError as err:
-                shipped = SHIPPED.get(name)
-                if shipped is None or provenance.source == "bundled":
-                    raise
-                # a damaged Hub or cache copy of a shipped model must not take the app down
-                fallback = Provenance("bundled", shipped.bundled, provenance.repo_id, provenance.revision,
-                                      note=f"the {provenance.source} copy is unusable: {err}")
-                _cache[key] = _build(name, fallback, device, warm_up, family)
-        t = _cache[key]
+    with _guard:
+        if key in _cache:
+            _cache.move_to_end(key)
+        lock = _building.setdefault(key, threading.Lock())
+    with lock:
+        with _guard:
+            t = _cache.get(key)
+        if t is None:
+            t = _load(name, revision, device, warm_up, allow_local, family)
+            with _guard:
+                _cache[key] = t
+                while len(_cache) > CACHE_SIZE:
+                    old, _ = _cache.popitem(last=False)
+                    _building.pop(old, None)
     check_family(t.name, t.family_name, family)
     return t
+
+
+def _load(name: str, revision: str | None, device: torch.device, warm_up: bool, allow_local: bool,
+          family: str | None) -> Translator:
+    provenance = resolve(name, revision, allow_local)
+    try:
+        return _build(name, provenance, device, warm_up, family)
+    except WeightsError as err:
+        shipped = SHIPPED.get(name)
+        if shipped is None or provenance.source == "bundled":
+            raise
+        # a damaged Hub or cache copy of a shipped model must not take the app down
+        fallback = Provenance("bundled", shipped.bundled, provenance.repo_id, provenance.revision,
+                              note=f"the {provenance.source} copy is unusable: {err}")
+        return _build(name, fallback, device, warm_up, family)
 
 
 def check_family(name: str, found: str, wanted: str | None) -> None:
@@ -99,6 +120,10 @@ def _build(name: str, provenance: Provenance, device: torch.device, warm_up: boo
     config = read_config(provenance.path)
     check_family(name, config["family"], wanted)  # before building a network of the wrong family
     family = FAMILIES[config["family"]]
+    try:
+        family.network.check_config(config)
+    except ValueError as err:
+        raise WeightsError(f"{provenance.path / 'config.json'} is not a usable {family.name} config: {err}.") from None
     if device.type == "cpu":
         torch.set_flush_denormal(True)  # denormals can make eager CPU convs 10x slower
     try:

@@ -6,6 +6,7 @@ means for it, and one `register(Family(...))` at the bottom. Nothing outside tha
 """
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,11 +37,47 @@ class HubModel(nn.Module, PyTorchModelHubMixin, library_name="translator-studio"
         config = {"family": self.family, **(config or self._hub_mixin_config)}
         return super().save_pretrained(save_directory, config=config, **kwargs)
 
+    # limits on what a config.json may ask for: checked before anything is allocated
+    MAX_SETTING = 2048  # any whole-number setting (widths, depths, sizes)
+    IMAGE_SIZES = (8, 1024)
+    MAX_PARAMETERS = 400_000_000  # the largest published model of these families has ~280 M
+
+    @classmethod
+    def check_config(cls, config: dict) -> dict:
+        """The constructor arguments `config` describes, each of the type of its default and within sane
+        limits, and a network of at most MAX_PARAMETERS (counted without allocating); else ValueError."""
+        params = {n: p for n, p in inspect.signature(cls.__init__).parameters.items()
+                  if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        kwargs = {k: v for k, v in config.items() if k != "family"}
+        unknown = sorted(set(kwargs) - set(params))
+        if unknown:
+            raise ValueError(f"settings {unknown} are not arguments of the {cls.family} network")
+        for key, value in kwargs.items():
+            default = params[key].default
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, int):
+                low, high = cls.IMAGE_SIZES if key == "image_size" else (0, cls.MAX_SETTING)
+                ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+            elif isinstance(default, float):
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= 1e6
+            elif isinstance(default, str):
+                ok = isinstance(value, str) and len(value) <= 200
+            else:
+                ok = isinstance(value, (int, float, str, bool)) or value is None
+            if not ok:
+                raise ValueError(f"{key} = {value!r} is out of range or of the wrong type (default {default!r})")
+        with torch.device("meta"):  # build the shapes only: no memory, no time
+            count = sum(p.numel() for p in cls(**kwargs).parameters())
+        if count > cls.MAX_PARAMETERS:
+            raise ValueError(f"it describes a network of {count:,} parameters (limit {cls.MAX_PARAMETERS:,})")
+        return kwargs
+
     @classmethod
     def from_folder(cls, folder: Path, config: dict) -> "HubModel":
         """Build the network `config` describes and load `folder/model.safetensors` into it: every key must
         match (strict), and every weight must be finite (NaN weights would give solid black images)."""
-        model = cls(**{k: v for k, v in config.items() if k != "family"})
+        model = cls(**cls.check_config(config))
         weights = load_file(Path(folder) / "model.safetensors")
         bad = [k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all()]
         if bad:

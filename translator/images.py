@@ -22,6 +22,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import ImageError
 
 MAX_PIXELS = 40_000_000  # ~ 6300 x 6300; more is refused before decoding (decompression bombs)
+MAX_ASPECT = 20  # longest side / shortest side; a 40000x1 strip is not a picture, and squaring it costs GBs
+FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")  # what people upload; nothing that runs code (EPS)
 MAX_FILE_BYTES = 50 * 1024 * 1024
 DISPLAY_MIN, DISPLAY_MAX = 256, 1024
 
@@ -51,11 +53,19 @@ def load_image(source) -> Image.Image:
         image = _open(source)
     else:
         raise ImageError(f"Expected an image, a path or an array, got {type(source).__name__}.")
-    if image.width * image.height > MAX_PIXELS:
-        raise ImageError(f"The image is {image.width}x{image.height}, larger than the {MAX_PIXELS:,}-pixel limit.")
-    if image.width < 1 or image.height < 1:
-        raise ImageError("The image is empty.")
+    check_shape(image.width, image.height, "The image")
     return to_rgb(image)
+
+
+def check_shape(width: int, height: int, name: str) -> None:
+    """Refuse what cannot be translated, from the size alone (before anything is decoded or allocated)."""
+    if width < 1 or height < 1:
+        raise ImageError(f"{name} is empty.")
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"{name} is {width}x{height}, larger than the {MAX_PIXELS:,}-pixel limit.")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise ImageError(f"{name} is {width}x{height}, a strip rather than a picture: the longest side may be at most "
+                         f"{MAX_ASPECT} times the shortest.")
 
 
 def _open(source) -> Image.Image:
@@ -73,17 +83,15 @@ def _open(source) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.width * image.height > MAX_PIXELS:
-                raise ImageError(f"{name} is {image.width}x{image.height}, larger than the "
-                                 f"{MAX_PIXELS:,}-pixel limit.")
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
+            check_shape(image.width, image.height, name)  # from the header, before decoding
             image.load()
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{name} is too large to decode safely (decompression bomb check).") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name} is not an image file Pillow can read.") from None
+        raise ImageError(f"{name} is not a supported image ({', '.join(FORMATS)}).") from None
     except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt data
         raise ImageError(f"{name} is damaged or truncated and cannot be decoded ({err}).") from None
     return ImageOps.exif_transpose(image)
@@ -136,17 +144,22 @@ def is_blank(image: Image.Image, threshold: int = 245) -> bool:
 
 
 def crop_to_content(image: Image.Image, margin: float = 0.06, threshold: int = 245,
-                    square: bool = False) -> Image.Image:
+                    square: bool = False, max_side: int | None = None) -> Image.Image:
     """Cut a drawing on white down to what was drawn, plus a white margin (a fraction of its longest side),
-    centred on a white square if `square`. A blank image comes back unchanged."""
+    centred on a white square if `square`. With `max_side`, what was drawn is first shrunk to fit it, so
+    the canvas stays small whatever the input. A blank image comes back unchanged."""
     image = to_rgb(image)
     ink = np.asarray(image.convert("L")) < threshold
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if rows.size == 0:
         return image
-    box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
-    pad = round(margin * max(box[2] - box[0], box[3] - box[1]))
-    content = image.crop(box)
+    content = image.crop((int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1))
+    if max_side and max(content.size) > max_side:
+        scale = max_side / max(content.size)
+        # min-filter semantics would need a custom kernel; a box filter keeps thin strokes visible
+        content = content.resize((max(1, round(content.width * scale)), max(1, round(content.height * scale))),
+                                 Image.Resampling.BOX)
+    pad = round(margin * max(content.size))
     width, height = content.width + 2 * pad, content.height + 2 * pad
     if square:
         width = height = max(width, height)

@@ -108,8 +108,8 @@ class Pix2PixTranslator(Translator):
         drawing = images.load_image(image)
         if images.is_blank(drawing):
             raise ImageError("The drawing is empty: draw something first.")
-        drawing = images.crop_to_content(drawing, margin=0.06, square=True)
         factor = 4
+        drawing = images.crop_to_content(drawing, margin=0.06, square=True, max_side=4 * self.image_size * factor)
         big, layout = images.to_model_input(drawing, self.image_size * factor)
         x = -F.max_pool2d(-big, factor)
         return x.to(self.device), images.Layout(layout.width, layout.height,
