@@ -293,8 +293,11 @@ class FamilyTab:
         progress = dict(show_progress_on=outputs[:1], show_progress="minimal", concurrency_id="model")
         button.click(self.endpoint(run, ["image", *shared_names], defaults), [image, *shared], all_outputs, api_name=api, **progress)
         live_inputs, live_outputs = [image, *shared], all_outputs + [image]
-        for trigger in [image, *shared]:
-            if trigger is not model:  # typing a model name re-runs on the button, not on every key
+        controls_that_rerun = [c for c in shared if c is not model]  # a model name re-runs on the button
+        image.change(live, live_inputs, live_outputs, api_visibility="private", show_progress="hidden",
+                     trigger_mode="always_last", concurrency_id="model")
+        if pad is None:
+            for trigger in controls_that_rerun:
                 trigger.change(live, live_inputs, live_outputs, api_visibility="private", show_progress="hidden",
                                trigger_mode="always_last", concurrency_id="model")
 
@@ -322,6 +325,20 @@ class FamilyTab:
                               api_name=f"{api}_drawing", **progress)
             pad.change(live_drawing, [pad, *shared], all_outputs, api_visibility="private", show_progress="hidden",
                        trigger_mode="always_last", concurrency_id="model")
+
+            # a control that changes re-runs whichever input was used last: the drawing or the upload
+            source = gr.State("draw")
+            pad.change(lambda: "draw", None, source, api_visibility="private", show_progress="hidden")
+            image.upload(lambda: "upload", None, source, api_visibility="private", show_progress="hidden")
+
+            def rerun(used, sketch, image_value, *values):
+                if used == "upload":
+                    return live(image_value, *values)
+                return live_drawing(sketch, *values) + [gr.skip()]
+
+            for trigger in controls_that_rerun:
+                trigger.change(rerun, [source, pad, image, *shared], live_outputs, api_visibility="private",
+                               show_progress="hidden", trigger_mode="always_last", concurrency_id="model")
 
         examples = sorted((EXAMPLES / family.name).glob("*.png"))
         if examples:

@@ -27,6 +27,7 @@ so this one command reproduces the numbers from nothing.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shlex
@@ -95,12 +96,16 @@ def pixel_metrics(outputs: torch.Tensor, targets: torch.Tensor) -> dict:
 
 # --- the judge -------------------------------------------------------------------------------------------
 def judge() -> tuple[vendor.VendorClassifier, dict]:
-    """The vendor classifier, trained first (on the emoji test split's training side) if it is not there."""
+    """The vendor classifier, trained first (on the emoji test split's training side) if it is not there.
+    Retraining it gives a slightly different judge (±2 points on a judged share, measured in
+    docs/experiments.md), so its report carries a fingerprint of its weights, and every table names it."""
     folder = DATA / "vendor-classifier"
     if not (folder / "model.safetensors").exists():
         test_folder("noto", vendor.INPUT_SIZE)  # make sure its data exists
         vendor.train(DATA / f"emoji-{vendor.INPUT_SIZE}", folder)
-    return vendor.load(folder)
+    model, report = vendor.load(folder)
+    report["sha256"] = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+    return model, report
 
 
 @torch.no_grad()
@@ -225,9 +230,11 @@ class TranslationProtocol:
         data = (f"held-out test code points of {DATA_VERSION} ({n} per direction)" if test_a is None and test_b is None
                 else f"the test folders given ({n} pairs per direction)")
         judge_note = (f"'recognised as target' and KID use the repo's vendor classifier (test accuracy "
-                      f"{judge_report['test_accuracy'] * 100:.1f}% over 6 vendor styles); " if judged else "")
+                      f"{judge_report['test_accuracy'] * 100:.1f}% over 6 vendor styles, weights "
+                      f"{judge_report['sha256'][:12]}); " if judged else "")
         return {"protocol": f"{data}, scored at {t.image_size} px; {judge_note}identity = the input returned unchanged",
                 "judge_test_accuracy": judge_report["test_accuracy"] if judged else None,
+                "judge_sha256": judge_report["sha256"] if judged else None,
                 "directions": self.score(t, sets, judge_model), "sets": sets}
 
     def sheet(self, t, sets: dict[str, Pairs], per_direction: int = 8) -> Image.Image:

@@ -97,6 +97,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     net.add_argument("--n-res", type=int, default=4, help="residual blocks per encoder and per generator")
     net.add_argument("--n-shared", type=int, default=1,
                      help="of those, how many are shared between the domains (the paper's high-level layers)")
+    net.add_argument("--up-kernel", type=int, default=5, help="kernel of the decoder's upsampling convs")
     net.add_argument("--ndf", type=int, default=64)
     net.add_argument("--n-layers-d", type=int, default=4)
     net.add_argument("--n-scales-d", type=int, default=3)
@@ -129,7 +130,8 @@ def main(argv=None) -> UNIT:
     """Train, export, and return the trained model (each process's own copy under multi-process)."""
     args = parse_args(argv)
     run = Run(args, "training.unit", argv)
-    model = UNIT(args.image_size, args.dim, args.n_downsample, args.n_res, args.n_shared, args.domain_a, args.domain_b)
+    model = UNIT(args.image_size, args.dim, args.n_downsample, args.n_res, args.n_shared, args.domain_a, args.domain_b,
+                 args.up_kernel)
     discriminators = Discriminators(args.ndf, args.n_layers_d, args.n_scales_d)
     init_weights(model, kind="kaiming")
     init_weights(discriminators)
