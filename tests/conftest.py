@@ -15,6 +15,7 @@ os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"  # nothing listens on the disca
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["TRANSLATOR_HUB_TIMEOUT"] = "2"
+os.environ["TRANSLATOR_HUB_DEADLINE"] = "5"  # the deadline tests stay well inside their 10 s
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 import numpy as np  # noqa: E402

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,7 +126,35 @@ def resolve(name_or_path: str | os.PathLike, revision: str | None = None, allow_
         return Provenance("bundled", shipped.bundled, repo_id, revision, note=str(err))
 
 
+def hub_deadline() -> float:
+    return float(os.environ.get("TRANSLATOR_HUB_DEADLINE", "8"))
+
+
 def download(repo_id: str, revision: str) -> Path:
+    """`fetch_files` under a deadline (TRANSLATOR_HUB_DEADLINE, default 8 s): a Hub that accepts and never
+    answers, or trickles its body, must not hold a user (or the app's start) for minutes. The download goes
+    on in the background and, if it completes, lands in the cache for next time."""
+    result: dict = {}
+
+    def work():
+        try:
+            result["folder"] = fetch_files(repo_id, revision)
+        except BaseException as err:  # noqa: BLE001  (handed to the caller below)
+            result["error"] = err
+
+    worker = threading.Thread(target=work, daemon=True, name=f"hub-download {repo_id}")
+    worker.start()
+    worker.join(hub_deadline())
+    if worker.is_alive():
+        _reachable[constants.ENDPOINT] = (time.monotonic(), False)  # the next model asks the cache only
+        raise WeightsNotFoundError(f"The Hub at {constants.ENDPOINT} did not deliver '{repo_id}' (revision {revision}) "
+                                   f"within {hub_deadline():g} s.")
+    if "error" in result:
+        raise result["error"]
+    return result["folder"]
+
+
+def fetch_files(repo_id: str, revision: str) -> Path:
     """The weight files of one revision into the normal Hub cache; errors as WeightsNotFoundError."""
     where = f"'{repo_id}' (revision {revision}) on {constants.ENDPOINT}"
     online = hub_reachable()
@@ -156,6 +185,8 @@ def download(repo_id: str, revision: str) -> Path:
             f"(safetensors only; pickled .bin/.pth files are never loaded).") from None
     except (HfHubHTTPError, OSError) as err:
         raise WeightsNotFoundError(f"The Hub failed for {where}: {err}") from None
+    except Exception as err:  # noqa: BLE001  (httpx's protocol errors: a reset, a non-HTTP reply, a short body...)
+        raise WeightsNotFoundError(f"The Hub failed for {where}: {type(err).__name__}: {err}") from None
     return paths[0].parent
 
 
