@@ -73,6 +73,28 @@ def image_upload(**kwargs) -> gr.Image:
     return component
 
 
+def sketchpad(**kwargs) -> gr.Sketchpad:
+    """A gr.Sketchpad whose images reach the translator core undecoded (paths, or the canvas's PNG bytes):
+    Gradio's editor would open every upload with PIL first, whatever its size, and turn a bad file into a
+    generic error. The core checks size and format from the header, then decodes."""
+    component = gr.Sketchpad(type="filepath", **kwargs)
+
+    def raw(item):
+        return item.path if hasattr(item, "path") else (bytes(item) if item is not None else None)
+
+    def preprocess(payload):
+        if payload is None:
+            return None
+        data = component.blob_storage.get(payload.id) if payload.id is not None else payload
+        if data is None:
+            return None
+        return {"background": raw(data.background), "layers": [raw(layer) for layer in data.layers or []],
+                "composite": raw(data.composite)}
+
+    component.preprocess = preprocess
+    return component
+
+
 def user_error(err: Exception) -> gr.Error:
     """A mistake of the user's: one log line on the server (no traceback), the message in the page."""
     log.warning("user error: %s", err)
@@ -215,7 +237,7 @@ class FamilyTab:
                 pad = None
                 if t.input_kind == "drawing":
                     with gr.Tab("Draw"):
-                        pad = gr.Sketchpad(type="pil", image_mode="RGBA", canvas_size=(512, 512), label="Drawing",
+                        pad = sketchpad(image_mode="RGBA", canvas_size=(512, 512), label="Drawing",
                                            brush=gr.Brush(default_size=10, colors=["#000000"], color_mode="fixed"),
                                            eraser=gr.Eraser(default_size=24), layers=False, height=420,
                                            elem_id=f"{family.name}-sketchpad")
@@ -312,9 +334,9 @@ class FamilyTab:
 
             def live_drawing(sketch, *values):  # clearing the canvas or undoing every stroke clears the result
                 drawing = sketch_composite(sketch)
-                if drawing is None or translator.images.is_blank(drawing):
-                    return self.cleared()
                 try:
+                    if drawing is None or translator.images.is_blank(translator.images.load_image(drawing)):
+                        return self.cleared()
                     return self.translate(drawing, *split(values))
                 except TranslatorError as err:
                     log.warning("user error: %s", err)

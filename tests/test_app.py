@@ -167,3 +167,13 @@ def test_option_controls_reach_translate(tmp_path):
             client.predict(references=[{"image": handle_file(str(image)), "caption": None}] * 21, **style, **common)
     finally:
         demo.close()
+
+
+@needs_pix2pix
+def test_sketchpad_uploads_pass_the_cores_checks(client, tmp_path):
+    """The sketchpad's file reaches the core undecoded: a decompression bomb is refused from its header."""
+    Image.new("1", (15000, 15000)).save(tmp_path / "bomb.png")  # 225 megapixels in a small file
+    sketch = {"background": None, "layers": [], "composite": handle_file(str(tmp_path / "bomb.png"))}
+    with pytest.raises(Exception, match="too large|pixel limit") as err:
+        client.predict(sketch, "pix2pix-sketch2emoji", api_name="/pix2pix_drawing")
+    assert "Traceback" not in str(err.value)

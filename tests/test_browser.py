@@ -79,7 +79,7 @@ def has_image(page, elem_id: str) -> bool:
     return page.locator(f"#{elem_id} img").count() > 0
 
 
-def wait_for(condition, timeout: float = 20.0) -> bool:
+def wait_for(condition, timeout: float = 45.0) -> bool:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if condition():
