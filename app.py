@@ -73,6 +73,17 @@ def image_upload(**kwargs) -> gr.Image:
     return component
 
 
+def on_gpu(fn):
+    """On a ZeroGPU Space (SPACES_ZERO_GPU set, `spaces` installed) run fn with a GPU attached; elsewhere fn."""
+    if os.environ.get("SPACES_ZERO_GPU"):
+        try:
+            import spaces
+        except ImportError:
+            return fn
+        return spaces.GPU(fn)
+    return fn
+
+
 def sketchpad(**kwargs) -> gr.Sketchpad:
     """A gr.Sketchpad whose images reach the translator core undecoded (paths, or the canvas's PNG bytes):
     Gradio's editor would open every upload with PIL first, whatever its size, and turn a bad file into a
@@ -133,6 +144,9 @@ class FamilyTab:
                                allow_local=self.allow_local, device=self.device)
 
     def translate(self, image, direction: str | None, model: str, options: dict) -> list:
+        return on_gpu(self._translate)(image, direction, model, options)
+
+    def _translate(self, image, direction: str | None, model: str, options: dict) -> list:
         t = self.load(model)
         start = time.perf_counter()
         result = getattr(t, self.family.tab.method)(image, direction=direction or t.directions[0], **options)
@@ -409,7 +423,8 @@ def main(argv=None) -> None:
     parser.add_argument("--queue-size", type=int, default=32, help="waiting requests before new ones are refused")
     parser.add_argument("--allow-local-models", action="store_true",
                         help="let the Model box name folders on this machine (off: only shipped names and Hub repos)")
-    parser.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
+    parser.add_argument("--device", default=os.environ.get("TRANSLATOR_DEVICE"),
+                        help="cpu, cuda or mps (default: $TRANSLATOR_DEVICE, else the best available)")
     parser.add_argument("--share", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
