@@ -80,6 +80,8 @@ def _open(source) -> Image.Image:
             raise ImageError(f"{path.name} is {path.stat().st_size / 2**20:.0f} MB; the limit is "
                              f"{MAX_FILE_BYTES / 2**20:.0f} MB.")
         data, name = path.read_bytes(), path.name
+    if not data:
+        raise ImageError(f"{name} is an empty file (0 bytes).")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
