@@ -195,11 +195,11 @@ class FamilyTab:
             except TranslatorError as err:
                 raise user_error(err) from None
 
-        def style_of(reference, model):
+        def style_of(reference, model, direction="a2b"):
             if reference is None:
                 return [gr.skip()] * len(sliders)
-            try:
-                return on_sliders(self.load(model).encode_style(reference))
+            try:  # the style as the target domain of the chosen direction sees it
+                return on_sliders(self.load(model).encode_style(reference, direction=direction))
             except TranslatorError as err:
                 raise user_error(err) from None
 
@@ -325,7 +325,8 @@ class FamilyTab:
 
         api = family.name
         for event, fn, inputs, name in self.setters:  # seed / reference -> the style sliders (which then re-run)
-            event(fn, inputs + [model], sliders, api_name=name, concurrency_id="model")
+            extra = [direction] if two_way and fn.__name__ == "style_of" else []
+            event(fn, inputs + [model] + extra, sliders, api_name=name, concurrency_id="model")
         progress = dict(show_progress_on=outputs[:1], show_progress="minimal", concurrency_id="model")
         button.click(self.endpoint(run, ["image", *shared_names], defaults), [image, *shared], all_outputs, api_name=api, **progress)
         live_inputs, live_outputs = [image, *shared], all_outputs + [image]

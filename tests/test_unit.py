@@ -2,7 +2,6 @@
 mean, both streams come from one code, and the trainer runs, resumes and exports what the core loads."""
 import json
 
-import pytest
 import torch
 from PIL import Image
 

@@ -47,7 +47,7 @@ class ToyTranslator(Translator):
         generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2 ** 31, ())))
         return torch.randn(n, self.style_dim, generator=generator).clamp(-2.5, 2.5).tolist()
 
-    def encode_style(self, image):
+    def encode_style(self, image, direction="a2b"):
         with torch.inference_mode():
             return self.model.encode(self.prepare_reference(image).mean(dim=(2, 3)))[0].tolist()
 

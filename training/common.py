@@ -18,7 +18,6 @@ import contextlib
 import copy
 import json
 import os
-import random
 import shlex
 import sys
 import time
@@ -369,3 +368,57 @@ def write_validation_list(args: argparse.Namespace, held_out) -> None:
         names[side] = [stem for stem in stems if held_out(stem)]
     (args.out / "validation.json").write_text(json.dumps(
         {"fraction": args.val_fraction, "train_a": str(args.train_a), "train_b": str(args.train_b), **names}, indent=1))
+
+
+# --- the unpaired data every two-domain trainer reads (CycleGAN, UNIT, MUNIT) --------------------------
+def add_unpaired_data_args(parser: argparse.ArgumentParser) -> None:
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataroot", type=Path, help="folder with trainA/trainB (and testA/testB)")
+    data.add_argument("--train-a", type=Path)
+    data.add_argument("--train-b", type=Path)
+    data.add_argument("--test-a", type=Path, help="held-out A images for the sample grids")
+    data.add_argument("--test-b", type=Path)
+    data.add_argument("--domain-a", default="A", help="name of domain A (goes into config.json)")
+    data.add_argument("--domain-b", default="B")
+    data.add_argument("--val-fraction", type=float, default=0.0, metavar="F",
+                      help="hold out about this fraction of the training files (chosen by a hash of the file name, "
+                           "so name-paired images go together) for choosing a step with training.select_step; "
+                           "listed in OUT/validation.json, never trained on (0: train on all)")
+
+
+def resolve_unpaired_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """--dataroot fills in the four folders; the rest is checked."""
+    from training.data.folders import cyclegan_folders
+
+    if args.dataroot:
+        train_a, train_b = cyclegan_folders(args.dataroot)
+        args.train_a, args.train_b = args.train_a or train_a, args.train_b or train_b
+        test_a, test_b = cyclegan_folders(args.dataroot, "test")
+        args.test_a = args.test_a or (test_a if test_a.is_dir() else None)
+        args.test_b = args.test_b or (test_b if test_b.is_dir() else None)
+    if not (args.train_a and args.train_b):
+        parser.error("give --dataroot, or --train-a and --train-b")
+    if not 0 <= args.val_fraction < 1:
+        parser.error("--val-fraction must be in [0, 1)")
+
+
+def unpaired_data(args: argparse.Namespace, run: Run):
+    """(the training set without the validation hold-out, fixed held-out images for the sample grids); the
+    hold-out is written to OUT/validation.json."""
+    from training.data.folders import ImageFiles, UnpairedDataset, eval_transform, is_held_out
+
+    held_out = lambda name: is_held_out(name, args.val_fraction)  # noqa: E731
+    dataset = UnpairedDataset(args.train_a, args.train_b, args.image_size, keep=lambda name: not held_out(name))
+    if args.val_fraction > 0 and run.is_main:
+        write_validation_list(args, held_out)
+    fixed = {}  # held-out images for the sample grids (training images if no test folder was given)
+    for side, folder in (("a", args.test_a or args.train_a), ("b", args.test_b or args.train_b)):
+        files = ImageFiles(folder, args.image_size)
+        fixed[side] = torch.stack([eval_transform()(files[i]) for i in range(min(8, len(files)))]).to(run.device)
+    return dataset, fixed
+
+
+def unpaired_info(args: argparse.Namespace) -> dict:
+    """What training.json records about the data of a two-domain run."""
+    return {"train_a": str(args.train_a), "train_b": str(args.train_b), "val_fraction": args.val_fraction,
+            **data_version(args.train_a)}

@@ -15,15 +15,13 @@ frozen), then one discriminator step. The departures listed at the end of --help
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.common import (Departure, Run, add_common_args, data_version, frozen, parse_args as parse_with_recipe,
-                             write_validation_list)
-from training.data.folders import ImageFiles, UnpairedDataset, cyclegan_folders, eval_transform, is_held_out
+from training.common import (Departure, Run, add_common_args, add_unpaired_data_args, frozen,
+                             parse_args as parse_with_recipe, resolve_unpaired_data, unpaired_data, unpaired_info)
 from training.losses import ImagePool, blurred_l1, gan_loss, total_variation
 from translator.cyclegan import CycleGAN
 from translator.layers import PatchDiscriminator, init_weights
@@ -79,18 +77,7 @@ class GeneratorPass(nn.Module):
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    data = parser.add_argument_group("data")
-    data.add_argument("--dataroot", type=Path, help="folder with trainA/trainB (and testA/testB)")
-    data.add_argument("--train-a", type=Path)
-    data.add_argument("--train-b", type=Path)
-    data.add_argument("--test-a", type=Path, help="held-out A images for the sample grids")
-    data.add_argument("--test-b", type=Path)
-    data.add_argument("--domain-a", default="A", help="name of domain A (goes into config.json)")
-    data.add_argument("--domain-b", default="B")
-    data.add_argument("--val-fraction", type=float, default=0.0, metavar="F",
-                      help="hold out about this fraction of the training files (chosen by a hash of the file name, "
-                           "so name-paired images go together) for choosing a step with training.select_step; "
-                           "listed in OUT/validation.json, never trained on (0: train on all)")
+    add_unpaired_data_args(parser)
     net = parser.add_argument_group("networks (defaults are the paper's)")
     net.add_argument("--image-size", type=int, default=256)
     net.add_argument("--ngf", type=int, default=64)
@@ -106,16 +93,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     loss.add_argument("--pool-size", type=int, default=50)
     add_common_args(parser)
     args = parse_with_recipe(parser, argv, DEPARTURES)
-    if args.dataroot:
-        train_a, train_b = cyclegan_folders(args.dataroot)
-        args.train_a, args.train_b = args.train_a or train_a, args.train_b or train_b
-        test_a, test_b = cyclegan_folders(args.dataroot, "test")
-        args.test_a = args.test_a or (test_a if test_a.is_dir() else None)
-        args.test_b = args.test_b or (test_b if test_b.is_dir() else None)
-    if not (args.train_a and args.train_b):
-        parser.error("give --dataroot, or --train-a and --train-b")
-    if not 0 <= args.val_fraction < 1:
-        parser.error("--val-fraction must be in [0, 1)")
+    resolve_unpaired_data(args, parser)
     return args
 
 
@@ -130,10 +108,7 @@ def main(argv=None) -> CycleGAN:
     opt_g = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminators.parameters(), lr=args.lr, betas=(0.5, 0.999))
 
-    held_out = lambda name: is_held_out(name, args.val_fraction)  # noqa: E731
-    dataset = UnpairedDataset(args.train_a, args.train_b, args.image_size, keep=lambda name: not held_out(name))
-    if args.val_fraction > 0 and run.is_main:
-        write_validation_list(args, held_out)
+    dataset, fixed = unpaired_data(args, run)
     generator_pass = GeneratorPass(model, identity=args.lambda_identity > 0, cycle_noise=args.cycle_noise)
     generator_pass, discriminators, opt_g, opt_d = run.accelerator.prepare(generator_pass, discriminators, opt_g, opt_d)
     d_raw = run.accelerator.unwrap_model(discriminators)
@@ -142,10 +117,6 @@ def main(argv=None) -> CycleGAN:
     batches = run.batches(run.loader(dataset))
 
     # fixed held-out images for the sample grids (training images if no test folder was given)
-    fixed = {}
-    for side, folder in (("a", args.test_a or args.train_a), ("b", args.test_b or args.train_b)):
-        files = ImageFiles(folder, args.image_size)
-        fixed[side] = torch.stack([eval_transform()(files[i]) for i in range(min(8, len(files)))]).to(run.device)
 
     pool_a, pool_b = ImagePool(args.pool_size), ImagePool(args.pool_size)
     # the identity term of the generator into B, G_ab(b) ~ b, is weighted by B's cycle weight and vice versa
@@ -184,12 +155,11 @@ def main(argv=None) -> CycleGAN:
                                "identity": loss_idt.item(), "tv_a2b": tv_a2b.item(), "tv_b2a": tv_b2a.item(),
                                "d": loss_d.item(), "lr": opt_g.param_groups[0]["lr"]},
                       lambda: save_samples(run, model, fixed))
-    run.finish(model, {"family": "cyclegan", "train_a": str(args.train_a), "train_b": str(args.train_b),
+    run.finish(model, {"family": "cyclegan",
                        "losses": {"gan": "lsgan", "lambda_cycle_a": lambda_a, "lambda_cycle_b": lambda_b,
                                   "lambda_identity": args.lambda_identity, "pool_size": args.pool_size,
                                   **{name: getattr(args, name) for name in DEPARTURES}},
-                       "val_fraction": args.val_fraction,
-                       **data_version(args.train_a)})
+                       **unpaired_info(args)})
     return model
 
 

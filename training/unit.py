@@ -22,15 +22,13 @@ and the same from b.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.common import (Departure, Run, add_common_args, data_version, frozen, parse_args as parse_with_recipe,
-                             write_validation_list)
-from training.data.folders import ImageFiles, UnpairedDataset, cyclegan_folders, eval_transform, is_held_out
+from training.common import (Departure, Run, add_common_args, add_unpaired_data_args, frozen,
+                             parse_args as parse_with_recipe, resolve_unpaired_data, unpaired_data, unpaired_info)
 from training.losses import blurred_l1, gan_loss
 from translator.layers import MultiScaleDiscriminator, init_weights
 from translator.unit import UNIT
@@ -79,17 +77,7 @@ def kl(z: torch.Tensor) -> torch.Tensor:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    data = parser.add_argument_group("data")
-    data.add_argument("--dataroot", type=Path, help="folder with trainA/trainB (and testA/testB)")
-    data.add_argument("--train-a", type=Path)
-    data.add_argument("--train-b", type=Path)
-    data.add_argument("--test-a", type=Path, help="held-out A images for the sample grids")
-    data.add_argument("--test-b", type=Path)
-    data.add_argument("--domain-a", default="A", help="name of domain A (goes into config.json)")
-    data.add_argument("--domain-b", default="B")
-    data.add_argument("--val-fraction", type=float, default=0.0, metavar="F",
-                      help="hold out about this fraction of the training files (by a hash of the file name, so "
-                           "name-paired images go together) for training.select_step; never trained on")
+    add_unpaired_data_args(parser)
     net = parser.add_argument_group("networks (defaults are the official code's)")
     net.add_argument("--image-size", type=int, default=256)
     net.add_argument("--dim", type=int, default=64, help="width of the first encoder layer")
@@ -111,16 +99,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_common_args(parser)
     parser.set_defaults(lr=1e-4, decay_from=1.0)  # the official optimiser; see the module docstring
     args = parse_with_recipe(parser, argv, DEPARTURES)
-    if args.dataroot:
-        train_a, train_b = cyclegan_folders(args.dataroot)
-        args.train_a, args.train_b = args.train_a or train_a, args.train_b or train_b
-        test_a, test_b = cyclegan_folders(args.dataroot, "test")
-        args.test_a = args.test_a or (test_a if test_a.is_dir() else None)
-        args.test_b = args.test_b or (test_b if test_b.is_dir() else None)
-    if not (args.train_a and args.train_b):
-        parser.error("give --dataroot, or --train-a and --train-b")
-    if not 0 <= args.val_fraction < 1:
-        parser.error("--val-fraction must be in [0, 1)")
+    resolve_unpaired_data(args, parser)
     if not 0 <= args.n_shared <= args.n_res:
         parser.error("--n-shared must be between 0 and --n-res")
     return args
@@ -138,10 +117,7 @@ def main(argv=None) -> UNIT:
     opt_g = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
     opt_d = torch.optim.Adam(discriminators.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
 
-    held_out = lambda name: is_held_out(name, args.val_fraction)  # noqa: E731
-    dataset = UnpairedDataset(args.train_a, args.train_b, args.image_size, keep=lambda name: not held_out(name))
-    if args.val_fraction > 0 and run.is_main:
-        write_validation_list(args, held_out)
+    dataset, fixed = unpaired_data(args, run)
     generator_pass = GeneratorPass(model)
     generator_pass, discriminators, opt_g, opt_d = run.accelerator.prepare(generator_pass, discriminators, opt_g, opt_d)
     d_raw = run.accelerator.unwrap_model(discriminators)
@@ -149,10 +125,6 @@ def main(argv=None) -> UNIT:
     run.track_average(model)
     batches = run.batches(run.loader(dataset))
 
-    fixed = {}  # held-out images for the sample grids (training images if no test folder was given)
-    for side, folder in (("a", args.test_a or args.train_a), ("b", args.test_b or args.train_b)):
-        files = ImageFiles(folder, args.image_size)
-        fixed[side] = torch.stack([eval_transform()(files[i]) for i in range(min(8, len(files)))]).to(run.device)
 
     cycle = args.lambda_cycle > 0 or args.lambda_cycle_kl > 0
     run.progress()
@@ -192,13 +164,12 @@ def main(argv=None) -> UNIT:
                                "cycle": loss_cycle.item(), "cycle_kl": loss_cycle_kl.item(), "d": loss_d.item(),
                                "lr": opt_g.param_groups[0]["lr"]},
                       lambda: save_samples(run, model, fixed))
-    run.finish(model, {"family": "unit", "train_a": str(args.train_a), "train_b": str(args.train_b),
+    run.finish(model, {"family": "unit",
                        "losses": {"gan": "lsgan", "lambda_gan": args.lambda_gan, "lambda_recon": args.lambda_recon,
                                   "lambda_kl": args.lambda_kl, "lambda_cycle": args.lambda_cycle,
                                   "lambda_cycle_kl": args.lambda_cycle_kl, "weight_decay": args.weight_decay,
                                   **{name: getattr(args, name) for name in DEPARTURES}},
-                       "val_fraction": args.val_fraction,
-                       **data_version(args.train_a)})
+                       **unpaired_info(args)})
     return model
 
 

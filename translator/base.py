@@ -254,8 +254,8 @@ class Translator:
         """n style codes drawn from the prior (repeatable with a seed)."""
         raise NotImplementedError(f"{self.family_name} has no style code")
 
-    def encode_style(self, image) -> list[float]:
-        """The style code of an image."""
+    def encode_style(self, image, direction: str = "a2b") -> list[float]:
+        """The style code of an image, as the target domain of `direction` sees it."""
         raise NotImplementedError(f"{self.family_name} has no style code")
 
     def run(self, image, direction: str = "a2b", **options) -> Translation:

@@ -1,0 +1,77 @@
+"""MUNIT: the official generator's size, content kept while the style changes the colouring, styles read
+off references and drawn from a seed, the grid and interpolation helpers, and a trainer that runs,
+resumes and exports what the core loads."""
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+import translator
+from conftest import export
+from translator.errors import OptionsError
+from translator.layers import init_weights
+from translator.munit import MUNIT, Generator, interpolate
+
+TINY = ["--image-size", "32", "--dim", "4", "--style-dim", "3", "--n-res", "1", "--mlp-dim", "8", "--ndf", "4",
+        "--n-layers-d", "2", "--log-every", "1", "--sample-every", "2", "--threads", "1"]
+
+
+def tiny_munit(seed=0):
+    torch.manual_seed(seed)
+    model = MUNIT(image_size=32, dim=4, style_dim=3, n_res=1, mlp_dim=8, n_mlp=2, domain_a="left", domain_b="right")
+    init_weights(model, kind="kaiming")
+    return model
+
+
+def test_one_generator_is_the_official_adaingen_size():
+    # NVlabs/MUNIT AdaINGen, edges2shoes config: 15,026,187 parameters (official-implementations.md, A6)
+    assert sum(p.numel() for p in Generator(64, 8, 2, 4, 256, 3, 4).parameters()) == 15_026_187
+
+
+def test_the_style_code_drives_the_decoder_and_the_content_does_not_depend_on_it(tmp_path):
+    t = translator.load(str(export(tiny_munit(), tmp_path / "m")))
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        one, two = torch.tensor([[1.0, 0.0, -1.0]]), torch.tensor([[-2.0, 1.0, 0.5]])
+        assert not torch.allclose(t.translate_tensor(x, style=one), t.translate_tensor(x, style=two))
+        assert torch.equal(t.translate_tensor(x, style=one), t.translate_tensor(x, style=one))
+        assert torch.equal(t.translate_tensor(x, seed=4), t.translate_tensor(x, seed=4))
+    with pytest.raises(OptionsError, match="one of style, reference or seed"):
+        t.translate(Image.new("RGB", (32, 32)), style=[0.0, 0.0, 0.0], seed=1)
+    with pytest.raises(OptionsError, match="3 numbers"):
+        t.translate(Image.new("RGB", (32, 32)), style=[0.0] * 8)
+
+
+def test_reference_styles_grids_and_interpolation(tmp_path):
+    t = translator.load(str(export(tiny_munit(), tmp_path / "m")))
+    image, reference = Image.new("RGB", (40, 30), (200, 60, 20)), Image.new("RGB", (32, 32), (20, 90, 200))
+    code = t.encode_style(reference, direction="a2b")
+    assert len(code) == 3
+    by_reference = t.translate(image, reference=reference)
+    assert by_reference.tobytes() == t.translate(image, style=code).tobytes()  # reference = its encoded style
+    grid = t.samples(image, n=4, seed=7)
+    assert len(grid.images) == len(grid.styles) == 4 and grid.styles == t.sample_styles(4, seed=7)
+    assert grid.images[1].tobytes() == t.translate(image, style=grid.styles[1]).tobytes()
+    strip = t.interpolation(image, grid.styles[0], grid.styles[1], steps=5)
+    assert strip.styles[0] == pytest.approx(grid.styles[0]) and strip.styles[-1] == pytest.approx(grid.styles[1])
+    assert interpolate([0.0, 2.0], [2.0, 0.0], 3) == [[0.0, 2.0], [1.0, 1.0], [2.0, 0.0]]
+
+
+def test_trainer_runs_resumes_and_exports(tmp_path):
+    from training import munit as train_munit
+    from test_training import shapes
+
+    for split in ("train", "test"):
+        shapes(tmp_path / "data" / f"{split}A", "circles")
+        shapes(tmp_path / "data" / f"{split}B", "squares")
+    out = tmp_path / "run"
+    args = ["--dataroot", str(tmp_path / "data"), "--out", str(out), *TINY, "--save-every", "2", "--lambda-cycle", "1"]
+    train_munit.main([*args, "--steps", "2"])
+    train_munit.main([*args, "--steps", "3", "--resume"])
+    info = json.loads((out / "export" / "training.json").read_text())
+    assert info["steps"] == 3 and info["family"] == "munit" and info["losses"]["lambda_style"] == 1
+    record = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
+    assert {"recon", "style", "content", "cycle", "d"} <= record.keys() and record["cycle"] > 0
+    t = translator.load(str(out / "export"), "munit")
+    assert t.style_dim == 3 and t.translate(tmp_path / "data" / "testA" / "000.png", seed=1).mode == "RGB"

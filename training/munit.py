@@ -1,0 +1,174 @@
+"""Train MUNIT (Huang et al., ECCV 2018) on two folders of unpaired images.
+
+    python -m training.munit --dataroot DATA --out runs/my-munit                   # DATA/trainA, DATA/trainB
+    python -m training.munit --train-a DRAWINGS --train-b COLOUR --out runs/x ...
+
+The flags are the official code's defaults (NVlabs/MUNIT, configs/edges2shoes_folder.yaml): generators
+dim 64, style_dim 8, 2 downsamplings, 4 residual blocks, MLP 256 x 3; 3-scale discriminators (dim 64,
+4 layers, LSGAN); loss weights GAN 1, image reconstruction 10, style reconstruction 1, content
+reconstruction 1, style-augmented cycle 0 (10 in the official summer2winter config); Adam 1e-4
+(0.5, 0.999), weight decay 1e-4, Kaiming init for the generators, N(0, 0.02) for the discriminators,
+batch 1. The official learning rate halves every 100,000 steps; runs here are shorter, so it stays
+constant unless --decay-from says otherwise.
+
+One step: the discriminators on real images and (detached) translations, then:
+    c_a, s_a' = E_A(a)                      content and style of a real image
+    recon:   G_A(c_a, s_a') ~ a             L1
+    translate with a random style s_b ~ N(0, I): x_ab = G_B(c_a, s_b) should fool D_B
+    latent recon:  E_B(x_ab) ~ (c_a, s_b)   L1 on both codes
+    cycle (optional): G_A(content of x_ab, s_a') ~ a
+and the same from b.
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from training.common import (Departure, Run, add_common_args, add_unpaired_data_args, frozen,
+                             parse_args as parse_with_recipe, resolve_unpaired_data, unpaired_data, unpaired_info)
+from training.losses import gan_loss
+from training.unit import Discriminators  # the same two 3-scale discriminators as UNIT
+from translator.layers import init_weights
+from translator.munit import MUNIT
+
+DEPARTURES: dict[str, Departure] = {}  # none yet beyond the common ones (ema)
+
+
+class GeneratorPass(nn.Module):
+    """Everything the generator step computes, in one forward (so DDP sees one call per step)."""
+
+    def __init__(self, model: MUNIT, style_dim: int):
+        super().__init__()
+        self.model, self.style_dim = model, style_dim
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor, latents: bool = True, cycle: bool = False) -> dict:
+        gen_a, gen_b = self.model.gen_a, self.model.gen_b
+        s_a, s_b = (torch.randn(len(a), self.style_dim, device=a.device) for _ in range(2))  # random styles
+        c_a, c_b = gen_a.content_encoder(a), gen_b.content_encoder(b)
+        out = {"c_a": c_a, "c_b": c_b, "s_a": s_a, "s_b": s_b,
+               "fake_a": gen_a.decode(c_b, s_a), "fake_b": gen_b.decode(c_a, s_b)}
+        if latents:
+            own_a, own_b = gen_a.style_encoder(a), gen_b.style_encoder(b)
+            out.update(rec_a=gen_a.decode(c_a, own_a), rec_b=gen_b.decode(c_b, own_b))
+            out.update(c_a_rec=gen_b.content_encoder(out["fake_b"]), s_b_rec=gen_b.style_encoder(out["fake_b"]),
+                       c_b_rec=gen_a.content_encoder(out["fake_a"]), s_a_rec=gen_a.style_encoder(out["fake_a"]))
+            if cycle:
+                out.update(cyc_a=gen_a.decode(out["c_a_rec"], own_a), cyc_b=gen_b.decode(out["c_b_rec"], own_b))
+        return out
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_unpaired_data_args(parser)
+    net = parser.add_argument_group("networks (defaults are the official code's)")
+    net.add_argument("--image-size", type=int, default=256)
+    net.add_argument("--dim", type=int, default=64)
+    net.add_argument("--style-dim", type=int, default=8)
+    net.add_argument("--n-downsample", type=int, default=2)
+    net.add_argument("--n-res", type=int, default=4)
+    net.add_argument("--mlp-dim", type=int, default=256)
+    net.add_argument("--ndf", type=int, default=64)
+    net.add_argument("--n-layers-d", type=int, default=4)
+    net.add_argument("--n-scales-d", type=int, default=3)
+    loss = parser.add_argument_group("losses (the official weights)")
+    loss.add_argument("--lambda-gan", type=float, default=1.0)
+    loss.add_argument("--lambda-recon", type=float, default=10.0, help="image reconstruction L1")
+    loss.add_argument("--lambda-style", type=float, default=1.0, help="style code reconstruction L1")
+    loss.add_argument("--lambda-content", type=float, default=1.0, help="content code reconstruction L1")
+    loss.add_argument("--lambda-cycle", type=float, default=0.0, help="style-augmented cycle L1 (0 = off)")
+    loss.add_argument("--weight-decay", type=float, default=1e-4)
+    add_common_args(parser)
+    parser.set_defaults(lr=1e-4, decay_from=1.0)  # the official optimiser; see the module docstring
+    args = parse_with_recipe(parser, argv, DEPARTURES)
+    resolve_unpaired_data(args, parser)
+    return args
+
+
+def main(argv=None) -> MUNIT:
+    """Train, export, and return the trained model (each process's own copy under multi-process)."""
+    args = parse_args(argv)
+    run = Run(args, "training.munit", argv)
+    model = MUNIT(args.image_size, args.dim, args.style_dim, args.n_downsample, args.n_res, args.mlp_dim,
+                  domain_a=args.domain_a, domain_b=args.domain_b)
+    discriminators = Discriminators(args.ndf, args.n_layers_d, args.n_scales_d)
+    init_weights(model, kind="kaiming")
+    init_weights(discriminators)
+    opt_g = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
+    opt_d = torch.optim.Adam(discriminators.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
+
+    dataset, fixed = unpaired_data(args, run)
+    generator_pass = GeneratorPass(model, args.style_dim)
+    generator_pass, discriminators, opt_g, opt_d = run.accelerator.prepare(generator_pass, discriminators, opt_g, opt_d)
+    d_raw = run.accelerator.unwrap_model(discriminators)
+    run.maybe_resume()
+    run.track_average(model)
+    batches = run.batches(run.loader(dataset))
+
+    fixed["styles"] = torch.randn(3, args.style_dim, generator=torch.Generator().manual_seed(0)).to(run.device)
+
+    run.progress()
+    while run.step < args.steps:
+        batch = next(batches)
+        a, b = batch["a"], batch["b"]
+        run.set_lr(opt_g, opt_d)
+
+        # discriminator step: real images against translations with random styles
+        with torch.no_grad(), run.accelerator.autocast():
+            out = generator_pass(a, b, latents=False)
+        with run.accelerator.autocast():
+            real_a, real_b = discriminators(a, b)
+            fake_a_score, fake_b_score = discriminators(out["fake_a"].detach(), out["fake_b"].detach())
+            loss_d = gan_loss(real_a, True) + gan_loss(fake_a_score, False) + gan_loss(real_b, True) \
+                + gan_loss(fake_b_score, False)
+        opt_d.zero_grad(set_to_none=True)
+        run.accelerator.backward(args.lambda_gan * loss_d)
+        opt_d.step()
+
+        # generator step
+        with frozen(d_raw), run.accelerator.autocast():
+            out = generator_pass(a, b, latents=True, cycle=args.lambda_cycle > 0)
+            loss_gan = gan_loss(d_raw.d_a(out["fake_a"]), True) + gan_loss(d_raw.d_b(out["fake_b"]), True)
+            loss_recon = F.l1_loss(out["rec_a"], a) + F.l1_loss(out["rec_b"], b)
+            loss_style = F.l1_loss(out["s_a_rec"], out["s_a"]) + F.l1_loss(out["s_b_rec"], out["s_b"])
+            loss_content = F.l1_loss(out["c_a_rec"], out["c_a"]) + F.l1_loss(out["c_b_rec"], out["c_b"])
+            loss_cycle = F.l1_loss(out["cyc_a"], a) + F.l1_loss(out["cyc_b"], b) if args.lambda_cycle > 0 \
+                else torch.zeros(())
+            loss_g = args.lambda_gan * loss_gan + args.lambda_recon * loss_recon + args.lambda_style * loss_style \
+                + args.lambda_content * loss_content + args.lambda_cycle * loss_cycle
+        opt_g.zero_grad(set_to_none=True)
+        run.accelerator.backward(loss_g)
+        opt_g.step()
+
+        run.step_done(lambda: {"g_gan": loss_gan.item(), "recon": loss_recon.item(), "style": loss_style.item(),
+                               "content": loss_content.item(), "cycle": loss_cycle.item(), "d": loss_d.item(),
+                               "lr": opt_g.param_groups[0]["lr"]},
+                      lambda: save_samples(run, model, fixed))
+    run.finish(model, {"family": "munit",
+                       "losses": {"gan": "lsgan", "lambda_gan": args.lambda_gan, "lambda_recon": args.lambda_recon,
+                                  "lambda_style": args.lambda_style, "lambda_content": args.lambda_content,
+                                  "lambda_cycle": args.lambda_cycle, "weight_decay": args.weight_decay,
+                                  **{name: getattr(args, name) for name in DEPARTURES}},
+                       **unpaired_info(args)})
+    return model
+
+
+@torch.no_grad()
+def save_samples(run: Run, model: MUNIT, fixed: dict[str, torch.Tensor]) -> None:
+    """Rows: A, then A translated with three fixed random B styles; B, then B with three random A styles."""
+    net = run.inference_model(model)
+    training = net.training
+    net.eval()
+    rows = []
+    for source, target, images in (("a", "b", fixed["a"]), ("b", "a", fixed["b"])):
+        content = net.generator(source).content_encoder(images)
+        rows.append(images)
+        rows += [net.generator(target).decode(content, s.expand(len(images), -1)) for s in fixed["styles"]]
+    run.save_samples(rows)
+    net.train(training)
+
+
+if __name__ == "__main__":
+    main()
