@@ -30,7 +30,7 @@ from torch import nn
 from training.common import (Departure, Run, add_common_args, add_unpaired_data_args, frozen,
                              parse_args as parse_with_recipe, resolve_unpaired_data, unpaired_data, unpaired_info)
 from training.losses import gan_loss
-from training.unit import Discriminators  # the same two 3-scale discriminators as UNIT
+from training.unit import Discriminators, discriminator_step  # UNIT's discriminators and their step
 from translator.layers import init_weights
 from translator.munit import MUNIT
 
@@ -118,14 +118,7 @@ def main(argv=None) -> MUNIT:
         # discriminator step: real images against translations with random styles
         with torch.no_grad(), run.accelerator.autocast():
             out = generator_pass(a, b, latents=False)
-        with run.accelerator.autocast():
-            real_a, real_b = discriminators(a, b)
-            fake_a_score, fake_b_score = discriminators(out["fake_a"].detach(), out["fake_b"].detach())
-            loss_d = gan_loss(real_a, True) + gan_loss(fake_a_score, False) + gan_loss(real_b, True) \
-                + gan_loss(fake_b_score, False)
-        opt_d.zero_grad(set_to_none=True)
-        run.accelerator.backward(args.lambda_gan * loss_d)
-        opt_d.step()
+        loss_d = discriminator_step(run, discriminators, opt_d, (a, b), (out["fake_a"], out["fake_b"]), args.lambda_gan)
 
         # generator step
         with frozen(d_raw), run.accelerator.autocast():

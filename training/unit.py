@@ -50,6 +50,20 @@ class Discriminators(nn.Module):
         return self.d_a(x_a), self.d_b(x_b)
 
 
+def discriminator_step(run: Run, discriminators: Discriminators, opt_d, real: tuple, fake: tuple,
+                       weight: float) -> torch.Tensor:
+    """One update of both domains' discriminators (LSGAN, summed over scales): real images against the
+    (detached) translations into their domain. UNIT's and MUNIT's, alike."""
+    with run.accelerator.autocast():
+        real_a, real_b = discriminators(*real)
+        fake_a, fake_b = discriminators(*(x.detach() for x in fake))
+        loss_d = gan_loss(real_a, True) + gan_loss(fake_a, False) + gan_loss(real_b, True) + gan_loss(fake_b, False)
+    opt_d.zero_grad(set_to_none=True)
+    run.accelerator.backward(weight * loss_d)
+    opt_d.step()
+    return loss_d
+
+
 class GeneratorPass(nn.Module):
     """Everything the encoder/generator step computes, in one forward (so DDP sees one call per step)."""
 
@@ -136,14 +150,7 @@ def main(argv=None) -> UNIT:
         # discriminator step: real images against translations of the other domain's images
         with torch.no_grad(), run.accelerator.autocast():
             out = generator_pass(a, b, cycle=False)
-        with run.accelerator.autocast():
-            real_a, real_b = discriminators(a, b)
-            fake_a_score, fake_b_score = discriminators(out["fake_a"].detach(), out["fake_b"].detach())
-            loss_d = gan_loss(real_a, True) + gan_loss(fake_a_score, False) + gan_loss(real_b, True) \
-                + gan_loss(fake_b_score, False)
-        opt_d.zero_grad(set_to_none=True)
-        run.accelerator.backward(args.lambda_gan * loss_d)
-        opt_d.step()
+        loss_d = discriminator_step(run, discriminators, opt_d, (a, b), (out["fake_a"], out["fake_b"]), args.lambda_gan)
 
         # encoder/generator step
         with frozen(d_raw), run.accelerator.autocast():
