@@ -15,10 +15,15 @@ milliseconds); the button does the same and is the named API endpoint, `/<family
 from __future__ import annotations
 
 import argparse
+import collections
 import inspect
 import logging
 import os
+import shutil
+import tempfile
+import threading
 import time
+import uuid
 from pathlib import Path
 
 # Spaces and laptops share their cores: OpenMP spin-waiting makes torch 2-30x slower next to another busy
@@ -71,6 +76,35 @@ def image_upload(**kwargs) -> gr.Image:
 
     component.preprocess = preprocess
     return component
+
+
+class OutputFiles:
+    """Result images as PNG files written once under unique names (the newest few hundred kept).
+
+    Handing Gradio a PIL image makes it save the PNG under a folder named by the content's hash, rewriting
+    the file in place each time: when many people get the same result at once (the same example), one
+    client's download can be truncated by another's rewrite ("peer closed connection without sending
+    complete message body", seen under load). A file path goes through Gradio's other cache path, which
+    copies it in only if absent and renames it into place atomically."""
+
+    def __init__(self, keep: int = 256):
+        self.root = Path(tempfile.mkdtemp(prefix="translator-outputs-"))
+        self.keep, self.written = keep, collections.deque()
+        self.lock = threading.Lock()
+
+    def save(self, image, name: str) -> str:
+        folder = self.root / uuid.uuid4().hex
+        folder.mkdir()
+        path = folder / f"{name}.png"
+        image.save(path, "PNG")
+        with self.lock:
+            self.written.append(folder)
+            while len(self.written) > self.keep:
+                shutil.rmtree(self.written.popleft(), ignore_errors=True)
+        return str(path)
+
+
+OUTPUTS = OutputFiles()
 
 
 def on_gpu(fn):
@@ -150,7 +184,10 @@ class FamilyTab:
         t = self.load(model)
         start = time.perf_counter()
         result = getattr(t, self.family.tab.method)(image, direction=direction or t.directions[0], **options)
-        return [getattr(result, o.field) for o in self.outputs_spec] + [describe(t, time.perf_counter() - start)]
+        values = [getattr(result, o.field) for o in self.outputs_spec]
+        values = [OUTPUTS.save(v, f"{Path(t.name).name}-{o.field}") if o.kind == "image" else v
+                  for v, o in zip(values, self.outputs_spec)]
+        return values + [describe(t, time.perf_counter() - start)]
 
     def cleared(self) -> list:
         return [None] * len(self.outputs_spec) + [""]
@@ -280,7 +317,7 @@ class FamilyTab:
                 outputs = []
                 for spec in self.outputs_spec:
                     if spec.kind == "image":
-                        outputs.append(gr.Image(type="pil", format="png", label=spec.label, interactive=False,
+                        outputs.append(gr.Image(type="filepath", format="png", label=spec.label, interactive=False,
                                                 buttons=["download"] if spec.small else ["download", "fullscreen"],
                                                 height=160 if spec.small else 420, elem_id=f"{family.name}-{spec.field}"))
                     else:

@@ -177,3 +177,22 @@ def test_sketchpad_uploads_pass_the_cores_checks(client, tmp_path):
     with pytest.raises(Exception, match="too large|pixel limit") as err:
         client.predict(sketch, "pix2pix-sketch2emoji", api_name="/pix2pix_drawing")
     assert "Traceback" not in str(err.value)
+
+
+def test_identical_results_requested_at_once_all_arrive_whole(client):
+    """Many people asking for the same result at once (the same example): Gradio used to rewrite one
+    content-addressed file while others were downloading it, so some downloads came back truncated."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    example = sorted((ROOT / "assets/examples/cyclegan").glob("noto-*.png"))[0]
+    url = client.src
+
+    def ask(_):
+        from gradio_client import Client
+        c = Client(url, verbose=False, analytics_enabled=False)
+        translation, reconstruction, _ = c.predict(image=handle_file(str(example)), api_name="/cyclegan")
+        return Image.open(translation).tobytes(), Image.open(reconstruction).size
+
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(ask, range(24)))
+    assert len({r[0] for r in results}) == 1 and all(r[1] == (256, 256) for r in results)

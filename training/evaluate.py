@@ -281,13 +281,18 @@ def sheet_keys(keys: list[str], n: int) -> list[str]:
 
 
 def app_examples(t: translator.Translator) -> list[tuple[Path, str]]:
-    """The app's examples for this model's family, each with the direction the app runs it in."""
+    """The app's examples for this model's family that fit it, each with the direction the app runs it in:
+    for a drawing model all of them (they are drawings); otherwise those named after one of its domains
+    (`noto-1f308.png`), so a Noto -> Twemoji pix2pix is not shown the family's drawings."""
     files = sorted((EXAMPLES / t.family_name).glob("*.png"))
     a, b = t.domains
     out = []
     for path in files:
-        direction = "b2a" if (len(t.directions) > 1 and path.name.startswith(f"{b}-")) else t.directions[0]
-        out.append((path, direction))
+        if t.input_kind != "drawing" and not path.name.startswith((f"{a}-", f"{b}-")):
+            continue
+        if path.name.startswith(f"{b}-") and "b2a" not in t.directions:
+            continue
+        out.append((path, "b2a" if path.name.startswith(f"{b}-") else t.directions[0]))
     return out
 
 

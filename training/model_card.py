@@ -134,8 +134,8 @@ def benchmark_table(tables: dict[str, dict]) -> str:
     by_direction: dict[str, list[tuple[str, dict]]] = {}
     for name, metrics in tables.items():
         for direction, r in metrics.get("directions", {}).items():
-            if r["model"].get("target_share") is None:
-                continue  # not an emoji-vendor target: not part of this benchmark
+            if r["model"].get("target_vs_source") is None:
+                continue  # the benchmark is between two vendor styles (not from drawings, not a user's domains)
             label = f"{name} (paired oracle)" if metrics.get("is_oracle") else name
             by_direction.setdefault(direction, []).append((label, r))
     rows = ["| direction | model | L1 ↓ | SSIM ↑ | recognised as target ↑ | KID×100 ↓ | L1 / SSIM gap to oracle closed |",
