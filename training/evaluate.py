@@ -217,6 +217,22 @@ class TranslationProtocol:
         tie_break = min(shares) if shares else -sum(d["model"]["l1"] for d in directions.values())
         return self.bars(directions), tie_break
 
+    def snapshot_scores(self, t, sets: dict[str, Pairs], judge_model, cache: dict) -> dict:
+        """One snapshot's validation numbers; the identity rows are the same for every snapshot (cached)."""
+        if "identity" not in cache:
+            cache["identity"] = self.score(t, sets, judge_model, rows=("identity",))
+        scores = self.score(t, sets, judge_model, rows=("model",))
+        return {d: {"model": scores[d]["model"], "identity": cache["identity"][d]["identity"]} for d in scores}
+
+    @staticmethod
+    def count(sets: dict[str, Pairs]) -> int:
+        return len(next(iter(sets.values())).keys)
+
+    @staticmethod
+    def summary(scores: dict) -> str:
+        return "   ".join(("–" if m.get("target_share") is None else f"{m['target_share']:.1%}") +
+                           f" / {m['l1']:.4f} / {m['ssim']:.4f}" for m in (v["model"] for v in scores.values()))
+
     criterion = ("most bars met on the validation hold-out (per direction: L1 below and SSIM above identity's, and "
                  ">= 80% judged as the target vendor where the judge knows it), then the highest lowest judged share "
                  "(unjudged: the lowest total L1)")
@@ -263,7 +279,168 @@ class TranslationProtocol:
         return draw_sheet(blocks, t.image_size)
 
 
-PROTOCOLS = {"translation": TranslationProtocol()}
+# --- the multimodal protocol (MUNIT) -------------------------------------------------------------------
+COLOUR_VENDORS = ("noto", "twemoji", "fluent-flat", "openmoji")  # the judge's classes that are colour styles
+
+
+def edge_points(images: torch.Tensor) -> list[torch.Tensor]:
+    """Nx3xHxW in [-1, 1] -> per image, the (y, x) coordinates of its edges (the sketch builder's edges)."""
+    from training.data.sketch import edges
+    return [edges((x + 1) / 2).squeeze(0).nonzero().float() for x in images]
+
+
+def chamfer(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Symmetric chamfer distance in pixels between two point sets (each point to the other set's nearest,
+    averaged both ways); an image without edges is as far as the image is wide."""
+    if len(a) == 0 or len(b) == 0:
+        return 64.0
+    d = torch.cdist(a, b)
+    return 0.5 * (d.min(1).values.mean() + d.min(0).values.mean()).item()
+
+
+def key_of(name: str) -> str:
+    """`noto-1f600` -> `1f600` (the multimodal set's names are <style>-<key>)."""
+    return name.split("-", 1)[1] if "-" in name else name
+
+
+def style_of_name(name: str) -> str:
+    return next((s for s in sorted(vendor.VENDORS, key=len, reverse=True) if name.startswith(f"{s}-")), "")
+
+
+class MultimodalProtocol:
+    """One drawing, many colourings: MUNIT's direction drawing -> colour, measured four ways on held-out
+    code points (outlines drawn from the first colour style, base emoji only):
+    - realism: the share of outputs from random styles the judge takes for a real colour vendor (any);
+    - diversity: per outline, the mean pairwise distance (judge features) of 8 random-style outputs, as a
+      share of the same among the real vendors' renderings of that code point; and how many distinct
+      vendors the judge sees among the 8;
+    - style control: the style read off a real emoji of vendor V (another code point) gives an output the
+      judge takes for V; the share per vendor;
+    - content kept: the chamfer distance between the output's edges and the input outline, beside the
+      true colour emoji the outline was drawn from (the floor) and another vendor's rendering of the same
+      code point (what "a different drawing of the same thing" costs)."""
+    name = "multimodal"
+    SAMPLES = 8
+    BARS = {"realism": 0.8, "diversity": 0.5, "style_control": 0.6}
+    criterion = ("most bars met (realism >= 80%, diversity >= 50% of the real vendors', style control >= 60%, "
+                 "content closer to the outline than another vendor's drawing), then the lowest of the three shares")
+
+    def folders(self, t, test_a=None, test_b=None) -> tuple[Path, Path]:
+        return (test_a or test_folder(t.domains[0], t.image_size), test_b or test_folder(t.domains[1], t.image_size))
+
+    def test_sets(self, t, test_a=None, test_b=None, limit: int | None = None, keep: set[str] | None = None) -> dict:
+        drawings_dir, colour_dir = self.folders(t, test_a, test_b)
+        names, drawings = load_folder(drawings_dir, t.image_size, keep)
+        colour_names, colours = load_folder(colour_dir, t.image_size)
+        styles = sorted({style_of_name(n) for n in colour_names} - {""})
+        first = next((s for s in ("noto", *styles) if s in styles), None)
+        outline = [i for i, n in enumerate(names) if style_of_name(n) == first and "-1f3f" not in n]
+        outline = outline[:limit] if limit else outline
+        by_name = {n: i for i, n in enumerate(colour_names)}
+        return {"names": [names[i] for i in outline], "drawings": drawings[outline], "colour_names": colour_names,
+                "colours": colours, "by_name": by_name, "styles": styles}
+
+    def validation_sets(self, t, run: Path) -> dict:
+        held = json.loads((run / "validation.json").read_text()) if (run / "validation.json").exists() else None
+        if not held:
+            raise SystemExit(f"{run / 'validation.json'} is missing: train with --val-fraction F (> 0)")
+        return self.test_sets(t, Path(held["train_a"]), Path(held["train_b"]), limit=60, keep=set(held["a"]))
+
+    def snapshot_scores(self, t, sets: dict, judge_model, cache: dict) -> dict:
+        return self.score(t, sets, judge_model)
+
+    @staticmethod
+    def count(sets: dict) -> int:
+        return len(sets["names"])
+
+    def summary(self, scores: dict) -> str:
+        m = scores["model"]
+        return (f"realism {m['realism']:.1%}  diversity {m['diversity']:.2f}  style control {m['style_control']:.1%}  "
+                f"content {m['content_chamfer']:.2f} px (other vendor {m['content_other_vendor']:.2f})")
+
+    @staticmethod
+    def judged(t, direction: str) -> bool:
+        return True
+
+    @torch.no_grad()
+    def score(self, t, sets: dict, judge_model, rows=("model",), batch: int = 32) -> dict:
+        classes = judge_model.classes
+        colour = [classes.index(c) for c in COLOUR_VENDORS]
+        n, k = len(sets["names"]), self.SAMPLES
+        contents = sets["drawings"]
+        styles = torch.randn(n * k, t.style_dim, generator=torch.Generator().manual_seed(0))
+        outs = torch.cat([t.translate_tensor(contents[i // k][None], "a2b", style=styles[i:i + 1]) for i in range(n * k)])
+        features = judge_features(judge_model, outs)
+        verdict = judge_model.head(features).argmax(1)
+        realism = sum(int(v) in colour for v in verdict.tolist()) / len(verdict)
+        diversity, real_diversity, vendors_seen, kept, floor, other = [], [], [], [], [], []
+        for i, name in enumerate(sets["names"]):
+            f = features[i * k:(i + 1) * k]
+            diversity.append(torch.pdist(f).mean().item())
+            vendors_seen.append(len(set(verdict[i * k:(i + 1) * k].tolist())))
+            key = key_of(name)
+            real = [sets["by_name"][f"{s}-{key}"] for s in sets["styles"] if f"{s}-{key}" in sets["by_name"]]
+            if len(real) > 1:
+                real_diversity.append(torch.pdist(judge_features(judge_model, sets["colours"][real])).mean().item())
+            outline = edge_points(contents[i][None])[0]
+            kept.append(sum(chamfer(e, outline) for e in edge_points(outs[i * k:(i + 1) * k])) / k)
+            own = sets["by_name"].get(name)
+            if own is not None:
+                floor.append(chamfer(edge_points(sets["colours"][own][None])[0], outline))
+            others = [j for j in real if j != own]
+            if others:
+                other.append(chamfer(edge_points(sets["colours"][others[0]][None])[0], outline))
+        control = {}
+        for style in sets["styles"]:  # style from a real emoji of `style` of another code point
+            hits = []
+            pool = [j for j, cn in enumerate(sets["colour_names"]) if style_of_name(cn) == style and "-1f3f" not in cn]
+            for i, name in enumerate(sets["names"]):
+                ref = next((j for j in pool[(i * 7) % max(1, len(pool)):] + pool if key_of(sets["colour_names"][j]) != key_of(name)), None)
+                if ref is None:
+                    continue
+                out = t.translate_tensor(contents[i][None], "a2b", reference=sets["colours"][ref][None])
+                hits.append(int(judge_model(out).argmax(1)) == classes.index(style) if style in classes else False)
+            control[style] = sum(hits) / max(1, len(hits))
+        mean = lambda xs: sum(xs) / max(1, len(xs))  # noqa: E731
+        return {"model": {
+            "realism": realism, "diversity": mean(diversity) / max(1e-9, mean(real_diversity)),
+            "diversity_outputs": mean(diversity), "diversity_real": mean(real_diversity),
+            "vendors_seen_of_8": mean(vendors_seen), "style_control": mean(list(control.values())),
+            "style_control_per_vendor": control, "content_chamfer": mean(kept), "content_floor": mean(floor),
+            "content_other_vendor": mean(other), "outlines": n, "samples_per_outline": k}}
+
+    def bars(self, scores: dict) -> int:
+        m = scores["model"]
+        return sum(m[k] >= v for k, v in self.BARS.items()) + (m["content_chamfer"] < m["content_other_vendor"])
+
+    def rank(self, scores: dict) -> tuple[float, float]:
+        m = scores["model"]
+        return self.bars(scores), min(m[k] / v for k, v in self.BARS.items())
+
+    def evaluate(self, t, test_a=None, test_b=None) -> dict:
+        judge_model, judge_report = judge()
+        sets = self.test_sets(t, test_a, test_b)
+        return {"protocol": f"{len(sets['names'])} held-out outlines x {self.SAMPLES} random styles, scored at "
+                            f"{t.image_size} px by the vendor classifier (test accuracy "
+                            f"{judge_report['test_accuracy'] * 100:.1f}%, weights {judge_report['sha256'][:12]})",
+                "judge_test_accuracy": judge_report["test_accuracy"], "judge_sha256": judge_report["sha256"],
+                "multimodal": self.score(t, sets, judge_model)["model"], "directions": {}, "sets": sets}
+
+    def sheet(self, t, sets: dict, per_row: int = 8) -> Image.Image:
+        """Fixed held-out outlines, each translated with the same 8 random styles."""
+        names = sheet_keys([key_of(n) for n in sets["names"]], 6)
+        index = [[key_of(n) for n in sets["names"]].index(k) for k in names]
+        styles = torch.randn(per_row, t.style_dim, generator=torch.Generator().manual_seed(0))
+        rows = []
+        with torch.inference_mode():
+            for i in index:
+                x = sets["drawings"][i][None]
+                rows.append((key_of(sets["names"][i]), torch.cat([x] + [t.translate_tensor(x, "a2b", style=s[None]) for s in styles])))
+        return draw_sheet([("outline, then 8 random styles", ["outline"] + [f"style {j + 1}" for j in range(per_row)], rows)],
+                          t.image_size)
+
+
+PROTOCOLS = {"translation": TranslationProtocol(), "multimodal": MultimodalProtocol()}
 
 
 def protocol_of(t: translator.Translator):

@@ -80,7 +80,8 @@ def write_model_card(folder: Path) -> Path:
                      f"played no part)"] if training.get("selected") else []),
                   *([f"- Notes: {training['notes']}"] if training.get("notes") else [])]
     if metrics:
-        lines += ["", "## Evaluation", "", metrics_table(metrics), "",
+        table = multimodal_table(metrics["multimodal"]) if metrics.get("multimodal") else metrics_table(metrics)
+        lines += ["", "## Evaluation", "", table, "",
                   f"Protocol: {metrics.get('protocol', '')}", "",
                   f"Reproduce: `{metrics.get('command', '')}`"]
     if used:
@@ -153,3 +154,17 @@ def benchmark_table(tables: dict[str, dict]) -> str:
         real = entries[0][1]["real target"]
         rows.append(f"| {direction} | *real target renders* | 0 | 1 | {_pct(real.get('target_share'))} | {_kid(real)} | |")
     return "\n".join(rows)
+
+
+def multimodal_table(m: dict) -> str:
+    """The multimodal protocol's numbers (training.evaluate.MultimodalProtocol), with their bars."""
+    per_vendor = ", ".join(f"{v} {share:.0%}" for v, share in m["style_control_per_vendor"].items())
+    return "\n".join([
+        "| measure | value | bar |", "|---|---|---|",
+        f"| realism: outputs of random styles taken for a real colour vendor | {m['realism']:.1%} | ≥ 80% |",
+        f"| diversity: spread of 8 random styles, as a share of the real vendors' | {m['diversity']:.0%} | ≥ 50% |",
+        f"| distinct vendors the judge sees among 8 random styles | {m['vendors_seen_of_8']:.1f} | |",
+        f"| style control: a reference's vendor reproduced ({per_vendor}) | {m['style_control']:.1%} | ≥ 60% |",
+        f"| content kept: chamfer distance to the outline, px (the true emoji: {m['content_floor']:.2f}; another "
+        f"vendor's drawing: {m['content_other_vendor']:.2f}) | {m['content_chamfer']:.2f} | below another vendor's |",
+    ])

@@ -51,16 +51,14 @@ def score_snapshots(run: Path) -> tuple[dict, Translator]:
     t = translator.load(str(run / "export"), device="cpu", warm_up=False)
     protocol = protocol_of(t)
     sets = protocol.validation_sets(t, run)
-    judge_model = judge()[0] if any(protocol.judged(t, d) for d in sets) else None
-    identity = protocol.score(t, sets, judge_model, rows=("identity",))
-    steps = {}
+    judge_model = judge()[0] if any(protocol.judged(t, d) for d in t.directions) else None
+    cache, steps = {}, {}
     for path in tqdm(snapshots, desc="snapshots"):
-        scores = protocol.score(t.with_weights(load_file(path)), sets, judge_model, rows=("model",))
-        directions = {d: {"model": scores[d]["model"], "identity": identity[d]["identity"]} for d in scores}
-        steps[int(path.stem.removeprefix("step-"))] = {"bars_met": protocol.bars(directions), "directions": directions}
+        scores = protocol.snapshot_scores(t.with_weights(load_file(path)), sets, judge_model, cache)
+        steps[int(path.stem.removeprefix("step-"))] = {"bars_met": protocol.bars(scores), "directions": scores}
     best = max(steps, key=lambda s: (*protocol.rank(steps[s]["directions"]), s))  # ties: the later step
-    return {"chosen_step": best, "validation_pairs": len(next(iter(sets.values())).keys),
-            "criterion": protocol.criterion, "steps": steps}, t
+    return {"chosen_step": best, "validation_pairs": protocol.count(sets), "criterion": protocol.criterion,
+            "steps": steps}, t
 
 
 def export_selected(run: Path, selection: dict, t: Translator) -> Path:
@@ -73,22 +71,22 @@ def export_selected(run: Path, selection: dict, t: Translator) -> Path:
     chosen = selection["steps"][step]
     info["selected"] = {"step": step, "of_steps": info["steps"], "criterion": selection["criterion"],
                         "validation_pairs": selection["validation_pairs"], "bars_met": chosen["bars_met"],
-                        "validation": {d: v["model"] for d, v in chosen["directions"].items()},
+                        "validation": {d: v["model"] if isinstance(v, dict) and "model" in v else v
+                                       for d, v in chosen["directions"].items()},
                         "command": f"python -m training.select_step --run {run}"}
     (folder / "training.json").write_text(json.dumps(info, indent=2))
     write_model_card(folder)
     return folder
 
 
-def print_table(selection: dict) -> None:
-    first = next(iter(selection["steps"].values()))["directions"]
-    print("  step bars  " + "   ".join(f"{d}: judged / L1 / SSIM" for d in first))
+def print_table(selection: dict, protocol) -> None:
     for step, s in sorted(selection["steps"].items()):
-        cells = [("–" if m.get("target_share") is None else f"{m['target_share']:.1%}") + f" / {m['l1']:.4f} / {m['ssim']:.4f}"
-                 for m in (v["model"] for v in s["directions"].values())]
-        print(f"{step:6d}  {s['bars_met']}    " + "   ".join(cells) + ("  <- chosen" if step == selection["chosen_step"] else ""))
-    print("identity      " + "   ".join(f"{d}: L1 {v['identity']['l1']:.4f} / SSIM {v['identity']['ssim']:.4f}"
-                                        for d, v in first.items()))
+        print(f"{step:6d}  {s['bars_met']} bars   {protocol.summary(s['directions'])}"
+              + ("  <- chosen" if step == selection["chosen_step"] else ""))
+    first = next(iter(selection["steps"].values()))["directions"]
+    if all(isinstance(v, dict) and "identity" in v for v in first.values()):
+        print("identity      " + "   ".join(f"{d}: L1 {v['identity']['l1']:.4f} / SSIM {v['identity']['ssim']:.4f}"
+                                            for d, v in first.items()))
 
 
 def main(argv=None) -> Path:
@@ -101,7 +99,7 @@ def main(argv=None) -> Path:
     selection, t = score_snapshots(args.run)
     folder = export_selected(args.run, selection, t)
     (args.run / "selection.json").write_text(json.dumps(selection, indent=1))
-    print_table(selection)
+    print_table(selection, protocol_of(t))
     print(f"-> {folder}")
     return folder
 

@@ -196,7 +196,7 @@ class MUNITTranslator(Translator):
 
 
 register(Family(
-    name="munit", title="MUNIT", network=MUNIT, translator=MUNITTranslator,
+    name="munit", title="MUNIT", network=MUNIT, translator=MUNITTranslator, evaluation="multimodal",
     paper="Huang, Liu, Belongie, Kautz, *Multimodal Unsupervised Image-to-Image Translation*, ECCV 2018 "
           "(https://arxiv.org/abs/1804.04732)",
     code_licence="CC BY-NC-SA 4.0, non-commercial (NVlabs/MUNIT); this implementation: MIT",

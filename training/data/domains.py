@@ -5,7 +5,9 @@ says where its test split is:
 
 - an emoji vendor style (`noto`, `twemoji`, `fluent-flat`, ...): `data/emoji-<size>/<style>/test`, built
   by training.data.emoji if missing;
-- `<style>-sketch`: line drawings of that style's emoji (training.data.sketch), written if missing.
+- `<style>-sketch`: line drawings of that style's emoji (training.data.sketch), written if missing;
+- `emoji-drawing` / `emoji-colour`: the multimodal task's two sides, drawings and colour emoji pooled over
+  vendors and skin tones, named `<style>-<key>` (training.data.multimodal), built if missing.
 
 Images are keyed by file name (the emoji code point), so two domains' test splits pair up by key. Any
 other domain is a user's own: give its test folder explicitly (`training.evaluate --test-a/--test-b`).
@@ -23,8 +25,18 @@ DATA = Path("data")
 SKETCH_SUFFIX = "-sketch"
 
 
+MULTIMODAL = {"emoji-drawing": "drawing", "emoji-colour": "colour"}
+
+
 def test_folder(domain: str, size: int, data: Path = DATA) -> Path:
     """Where a domain's test split is; built first if it is one of this repo's and missing."""
+    if domain in MULTIMODAL:
+        from training.data import multimodal
+
+        root = data / f"multimodal-{size}"
+        if not (root / "manifest.json").exists():
+            multimodal.build(root, size, source=data / f"emoji-{size}-skin", cache=data / "npm-cache")
+        return root / MULTIMODAL[domain] / "test"
     root = data / f"emoji-{size}"
     style = domain.removesuffix(SKETCH_SUFFIX)
     if style not in emoji.STYLES:
