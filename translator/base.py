@@ -40,7 +40,7 @@ class HubModel(nn.Module, PyTorchModelHubMixin, library_name="translator-studio"
     # limits on what a config.json may ask for: checked before anything is allocated
     MAX_SETTING = 2048  # any whole-number setting (widths, depths, sizes)
     IMAGE_SIZES = (8, 1024)
-    MAX_PARAMETERS = 400_000_000  # the largest published model of these families has ~280 M
+    MAX_PARAMETERS = 800_000_000  # the largest published model: U-GAT-IT full, 2 x 279 M generators + discriminators
 
     @classmethod
     def check_config(cls, config: dict) -> dict:

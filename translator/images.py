@@ -199,3 +199,25 @@ def from_model_output(tensor: torch.Tensor, layout: Layout) -> Image.Image:
     """Undo the letterbox and resize to the display size."""
     image = tensor_to_pil(tensor).crop(layout.box)
     return image.resize(layout.display_size, Image.Resampling.LANCZOS)
+
+
+def heat_colours(values: np.ndarray) -> np.ndarray:
+    """HxW in [0, 1] -> HxWx3 uint8: dark blue (cold) through cyan and yellow to red (hot)."""
+    stops = np.array([[0, 0, 0.5], [0, 0.6, 1], [0.2, 0.9, 0.6], [1, 0.9, 0], [0.9, 0.1, 0]])
+    position = np.clip(values, 0, 1) * (len(stops) - 1)
+    low = np.floor(position).astype(int).clip(0, len(stops) - 2)
+    t = (position - low)[..., None]
+    return ((stops[low] * (1 - t) + stops[low + 1] * t) * 255).round().astype(np.uint8)
+
+
+def overlay(image: Image.Image, heatmap: torch.Tensor, layout: Layout, opacity: float = 0.5) -> Image.Image:
+    """A heatmap computed over the model's square input, laid over `image` (the input or output at display
+    size): scaled to the square, cut to where the image sits in it, stretched from its own min to max."""
+    h = heatmap.detach().float().cpu()[None, None]
+    h = torch.nn.functional.interpolate(h, size=(layout.model_size, layout.model_size), mode="bilinear",
+                                        align_corners=False)[0, 0]
+    left, top, right, bottom = layout.box
+    h = h[top:bottom, left:right]
+    h = ((h - h.min()) / (h.max() - h.min()).clamp_min(1e-8)).numpy()
+    heat = Image.fromarray(heat_colours(h)).resize(image.size, Image.Resampling.BILINEAR)
+    return Image.blend(image.convert("RGB"), heat, float(np.clip(opacity, 0, 1)))

@@ -1,0 +1,80 @@
+"""U-GAT-IT: the official sizes, heatmaps computed from the model's own weights for each input (checked
+against an independent recomputation), rho kept in [0, 1], and a trainer that runs, resumes and exports
+what the core loads, discriminators included."""
+import json
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+import translator
+from conftest import export
+from translator.layers import init_weights
+from translator.ugatit import Discriminator, Generator, UGATIT
+
+TINY = ["--image-size", "32", "--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--n-layers-global", "4",
+        "--n-layers-local", "3", "--log-every", "1", "--sample-every", "2", "--threads", "1"]
+
+
+def tiny_ugatit(seed=0):
+    torch.manual_seed(seed)
+    model = UGATIT(image_size=32, ngf=4, n_blocks=1, ndf=4, n_layers_global=4, n_layers_local=3,
+                   domain_a="left", domain_b="right")
+    init_weights(model)
+    return model
+
+
+def test_the_official_sizes():
+    # znxlwm/UGATIT-pytorch at 256 px (official-implementations.md, section 7.1 and A11-A14)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(Generator(64, 4, 256, light=True)) == 10_589_888
+    assert count(Generator(64, 4, 256, light=False)) == 278_959_808
+    assert count(Discriminator(64, 7)) == 53_130_176 and count(Discriminator(64, 5)) == 3_290_560
+
+
+def test_the_generator_heatmap_is_its_own_cam_recomputed_independently():
+    g = tiny_ugatit().gen_ab.eval()
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        _, cam_logit, heatmap = g(x)
+        features = g.down(x)  # recompute from the feature maps and the classifier weights
+        w_gap, w_gmp = g.cam.gap_fc.weight[0], g.cam.gmp_fc.weight[0]
+        expected_logits = torch.stack([(features.mean((2, 3)) * w_gap).sum(1), (features.amax((2, 3)) * w_gmp).sum(1)], 1)
+        fused = F.relu(F.conv2d(torch.cat([features * w_gap[None, :, None, None], features * w_gmp[None, :, None, None]], 1),
+                                g.cam.conv1x1.weight, g.cam.conv1x1.bias))
+        torch.testing.assert_close(cam_logit, expected_logits)
+        torch.testing.assert_close(heatmap, fused.sum(1, keepdim=True))
+        other = g(torch.rand(1, 3, 32, 32) * 2 - 1)[2]
+    assert not torch.allclose(heatmap, other)  # a different input, a different map
+
+
+def test_attention_overlays_and_probability(tmp_path):
+    t = translator.load(str(export(tiny_ugatit(), tmp_path / "u")))
+    image = Image.new("RGB", (60, 40), (250, 200, 40))
+    result = t.attention(image, direction="b2a")
+    assert result.translation.size == result.generator_attention.size == result.global_attention.size == (256, 171)
+    assert 0 <= result.source_probability <= 1 and "%" in result.summary
+    assert result.translation.tobytes() == t.translate(image, direction="b2a").tobytes()
+    assert result.generator_attention.tobytes() != t.attention(image, opacity=0.9).generator_attention.tobytes()
+
+
+def test_trainer_runs_resumes_keeps_rho_in_range_and_exports_the_discriminators(tmp_path):
+    from training import ugatit as train_ugatit
+    from test_training import shapes
+
+    for split in ("train", "test"):
+        shapes(tmp_path / "data" / f"{split}A", "circles")
+        shapes(tmp_path / "data" / f"{split}B", "squares")
+    out = tmp_path / "run"
+    args = ["--dataroot", str(tmp_path / "data"), "--out", str(out), *TINY, "--save-every", "2"]
+    train_ugatit.main([*args, "--steps", "2"])
+    model = train_ugatit.main([*args, "--steps", "3", "--resume"])
+    rhos = [m.rho for m in model.modules() if hasattr(m, "rho")]
+    assert rhos and all(0 <= r.min() and r.max() <= 1 for r in rhos)
+    info = json.loads((out / "export" / "training.json").read_text())
+    assert info["steps"] == 3 and info["losses"]["lambda_cam"] == 1000
+    record = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
+    assert {"g_gan", "cycle", "identity", "cam", "d"} <= record.keys()
+    t = translator.load(str(out / "export"), "ugatit")
+    assert any(k.startswith("d_global_a.") for k in t.model.state_dict())
+    assert t.attention(tmp_path / "data" / "testA" / "000.png").local_attention.mode == "RGB"
