@@ -428,6 +428,62 @@ class FamilyTab:
                                               show_progress="hidden", concurrency_id="model")
 
 
+# --- one input through every model of a domain pair -----------------------------------------------------
+def comparable_groups(models: dict[str, str]) -> dict[tuple[str, str], list[str]]:
+    """Two-way models that translate between the same two domains, grouped: each group of two or more
+    gets a Compare tab."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for family, name in models.items():
+        if len(translator.FAMILIES[family].directions) < 2:
+            continue
+        try:
+            config = translator.read_config(translator.hub.resolve(name, allow_local=True).path)
+        except TranslatorError:
+            continue
+        groups.setdefault((config.get("domain_a", "A"), config.get("domain_b", "B")), []).append(name)
+    return {pair: names for pair, names in groups.items() if len(names) > 1}
+
+
+def compare_tab(pair: tuple[str, str], names: list[str], allow_local: bool, device: str | None) -> None:
+    a, b = pair
+    gr.Markdown(f"One input through every model of **{pretty(a)} ↔ {pretty(b)}**, side by side, each with its time.")
+    with gr.Row():
+        with gr.Column(scale=1):
+            image = image_upload(sources=IMAGE_SOURCES, format="png", label="Input", height=280, elem_id="compare-input")
+            direction = gr.Radio([(f"{pretty(a)} → {pretty(b)}", "a2b"), (f"{pretty(b)} → {pretty(a)}", "b2a")],
+                                 value="a2b", label="Direction")
+            button = gr.Button("Compare", variant="primary")
+        with gr.Column(scale=2):
+            with gr.Row():
+                outputs = [gr.Image(type="filepath", format="png", interactive=False, height=256,
+                                    label=translator.FAMILIES[translator.read_config(
+                                        translator.hub.resolve(n, allow_local=True).path)["family"]].title,
+                                    elem_id=f"compare-{i}") for i, n in enumerate(names)]
+            info = gr.Markdown(label="times", elem_id="compare-info")
+
+    def compare(image_value, direction_value):
+        if image_value is None:
+            raise user_error(ImageError("Add an image first: upload one, paste it, use the webcam or click an example."))
+        results, lines = [], []
+        try:
+            for name in names:
+                t = translator.load(name, allow_local=allow_local, device=device)
+                out = t.translate(image_value, direction=direction_value)
+                results.append(OUTPUTS.save(out, f"{Path(t.name).name}-translation"))
+                lines.append(f"{translator.FAMILIES[t.family_name].title} (`{t.name}`): {t.last_seconds * 1000:.0f} ms")
+        except TranslatorError as err:
+            raise user_error(err) from None
+        return results + [" · ".join(lines)]
+
+    FamilyTab.endpoint(compare, ["image", "direction"], {"direction": "a2b"})
+    button.click(compare, [image, direction], outputs + [info], api_name="compare", concurrency_id="model",
+                 show_progress_on=outputs[:1], show_progress="minimal")
+    examples = sorted((EXAMPLES / "cyclegan").glob("*.png"))  # held-out emoji of the benchmark pair
+    if examples and {a, b} == {"noto", "twemoji"}:
+        gr.Examples([[str(p), "b2a" if p.name.startswith(f"{b}-") else "a2b"] for p in examples], inputs=[image, direction],
+                    api_visibility="private", visible_columns=[0], examples_per_page=12)
+
+
 def shipped_defaults() -> dict[str, str]:
     """family -> the first shipped model of it: a tab per family that has a model, no placeholders."""
     defaults = {}
@@ -449,6 +505,9 @@ def build_demo(allow_local_models: bool = False, models: dict[str, str] | None =
                 family = translator.FAMILIES[family_name]
                 with gr.Tab(family.title, id=family.name):
                     FamilyTab(family, model_name, allow_local_models, device).build()
+            for pair, names in comparable_groups(models).items():
+                with gr.Tab("Compare", id=f"compare-{pair[0]}-{pair[1]}"):
+                    compare_tab(pair, names, allow_local_models, device)
         demo.load(None, js=ACTIVATE_BRUSH_JS)
     return demo
 

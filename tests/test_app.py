@@ -196,3 +196,27 @@ def test_identical_results_requested_at_once_all_arrive_whole(client):
     with ThreadPoolExecutor(16) as pool:  # without the fix about one run in two broke a download
         results = list(pool.map(ask, range(40)))
     assert len({r[0] for r in results}) == 1 and all(r[1] == (256, 256) for r in results)
+
+
+def test_a_compare_tab_for_every_domain_pair_with_several_models(tmp_path):
+    """Built from the registry: two-way models of the same two domains share a Compare tab."""
+    import app
+    from conftest import export
+    from test_contract import tiny
+
+    cyclegan, unit = export(tiny("cyclegan"), tmp_path / "c"), export(tiny("unit"), tmp_path / "u")
+    ugatit = export(tiny("ugatit"), tmp_path / "g")
+    demo = app.build_demo(allow_local_models=True, models={"cyclegan": str(cyclegan), "unit": str(unit),
+                                                           "ugatit": str(ugatit)})
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        c = Client(url, verbose=False, analytics_enabled=False)
+        image = tmp_path / "in.png"
+        Image.new("RGB", (40, 30), (250, 200, 40)).save(image)
+        *outputs, info = c.predict(image=handle_file(str(image)), direction="b2a", api_name="/compare")
+        assert len(outputs) == 3 and all(Image.open(o).size == (256, 192) for o in outputs)
+        assert "CycleGAN" in info and "UNIT" in info and "U-GAT-IT" in info and " ms" in info
+    finally:
+        demo.close()
+    assert not app.comparable_groups({"cyclegan": "cyclegan-noto2twemoji", "pix2pix": "pix2pix-sketch2emoji"})

@@ -106,3 +106,23 @@ def test_any_other_repo_is_a_typed_error_within_10_s(faulty_hub):
     with pytest.raises(translator.WeightsNotFoundError):
         translator.load("someone/tiny", warm_up=False)
     assert time.perf_counter() - start < 10, faulty_hub.mode
+
+
+def test_the_app_starts_quickly_beside_a_silent_hub(monkeypatch):
+    """Every shipped model behind a Hub that accepts and never answers: the first waits out the deadline,
+    the rest ask the cache only, so the app is up in about one deadline, not one per model."""
+    from huggingface_hub import constants
+
+    import app
+
+    server = FaultyHub("silent")
+    monkeypatch.setattr(constants, "ENDPOINT", server.url)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}")
+    hub._reachable.clear()
+    try:
+        start = time.perf_counter()
+        app.build_demo()
+        assert time.perf_counter() - start < hub.hub_deadline() + 8
+    finally:
+        server.close()
+        hub._reachable.clear()
