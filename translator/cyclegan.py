@@ -40,10 +40,13 @@ class CycleGAN(HubModel):
     matter and are not part of the shipped model."""
 
     def __init__(self, image_size: int = 256, channels: int = 3, ngf: int = 64, n_blocks: int = 9,
-                 norm: str = "instance", domain_a: str = "A", domain_b: str = "B"):
+                 norm: str = "instance", domain_a: str = "A", domain_b: str = "B", one_way: bool = False):
+        """one_way: only `g_ab` exists, so the model translates A -> B only (a published junyanz generator
+        whose opposite one was never released, e.g. style_vangogh)."""
         super().__init__()  # image_size and the domain names are recorded in config.json for the translator
         self.g_ab = ResnetGenerator(channels, ngf, n_blocks, norm)
-        self.g_ba = ResnetGenerator(channels, ngf, n_blocks, norm)
+        if not one_way:
+            self.g_ba = ResnetGenerator(channels, ngf, n_blocks, norm)
 
     def generator(self, direction: str) -> ResnetGenerator:
         return self.g_ab if direction == "a2b" else self.g_ba
@@ -55,7 +58,7 @@ class CycleGAN(HubModel):
 @dataclass
 class CycleResult:
     translation: Image.Image
-    reconstruction: Image.Image  # translated back again: how much of the input survived the round trip
+    reconstruction: Image.Image | None  # translated back again (None for a one-way model)
     seconds: float
 
 
@@ -63,15 +66,22 @@ class CycleGANTranslator(Translator):
     directions = ("a2b", "b2a")
     model: CycleGAN
 
+    def __post_init__(self):
+        if self.config.get("one_way"):
+            self.directions = ("a2b",)
+
     def translate_tensor(self, x: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
         return self.model.generator(direction)(x)
 
     def cycle(self, image, direction: str = "a2b") -> CycleResult:
         """Translate, then translate back with the other generator: the reconstruction shows how much of the
-        input survived the round trip."""
+        input survived the round trip (a one-way model has no way back: its reconstruction is None)."""
         self.check_direction(direction)
         x, layout = self.prepare(image)
         back = "b2a" if direction == "a2b" else "a2b"
+        if back not in self.directions:
+            y = self._timed(self.translate_tensor, x, direction)
+            return CycleResult(self.finish(y, layout), None, self.last_seconds)
 
         def there_and_back(x):
             y = self.translate_tensor(x, direction)

@@ -106,6 +106,15 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")
 
 
+def spectral(module: nn.Module) -> nn.Module:
+    """Spectral normalisation of a layer's weight. On the meta device (where configs are sized before
+    anything is allocated) it is left out: its power iterations cost seconds there, and it adds buffers, not
+    parameters, so the count is the same."""
+    if module.weight.device.type == "meta":
+        return module
+    return nn.utils.parametrizations.spectral_norm(module)
+
+
 class ConvNormAct(nn.Module):
     """conv -> norm -> activation, the unit most of these networks are made of. With an adaptive norm,
     call it as `block(x, (gamma, beta))`."""
@@ -129,7 +138,7 @@ class ConvNormAct(nn.Module):
                              padding_mode=padding_mode)
         if upsample > 1:  # registered first, so it reads first; it has no weights, so keys stay conv/norm
             self.upsample = nn.Upsample(scale_factor=upsample, mode="nearest")
-        self.conv = nn.utils.parametrizations.spectral_norm(conv) if spectral_norm else conv
+        self.conv = spectral(conv) if spectral_norm else conv
         self.norm = norm_layer(norm, out_channels)
         self.act = activation if activation is not None else nn.ReLU(inplace=True)
         self.adaptive = isinstance(self.norm, AdaptiveNorm)

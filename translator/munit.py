@@ -103,7 +103,9 @@ class MUNIT(HubModel):
 
     def __init__(self, image_size: int = 256, dim: int = 64, style_dim: int = 8, n_downsample: int = 2,
                  n_res: int = 4, mlp_dim: int = 256, n_mlp: int = 3, n_style_downsample: int = 4,
-                 domain_a: str = "A", domain_b: str = "B"):
+                 domain_a: str = "A", domain_b: str = "B", licence_note: str = ""):
+        """licence_note: terms that come with the weights, for the app to show (NVIDIA's published MUNIT
+        checkpoints are non-commercial; training.convert writes it)."""
         super().__init__()
         self.gen_a = Generator(dim, style_dim, n_downsample, n_res, mlp_dim, n_mlp, n_style_downsample)
         self.gen_b = Generator(dim, style_dim, n_downsample, n_res, mlp_dim, n_mlp, n_style_downsample)

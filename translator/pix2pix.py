@@ -10,6 +10,8 @@ dropout on). We keep the per-image statistics — with batch size 1, training-mo
 instance normalisation with learned scale and shift, so that is what the network was trained with — and
 turn dropout off, so a drawing always gives the same image and a batch gives each image its own result.
 `Pix2PixTranslator(norm_stats="running")` uses the stored running averages instead (what `--eval` does).
+A model with `test_dropout=True` in its config keeps dropout on as well: the official test exactly, whose
+outputs vary from run to run (a converted official checkpoint can ask for it).
 """
 from __future__ import annotations
 
@@ -64,7 +66,8 @@ class Pix2Pix(HubModel):
 
     def __init__(self, image_size: int = 256, in_channels: int = 3, out_channels: int = 3, ngf: int = 64,
                  num_downs: int = 8, norm: str = "batch", dropout: float = 0.5, domain_a: str = "A",
-                 domain_b: str = "B", input_kind: str = "image"):
+                 domain_b: str = "B", input_kind: str = "image", test_dropout: bool = False):
+        """test_dropout: keep dropout on at inference, as the official test does (read by the translator)."""
         super().__init__()
         if image_size % 2 ** num_downs:
             raise ValueError(f"image_size {image_size} must be a multiple of 2**num_downs = {2 ** num_downs}")
@@ -94,6 +97,10 @@ class Pix2PixTranslator(Translator):
         if self.config.get("norm", "batch") == "batch":
             per_image_statistics(self.model)
         self.model.eval()  # dropout off
+        if self.config.get("test_dropout"):
+            for module in self.model.modules():
+                if isinstance(module, nn.Dropout):
+                    module.train()
 
     @property
     def input_kind(self) -> str:

@@ -24,7 +24,7 @@ from torch import nn
 
 from . import images
 from .base import Family, HubModel, Output, Tab, Translator
-from .layers import ConvNormAct, ResBlock
+from .layers import ConvNormAct, ResBlock, spectral
 from .registry import register
 
 
@@ -33,19 +33,28 @@ class CAM(nn.Module):
     a learned channel weight), the features reweighted by those weights and fused by a 1x1 conv, and the
     heatmap (the channel sum of the fused features)."""
 
-    def __init__(self, channels: int, spectral_norm: bool = False, activation: nn.Module | None = None):
+    def __init__(self, channels: int, spectral_norm: bool = False, activation: nn.Module | None = None,
+                 raw_channel_weights: bool = False):
+        """raw_channel_weights: with spectral norm, reweight the channels by the fcs' raw weights (the logits
+        still use the normalised ones). The official PyTorch discriminators do this — they read the weight
+        as `parameters()[0]`, which spectral norm makes `weight_orig` — so their converted weights need it."""
         super().__init__()
-        sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda m: m)
+        sn = spectral if spectral_norm else (lambda m: m)
         self.gap_fc = sn(nn.Linear(channels, 1, bias=False))
         self.gmp_fc = sn(nn.Linear(channels, 1, bias=False))
         self.conv1x1 = nn.Conv2d(2 * channels, channels, 1)
         self.act = activation if activation is not None else nn.ReLU(inplace=True)
+        self.raw_channel_weights = raw_channel_weights and spectral_norm
+
+    def channel_weight(self, fc: nn.Linear) -> torch.Tensor:
+        weight = fc.parametrizations.weight.original if self.raw_channel_weights else fc.weight
+        return weight[0][None, :, None, None]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         gap_logit = self.gap_fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
         gmp_logit = self.gmp_fc(F.adaptive_max_pool2d(x, 1).flatten(1))
-        x_gap = x * self.gap_fc.weight[0][None, :, None, None]
-        x_gmp = x * self.gmp_fc.weight[0][None, :, None, None]
+        x_gap = x * self.channel_weight(self.gap_fc)
+        x_gmp = x * self.channel_weight(self.gmp_fc)
         x = self.act(self.conv1x1(torch.cat([x_gap, x_gmp], 1)))
         return x, torch.cat([gap_logit, gmp_logit], 1), x.sum(1, keepdim=True)
 
@@ -91,7 +100,7 @@ class Discriminator(nn.Module):
     """Stride-2 4x4 convs (spectral norm, leaky ReLU), a stride-1 one, a CAM block, a 4x4 conv to one score
     per patch. n_layers 7 is the official global one (70x70 ... whole-image view at 256 px), 5 the local."""
 
-    def __init__(self, ndf: int = 64, n_layers: int = 5):
+    def __init__(self, ndf: int = 64, n_layers: int = 5, raw_cam_weights: bool = False):
         super().__init__()
         lrelu = lambda: nn.LeakyReLU(0.2, inplace=True)  # noqa: E731
         layers, channels = [ConvNormAct(3, ndf, 4, 2, 1, norm="none", activation=lrelu(), padding_mode="reflect",
@@ -104,7 +113,8 @@ class Discriminator(nn.Module):
                                   padding_mode="reflect", bias=True, spectral_norm=True))
         channels *= 2
         self.body = nn.Sequential(*layers)
-        self.cam = CAM(channels, spectral_norm=True, activation=nn.LeakyReLU(0.2, inplace=True))
+        self.cam = CAM(channels, spectral_norm=True, activation=nn.LeakyReLU(0.2, inplace=True),
+                       raw_channel_weights=raw_cam_weights)
         self.head = ConvNormAct(channels, 1, 4, 1, 1, norm="none", activation=nn.Identity(), padding_mode="reflect",
                                 bias=False, spectral_norm=True)
 
@@ -118,12 +128,16 @@ class UGATIT(HubModel):
     """Both generators and, for the attention they show, both domains' global and local discriminators."""
 
     def __init__(self, image_size: int = 256, ngf: int = 64, n_blocks: int = 4, light: bool = True, ndf: int = 64,
-                 n_layers_global: int = 7, n_layers_local: int = 5, domain_a: str = "A", domain_b: str = "B"):
+                 n_layers_global: int = 7, n_layers_local: int = 5, domain_a: str = "A", domain_b: str = "B",
+                 d_raw_cam_weights: bool = False):
+        """d_raw_cam_weights: the discriminators' CAM reweights channels by the raw, not the spectral-
+        normalised, fc weights, as the official PyTorch code does (see CAM); for its converted checkpoints."""
         super().__init__()
         self.gen_ab = Generator(ngf, n_blocks, image_size, light)
         self.gen_ba = Generator(ngf, n_blocks, image_size, light)
-        self.d_global_a, self.d_local_a = Discriminator(ndf, n_layers_global), Discriminator(ndf, n_layers_local)
-        self.d_global_b, self.d_local_b = Discriminator(ndf, n_layers_global), Discriminator(ndf, n_layers_local)
+        discriminator = lambda n_layers: Discriminator(ndf, n_layers, d_raw_cam_weights)  # noqa: E731
+        self.d_global_a, self.d_local_a = discriminator(n_layers_global), discriminator(n_layers_local)
+        self.d_global_b, self.d_local_b = discriminator(n_layers_global), discriminator(n_layers_local)
 
     def generator(self, direction: str) -> Generator:
         return self.gen_ab if direction == "a2b" else self.gen_ba

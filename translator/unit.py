@@ -71,8 +71,12 @@ class UNIT(HubModel):
     Discriminators are a training matter and are not part of the shipped model."""
 
     def __init__(self, image_size: int = 256, dim: int = 64, n_downsample: int = 2, n_res: int = 4,
-                 n_shared: int = 1, domain_a: str = "A", domain_b: str = "B", up_kernel: int = 5):
-        """up_kernel: the decoder's upsampling convs (the official 5; 3 costs less than half on a CPU)."""
+                 n_shared: int = 1, domain_a: str = "A", domain_b: str = "B", up_kernel: int = 5,
+                 licence_note: str = ""):
+        """up_kernel: the decoder's upsampling convs (the official 5; 3 costs less than half on a CPU).
+        n_shared=0: no shared blocks, as in the official re-release (its gen_a and gen_b share nothing).
+        licence_note: terms that come with the weights, for the app to show (NVIDIA's published UNIT
+        checkpoints are non-commercial; training.convert writes it)."""
         super().__init__()
         if not 0 <= n_shared <= n_res:
             raise ValueError(f"n_shared must be between 0 and n_res ({n_res}), got {n_shared}")
