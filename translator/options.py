@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .errors import OptionsError
+from .errors import ImageError, OptionsError
 
 MAX_SEED = 2 ** 32 - 1
 STYLE_LIMIT = 10.0  # style codes are ~N(0, 1); beyond this a slider or a typo, not a style
@@ -76,7 +76,13 @@ def _references(value, t) -> torch.Tensor:
         raise OptionsError(f"references must be a list of 1 to {MAX_REFERENCES} images.")
     if not 1 <= len(value) <= MAX_REFERENCES:
         raise OptionsError(f"references takes 1 to {MAX_REFERENCES} images, got {len(value)}.")
-    return torch.cat([t.prepare_reference(v) for v in value])
+    prepared = []
+    for i, image in enumerate(value):
+        try:
+            prepared.append(t.prepare_reference(image))
+        except ImageError as err:  # say which one: "Reference 2 of 3: ..."
+            raise ImageError(f"Reference {i + 1} of {len(value)}: {err}") from None
+    return torch.cat(prepared)
 
 
 OPTIONS: dict[str, Option] = {o.name: o for o in [
