@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import inspect
 import logging
 import os
@@ -150,10 +151,12 @@ def pretty(domain: str) -> str:
     return " ".join(word.capitalize() for word in domain.replace("-", " ").split())
 
 
-def describe(t: translator.Translator, seconds: float) -> str:
+def describe(t: translator.Translator, seconds: float, finished: bool = True) -> str:
     """The time the user waited (decode, model, encode), where it ran, and where the weights came from."""
-    return (f"**{seconds * 1000:.0f} ms** on {t.device.type} at {t.image_size}×{t.image_size} px · "
-            f"{t.name}: {t.provenance.summary}")
+    finished = f", finished ×{t.finishing.scale}" if t.finishing is not None and finished else ""
+    licence = f"  \n⚠️ {t.config['licence_note']}" if t.config.get("licence_note") else ""  # e.g. non-commercial weights
+    return (f"**{seconds * 1000:.0f} ms** on {t.device.type} at {t.image_size}×{t.image_size} px{finished} · "
+            f"{t.name}: {t.provenance.summary}{licence}")
 
 
 def sketch_composite(sketch: dict | None):
@@ -175,22 +178,28 @@ class FamilyTab:
     # the core; a user's mistake stays a TranslatorError here and becomes a message in the handlers
     def load(self, name: str) -> translator.Translator:
         return translator.load((name or "").strip() or self.default_model, self.family.name,
-                               allow_local=self.allow_local, device=self.device)
+                               allow_local=self.allow_local, device=self.device, finishing=True)
 
-    def translate(self, image, direction: str | None, model: str, options: dict) -> list:
-        return on_gpu(self._translate)(image, direction, model, options)
+    def translate(self, image, direction: str | None, model: str, options: dict, finish: bool = False) -> list:
+        return on_gpu(self._translate)(image, direction, model, options, finish)
 
-    def _translate(self, image, direction: str | None, model: str, options: dict) -> list:
+    def _translate(self, image, direction: str | None, model: str, options: dict, finish: bool = False) -> list:
+        """The outputs, then (raw, finished) of the main image for the comparison slider, then the info line."""
         t = self.load(model)
         start = time.perf_counter()
-        result = getattr(t, self.family.tab.method)(image, direction=direction or t.directions[0], **options)
+        with contextlib.nullcontext() if finish else translator.raw_output():
+            result = getattr(t, self.family.tab.method)(image, direction=direction or t.directions[0], **options)
         values = [getattr(result, o.field) for o in self.outputs_spec]
-        values = [OUTPUTS.save(v, f"{Path(t.name).name}-{o.field}") if o.kind == "image" else v
-                  for v, o in zip(values, self.outputs_spec)]
-        return values + [describe(t, time.perf_counter() - start)]
+        main = values[0] if self.outputs_spec[0].kind == "image" else None
+        stem = Path(t.name).name
+        values = [OUTPUTS.save(v, f"{stem}-{o.field}") if o.kind == "image" and v is not None else v
+                  for v, o in zip(values, self.outputs_spec)]  # None: an output this model does not have
+        raw = getattr(main, "info", {}).get("raw")
+        compare = (OUTPUTS.save(raw, f"{stem}-raw"), values[0]) if raw is not None else None
+        return values + [compare, describe(t, time.perf_counter() - start, finished=finish)]
 
     def cleared(self) -> list:
-        return [None] * len(self.outputs_spec) + [""]
+        return [None] * len(self.outputs_spec) + [None, ""]
 
     # the controls, one per option the family takes
     def option_controls(self, t: translator.Translator) -> list[tuple[str, list]]:
@@ -322,22 +331,31 @@ class FamilyTab:
                                                 height=160 if spec.small else 420, elem_id=f"{family.name}-{spec.field}"))
                     else:
                         outputs.append(gr.Markdown(label=spec.field, elem_id=f"{family.name}-{spec.field}"))
+                # the optional finishing stage (translator/finishing.py), off by default: it sharpens clean
+                # renders far better than bicubic, but did not beat bicubic on every model's output (its card)
+                finish = gr.Checkbox(False, label="Finish at 4× for display (experimental)", visible=t.finishing is not None,
+                                     info="A small network that enlarges and cleans the model's "
+                                          f"{t.image_size}-px output; off shows the raw output, enlarged.",
+                                     elem_id=f"{family.name}-finish")
+                with gr.Accordion("Raw model output ↔ finished", open=False, visible=t.finishing is not None):
+                    compare = gr.ImageSlider(type="filepath", format="png", label="raw (left) · finished (right)",
+                                             interactive=False, height=360, elem_id=f"{family.name}-compare")
                 info = gr.Markdown(label="info", elem_id=f"{family.name}-info")
         option_components = [c for _, components in controls for c in components]
         option_names = [f"{name}_{i + 1}" if len(components) > 1 else name
                         for name, components in controls for i in range(len(components))]
-        shared = ([direction] if two_way else []) + [model] + option_components
-        shared_names = (["direction"] if two_way else []) + ["model"] + option_names
+        shared = ([direction] if two_way else []) + [model, finish] + option_components
+        shared_names = (["direction"] if two_way else []) + ["model", "finish"] + option_names
         # an API call may leave out everything but the image: the model's first direction, the tab's model,
         # and each option "not given"
-        defaults = {"direction": t.directions[0], "model": self.default_model,
+        defaults = {"direction": t.directions[0], "model": self.default_model, "finish": False,
                     **{n: (False if n == "sample" else None) for n in option_names}}
-        all_outputs = outputs + [info]
+        all_outputs = outputs + [compare, info]
 
         def split(values):
             direction_value = values[0] if two_way else None
             rest = values[1:] if two_way else values
-            return direction_value, rest[0], self.option_values(controls, list(rest[1:]))
+            return direction_value, rest[0], self.option_values(controls, list(rest[2:])), rest[1] is True
 
         # the named endpoint: errors are errors (an API client gets an exception with the message)
         def run(image_value, *values):
@@ -414,7 +432,7 @@ class FamilyTab:
                 trigger.change(rerun, [source, pad, image, *shared], live_outputs, api_visibility="private",
                                show_progress="hidden", trigger_mode="always_last", concurrency_id="model")
 
-        examples = sorted((EXAMPLES / family.name).glob("*.png"))
+        examples = translator.hub.example_images(family.name, t.domains, EXAMPLES)
         if examples:
             target = pad if pad is not None else image  # into the input the user sees
             rows = [[str(p)] + (["b2a" if p.name.startswith(f"{b}-") else "a2b"] if two_way else []) for p in examples]

@@ -26,16 +26,29 @@ def test_every_endpoint_and_output_is_named(client):
     for name, spec in endpoints.items():
         assert all(p["parameter_name"] and not p["parameter_name"].startswith("param_") for p in spec["parameters"]), name
         assert all(r["label"] and not r["label"].startswith("value_") for r in spec["returns"]), name
-    assert [p["parameter_name"] for p in endpoints["/cyclegan"]["parameters"]] == ["image", "direction", "model"]
+    assert [p["parameter_name"] for p in endpoints["/cyclegan"]["parameters"]] == ["image", "direction", "model", "finish"]
 
 
 def test_cyclegan_tab_translates_a_test_emoji(client):
     example = sorted((ROOT / "assets/examples/cyclegan").glob("noto-*.png"))[0]
-    translation, reconstruction, info = client.predict(handle_file(str(example)), "a2b", "cyclegan-noto2twemoji",
+    translation, reconstruction, compare, info = client.predict(handle_file(str(example)), "a2b", "cyclegan-noto2twemoji",
                                                        api_name="/cyclegan")
     assert Image.open(translation).size == (256, 256) and Image.open(translation).mode == "RGB"
     assert Image.open(reconstruction).size == (256, 256)
     assert " ms** on cpu" in info and "using the bundled copy; Hub not reachable" in info
+
+
+def test_the_finishing_stage_is_one_switch_away_with_the_raw_output_beside_it(client):
+    example = sorted((ROOT / "assets/examples/cyclegan").glob("noto-*.png"))[0]
+    plain, _, none, info = client.predict(handle_file(str(example)), "a2b", "cyclegan-noto2twemoji",
+                                          api_name="/cyclegan")
+    assert none is None and "finished" not in info  # off by default: it did not meet its shipping rule
+    translation, _, compare, info = client.predict(handle_file(str(example)), "a2b", "cyclegan-noto2twemoji", True,
+                                                   api_name="/cyclegan")
+    raw, finished = compare
+    assert Image.open(raw).size == Image.open(finished).size == (256, 256) and "finished ×4" in info
+    assert Image.open(finished).tobytes() == Image.open(translation).tobytes() != Image.open(raw).tobytes()
+    assert none is None and Image.open(plain).tobytes() == Image.open(raw).tobytes()
 
 
 def test_a_model_of_another_family_is_a_message(client):
@@ -66,7 +79,7 @@ def test_bad_input_is_a_message_not_a_trace(client, tmp_path):
 
 def test_rgba_upload_is_composited_on_white(client, emoji_like, tmp_path):
     emoji_like.save(tmp_path / "rgba.png")
-    translation, _, _ = client.predict(handle_file(str(tmp_path / "rgba.png")), "b2a", "cyclegan-noto2twemoji",
+    translation, *_ = client.predict(handle_file(str(tmp_path / "rgba.png")), "b2a", "cyclegan-noto2twemoji",
                                        api_name="/cyclegan")
     assert Image.open(translation).size == (256, 192)
 
@@ -108,7 +121,7 @@ def test_pix2pix_turns_a_drawn_smiley_into_a_colour_emoji(client, tmp_path):
     assert "/pix2pix_drawing" in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     smiley = draw_smiley(tmp_path / "smiley.png")
     sketch = {"background": None, "layers": [], "composite": handle_file(str(smiley))}
-    emoji, info = client.predict(sketch, "pix2pix-sketch2emoji", api_name="/pix2pix_drawing")
+    emoji, _, info = client.predict(sketch, "pix2pix-sketch2emoji", api_name="/pix2pix_drawing")
     emoji = Image.open(emoji)
     assert emoji.mode == "RGB" and emoji.width == emoji.height >= 256  # a square emoji at display size
     assert colourful_share(emoji) > 0.15  # a coloured face, not a grey copy of the lines
@@ -126,7 +139,7 @@ def test_pix2pix_empty_drawing_is_a_message(client, tmp_path):
 @needs_pix2pix
 def test_pix2pix_upload_endpoint(client):
     drawing = ROOT / "assets/examples/pix2pix/drawing-1f601.png"
-    emoji, _ = client.predict(handle_file(str(drawing)), "pix2pix-sketch2emoji", api_name="/pix2pix")
+    emoji, *_ = client.predict(handle_file(str(drawing)), "pix2pix-sketch2emoji", api_name="/pix2pix")
     emoji = Image.open(emoji)
     assert emoji.width == emoji.height >= 256
 
@@ -146,7 +159,7 @@ def test_option_controls_reach_translate(tmp_path):
         client = Client(url, verbose=False, analytics_enabled=False)
         endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
         assert [p["parameter_name"] for p in endpoints["/toy"]["parameters"]] == [
-            "image", "direction", "model", "sample", "style_1", "style_2", "style_3", "style_4", "references"]
+            "image", "direction", "model", "finish", "sample", "style_1", "style_2", "style_3", "style_4", "references"]
         image = tmp_path / "in.png"
         Image.new("RGB", (40, 30), (120, 60, 200)).save(image)
         model = str(folder)
@@ -190,7 +203,7 @@ def test_identical_results_requested_at_once_all_arrive_whole(client):
     def ask(_):
         from gradio_client import Client
         c = Client(url, verbose=False, analytics_enabled=False)
-        translation, reconstruction, _ = c.predict(image=handle_file(str(example)), api_name="/cyclegan")
+        translation, reconstruction, *_ = c.predict(image=handle_file(str(example)), api_name="/cyclegan")
         return Image.open(translation).tobytes(), Image.open(reconstruction).size
 
     with ThreadPoolExecutor(16) as pool:  # without the fix about one run in two broke a download
@@ -220,3 +233,13 @@ def test_a_compare_tab_for_every_domain_pair_with_several_models(tmp_path):
     finally:
         demo.close()
     assert not app.comparable_groups({"cyclegan": "cyclegan-noto2twemoji", "pix2pix": "pix2pix-sketch2emoji"})
+
+
+def test_a_family_without_examples_of_its_own_shares_those_of_its_domains(tmp_path):
+    for path in ["cyclegan/noto-1.png", "cyclegan/twemoji-2.png", "pix2pix/drawing-3.png", "unit/noto-4.png"]:
+        (tmp_path / path).parent.mkdir(exist_ok=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / path)
+    names = lambda family, domains: [p.name for p in translator.hub.example_images(family, domains, tmp_path)]  # noqa: E731
+    assert names("unit", ("noto", "twemoji")) == ["noto-4.png"]  # its own folder first
+    assert names("ugatit", ("noto", "twemoji")) == ["noto-1.png", "noto-4.png", "twemoji-2.png"]
+    assert names("munit", ("outline", "emoji")) == []

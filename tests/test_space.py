@@ -40,7 +40,7 @@ def test_the_space_folder_starts_offline_and_translates(tmp_path):
                 time.sleep(0.3)
         client = Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False)
         example = next((folder / "assets/examples/cyclegan").glob("noto-*.png"))
-        translation, _, info = client.predict(image=handle_file(str(example)), api_name="/cyclegan")
+        translation, *_, info = client.predict(image=handle_file(str(example)), api_name="/cyclegan")
         assert Image.open(translation).size == (256, 256) and "bundled copy" in info
     finally:
         proc.terminate()

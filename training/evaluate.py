@@ -20,6 +20,12 @@ truth: the same emoji drawn by the target vendor. Per direction, for the model, 
 With `--oracle METRICS.json` (a paired model's numbers on the same pairs) each direction also gets the
 share of the identity -> oracle gap the model closes, in L1 and SSIM.
 
+The "fewshot" protocol (FUNIT, COCO-FUNIT; `FewShotProtocol`) translates into fonts the model never saw, on
+the font builder's data (`--test-a` the unseen fonts, default data/fonts-64/unseen; `--test-b` the training
+fonts): for K = 1, 3, 5, 10 seeded reference glyphs, L1 / PSNR / SSIM against the font's true glyph, beside
+the nearest training font (its own glyph of the character) and the content glyph unchanged, and style
+retrieval (is the output's nearest unseen font the target?) top-1 / top-5.
+
 Every evaluated model folder gets `metrics.json`, `samples.png` (fixed held-out inputs -> outputs -> true
 targets, then the app's examples) and a rewritten model card. Missing data or classifier are built first,
 so this one command reproduces the numbers from nothing.
@@ -29,39 +35,48 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import random
 import re
 import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 import translator
+from translator.hub import example_images
 from training import classifier as vendor
 from training.data.domains import DATA, load_folder, paired, test_folder
 from training.data.emoji import DATA_VERSION
 from training.losses import total_variation
-from training.model_card import benchmark_table, metrics_table, models_table, write_model_card
+from training.model_card import benchmark_table, evaluation_table, models_table, write_model_card
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
 
 
 # --- metrics ---------------------------------------------------------------------------------------------
-def ssim(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    """Per-image SSIM of Nx3xHxW images in [0, 1] (Wang et al. 2004 constants), averaged over channels."""
+def ssim(x: torch.Tensor, y: torch.Tensor, window: int = 11, sigma: float = 1.5, batch: int = 32) -> torch.Tensor:
+    """Per-image SSIM of Nx3xHxW images in [0, 1] (Wang et al. 2004 constants), averaged over channels.
+    In batches: the five blurred maps of a few thousand 256-px images would not fit in memory at once."""
     coords = torch.arange(window, dtype=x.dtype) - window // 2
     g = torch.exp(-coords ** 2 / (2 * sigma ** 2))
     g = (g / g.sum()).to(x.device)
     kernel = (g[:, None] * g[None, :]).expand(x.shape[1], 1, window, window)
-    blur = lambda t: F.conv2d(t, kernel, groups=x.shape[1])  # noqa: E731  (valid region, as skimage)
-    mx, my = blur(x), blur(y)
-    vx, vy, cxy = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
+    blur = lambda t: F.conv2d(t, kernel, groups=x.shape[1])  # noqa: E731  (valid region, as skimage; the
+    # fastest of 2-D, separable, single-channel and unfold variants measured on this CPU)
     c1, c2 = 0.01 ** 2, 0.03 ** 2
-    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
-    return s.mean(dim=(1, 2, 3))
+    out = []
+    for i in range(0, len(x), batch):
+        a, b = x[i:i + batch], y[i:i + batch]
+        mx, my = blur(a), blur(b)
+        vx, vy, cxy = blur(a * a) - mx ** 2, blur(b * b) - my ** 2, blur(a * b) - mx * my
+        s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
+        out.append(s.mean(dim=(1, 2, 3)))
+    return torch.cat(out)
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -254,8 +269,9 @@ class TranslationProtocol:
                 "directions": self.score(t, sets, judge_model), "sets": sets}
 
     def sheet(self, t, sets: dict[str, Pairs], per_direction: int = 8) -> Image.Image:
-        """Fixed held-out inputs -> outputs -> true targets for each direction, then the app's examples
-        (inputs -> outputs): what the numbers mean, in pictures."""
+        """Fixed held-out inputs -> raw outputs -> finished outputs (with a finishing stage) -> true targets
+        for each direction, then the app's examples: what the numbers mean, in pictures. The numbers are
+        computed on the raw outputs."""
         blocks = []
         for direction, pairs in sets.items():
             picks = sheet_keys(pairs.keys, per_direction)
@@ -265,7 +281,7 @@ class TranslationProtocol:
                 y = t.translate_tensor(x, direction)
             source, target = endpoints(t, direction)
             blocks.append((f"{source} → {target}, held-out test", picks,
-                           [("input", x), ("output", y), ("true target", pairs.targets[index])]))
+                           [("input", x), ("raw output", y), *finished_row(t, y), ("true target", pairs.targets[index])]))
         examples = app_examples(t)
         if examples:
             inputs, outputs = [], []
@@ -274,9 +290,10 @@ class TranslationProtocol:
                 with torch.inference_mode():
                     inputs.append(x.cpu())
                     outputs.append(t.translate_tensor(x, direction).cpu())
+            y = torch.cat(outputs)
             blocks.append(("app examples", [p.stem for p, _ in examples],
-                           [("input", torch.cat(inputs)), ("output", torch.cat(outputs))]))
-        return draw_sheet(blocks, t.image_size)
+                           [("input", torch.cat(inputs)), ("raw output", y), *finished_row(t, y)]))
+        return draw_sheet(blocks, sheet_size(t))
 
 
 # --- the multimodal protocol (MUNIT) -------------------------------------------------------------------
@@ -440,7 +457,349 @@ class MultimodalProtocol:
                           t.image_size)
 
 
-PROTOCOLS = {"translation": TranslationProtocol(), "multimodal": MultimodalProtocol()}
+# --- the few-shot protocol (FUNIT, COCO-FUNIT) -----------------------------------------------------------
+FEWSHOT_KS = (1, 3, 5, 10)  # reference glyphs per translation
+FEWSHOT_BAR_K = 5  # the bar: beat the nearest training font at this K on L1 and SSIM
+CONTENTS_PER_FONT = 12  # seeded content characters per target font
+FONTS_DATA = DATA / "fonts-64"  # the font builder's default output (training/data/fonts.py)
+FEWSHOT_ROWS = ("model", "nearest training font", "content glyph")
+
+
+@dataclass
+class Fonts:
+    """Whole fonts of the font builder's layout: ids, and glyphs as uint8 (fonts, 62, S, S) with the
+    characters in training.data.fonts.CHARS order, dark ink on white."""
+    ids: list[str]
+    glyphs: torch.Tensor
+
+
+def glyph_images(glyphs: torch.Tensor) -> torch.Tensor:
+    """uint8 (..., S, S) grey -> (..., 3, S, S) in [-1, 1] (as translator.images.pil_to_tensor reads a PNG)."""
+    x = glyphs.float().div(127.5).sub(1).unsqueeze(-3)
+    return x.expand(*x.shape[:-3], 3, *x.shape[-2:])
+
+
+def load_fonts(folder: Path, size: int, keep: set[str] | None = None, skip: set[str] = frozenset()) -> Fonts:
+    """FOLDER/<font_id>/<code point, 4 hex upper>.png (the font builder's layout) -> Fonts at `size` px
+    (resized with antialiasing if the data has another size); fonts missing a character are left out."""
+    from training.data.fonts import CHARS
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SystemExit(f"{folder}: no such folder of fonts (the font builder's <font_id>/<HEX>.png layout; "
+                         f"python -m training.data.fonts builds one)")
+    ids, arrays = [], []
+    for font_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if (keep is not None and font_dir.name not in keep) or font_dir.name in skip:
+            continue
+        paths = [font_dir / f"{ord(c):04X}.png" for c in CHARS]
+        if not all(p.exists() for p in paths):
+            continue
+        glyphs = torch.from_numpy(np.stack([np.asarray(Image.open(p).convert("L")) for p in paths]))
+        if glyphs.shape[-2:] != (size, size):
+            glyphs = F.interpolate(glyphs[:, None].float(), size=(size, size), mode="bilinear", antialias=True,
+                                   align_corners=False)[:, 0].round().clamp(0, 255).byte()
+        ids.append(font_dir.name)
+        arrays.append(glyphs)
+    if not ids:
+        raise SystemExit(f"{folder}: no font folder with all {len(CHARS)} glyphs (A-Z a-z 0-9 as <HEX>.png)")
+    return Fonts(ids, torch.stack(arrays))
+
+
+def font_distances(fonts: Fonts, pool: Fonts) -> torch.Tensor:
+    """(fonts, pool fonts, 62): per character, the mean absolute difference (on [0, 1]) between each font's
+    glyph and each pool font's."""
+    n, g, chars = len(fonts.ids), len(pool.ids), fonts.glyphs.shape[1]
+    out = torch.empty(n, g, chars)
+    pixels = fonts.glyphs.shape[-1] * fonts.glyphs.shape[-2]
+    for c in range(chars):
+        a = fonts.glyphs[:, c].flatten(1).float() / 255
+        b = pool.glyphs[:, c].flatten(1).float() / 255
+        out[:, :, c] = torch.cdist(a, b, p=1) / pixels
+    return out
+
+
+def fewshot_samples(ids: list[str], chars: int, per_font: int = CONTENTS_PER_FONT, max_k: int = max(FEWSHOT_KS)
+                    ) -> list[tuple[int, int, tuple[int, ...]]]:
+    """(font index, content character, max_k reference characters) per translation. Seeded by the font id
+    alone (`random.Random("fewshot:<font_id>")`, stable across machines and Python versions), so a font
+    gets the same characters whatever other fonts are evaluated: `per_font` distinct content characters,
+    and for each, max_k other characters of the same font as references, the K = 1, 3, 5 sets being the
+    first K of the 10 (so a larger K only adds references)."""
+    samples = []
+    for f, font in enumerate(ids):
+        rng = random.Random(f"fewshot:{font}")
+        for c in rng.sample(range(chars), min(per_font, chars)):
+            samples.append((f, c, tuple(rng.sample([r for r in range(chars) if r != c], max_k))))
+    return samples
+
+
+@dataclass
+class FewShotSet:
+    """Few-shot translations to score: into `fonts` (the unseen fonts, or a run's validation fonts), with the
+    nearest-font baseline choosing among `pool` (training fonts)."""
+    fonts: Fonts
+    pool: Fonts
+    content: torch.Tensor  # (62, 3, S, S) in [-1, 1]: each character in the app's base font
+    samples: list[tuple[int, int, tuple[int, ...]]]  # (font, content character, reference characters)
+    nearest: dict[int, torch.Tensor]  # K -> (N,) the pool font the baseline picks for each sample
+    ks: tuple[int, ...]
+    what: str
+
+    @property
+    def font_index(self) -> torch.Tensor:
+        return torch.tensor([f for f, _, _ in self.samples])
+
+    @property
+    def char_index(self) -> torch.Tensor:
+        return torch.tensor([c for _, c, _ in self.samples])
+
+    def references(self, k: int) -> torch.Tensor:
+        """(N, k) the reference characters of each sample."""
+        return torch.tensor([r[:k] for _, _, r in self.samples])
+
+    def targets(self) -> torch.Tensor:
+        return glyph_images(self.fonts.glyphs[self.font_index, self.char_index])
+
+
+def nearest_fonts(distances: torch.Tensor, samples: list[tuple[int, int, tuple[int, ...]]], k: int) -> torch.Tensor:
+    """Per sample, the pool font whose glyphs of the sample's first k reference characters are closest (mean
+    L1) to the target font's glyphs of them (ties: the first in id order). distances: font_distances."""
+    fonts = torch.tensor([f for f, _, _ in samples])
+    refs = torch.tensor([r[:k] for _, _, r in samples])
+    per_font = distances[fonts[:, None], :, refs]  # (N, k, pool)
+    return per_font.mean(1).argmin(1)
+
+
+def style_retrieval(outputs: torch.Tensor, sets: FewShotSet) -> tuple[float, float]:
+    """(top-1, top-5): the share of outputs whose nearest target-set font (mean L1 on [0, 1], grey, between the
+    output and each font's true glyph of the same character) is the font the output was made for, and whose
+    target font is among the 5 nearest. Ties count against: the rank is the number of other fonts at least
+    as close."""
+    grey = ((outputs.detach().float().clamp(-1, 1) + 1) / 2).mean(1).flatten(1)
+    fonts, chars = sets.font_index, sets.char_index
+    ranks = torch.empty(len(outputs), dtype=torch.long)
+    for c in chars.unique().tolist():
+        idx = (chars == c).nonzero().squeeze(1)
+        truth = sets.fonts.glyphs[:, c].flatten(1).float() / 255
+        d = torch.cdist(grey[idx], truth, p=1)
+        own = d.gather(1, fonts[idx, None])
+        ranks[idx] = (d <= own).sum(1) - 1
+    return (ranks == 0).float().mean().item(), (ranks < 5).float().mean().item()
+
+
+def short_font(font_id: str) -> str:
+    """`fonts-go__Go-Bold__0` -> `Go-Bold` (the face index only when it is not 0)."""
+    parts = font_id.split("__")
+    if len(parts) != 3:
+        return font_id
+    return parts[1] if parts[2] == "0" else f"{parts[1]}#{parts[2]}"
+
+
+class FewShotProtocol:
+    """Few-shot translation into fonts the model never saw (FUNIT, COCO-FUNIT), on the font builder's data:
+
+    - For each unseen font, CONTENTS_PER_FONT content characters and, for each, 10 reference characters of
+      the same font (other characters), seeded by the font id (`fewshot_samples`); K = 1, 3, 5, 10 use the
+      first K. The content glyph is the character drawn in the app's base font (the bundled DejaVu Sans,
+      `translator.funit.render_glyph`: the training data's layout), as `translate_text` draws a typed word,
+      so the numbers are those of what the app does. The output is scored against the unseen font's true
+      glyph of the content character: L1, PSNR, SSIM (`pixel_metrics`, at the model's size).
+    - Baselines, per K: the **nearest training font**, the training font whose glyphs of the K reference
+      characters are closest (mean L1) to the references, outputting its own glyph of the content
+      character; and the content glyph returned unchanged. The pool is every font of the training split
+      (a run's validation fonts included: the bar gets no easier).
+    - Style retrieval: among all unseen fonts' true glyphs of the same character, is the output's nearest
+      (L1) that of the target font? Top-1 and top-5, beside chance (1/F, 5/F for F fonts).
+    The bar: the model beats the nearest training font at K = 5 on L1 and on SSIM."""
+    name = "fewshot"
+    criterion = ("the bars met on the validation fonts (beat the nearest-training-font baseline at K = 5 on L1 and "
+                 "on SSIM), then the lowest L1 at K = 5")
+
+    # --- data ---
+    def test_sets(self, t, test_a: Path | None = None, test_b: Path | None = None) -> FewShotSet:
+        """test_a: the unseen fonts (default data/fonts-64/unseen, built first if missing); test_b: the
+        training fonts the baseline picks from (default: `train` beside test_a)."""
+        if test_a is None:
+            unseen = fonts_data() / "unseen"
+        else:
+            unseen = Path(test_a)
+        train = Path(test_b) if test_b is not None else unseen.parent / "train"
+        fonts, pool = load_fonts(unseen, t.image_size), load_fonts(train, t.image_size)
+        return self.build(t, fonts, pool, FEWSHOT_KS, f"the {len(fonts.ids)} fonts of {unseen}")
+
+    def validation_sets(self, t, run: Path) -> FewShotSet:
+        """The training fonts the run held out (OUT/validation.json, `training.funit --val-fraction`), with the
+        run's training fonts as the baseline's pool; K = 5 only (what the criterion reads)."""
+        listing = run / "validation.json"
+        if not listing.exists():
+            raise SystemExit(f"{listing} is missing: train with --val-fraction F (> 0) to hold out validation fonts")
+        held = json.loads(listing.read_text())
+        if not held.get("classes") or not held.get("root"):
+            raise SystemExit(f"{listing} lists no held-out classes: it is not a few-shot run's hold-out "
+                             "(training.funit --val-fraction F)")
+        root, names = Path(held["root"]), set(held["classes"])
+        fonts = load_fonts(root, t.image_size, keep=names)
+        pool = load_fonts(root, t.image_size, skip=names)
+        return self.build(t, fonts, pool, (FEWSHOT_BAR_K,),
+                          f"the {len(fonts.ids)} training-split fonts held out of the run ({held.get('by', 'class')})")
+
+    def build(self, t, fonts: Fonts, pool: Fonts, ks: tuple[int, ...], what: str) -> FewShotSet:
+        from training.data.fonts import CHARS
+        from translator.funit import render_glyph
+        from translator.images import pil_to_tensor
+
+        content = torch.cat([pil_to_tensor(render_glyph(c, None, t.image_size)) for c in CHARS])
+        samples = fewshot_samples(fonts.ids, len(CHARS))
+        distances = font_distances(fonts, pool)
+        nearest = {k: nearest_fonts(distances, samples, k) for k in ks}
+        return FewShotSet(fonts, pool, content, samples, nearest, tuple(ks), what)
+
+    # --- translating ---
+    @torch.no_grad()
+    def outputs(self, t, sets: FewShotSet, batch: int = 64) -> dict[int, torch.Tensor]:
+        """K -> (N, 3, S, S) the model's translations. The same maths as `t.translate_tensor(content,
+        references=N x K refs)` (the K class codes averaged, then decoded with the content code), with each
+        reference glyph's class code and each content glyph's content code computed once, not once per use."""
+        m = t.model
+        glyphs = glyph_images(sets.fonts.glyphs.flatten(0, 1))  # (F * 62, 3, S, S)
+        codes = torch.cat([m.class_encoder(t.to_network(b.to(t.device))).cpu() for b in glyphs.split(256)])
+        codes = codes.view(len(sets.fonts.ids), -1, codes.shape[-1])
+        contents = m.content_encoder(t.to_network(sets.content.to(t.device)))
+        fonts, chars = sets.font_index, sets.char_index
+        out = {}
+        for k in sets.ks:
+            code = codes[fonts[:, None], sets.references(k)].mean(1)
+            pieces = []
+            for i in range(0, len(fonts), batch):
+                y = m.decode(contents[chars[i:i + batch].to(t.device)], code[i:i + batch].to(t.device)).cpu()
+                pieces.append(y.expand(-1, 3, -1, -1) if y.shape[1] == 1 else y)
+            out[k] = torch.cat(pieces)
+        return out
+
+    # --- scoring ---
+    @staticmethod
+    def row(images: torch.Tensor, targets: torch.Tensor, sets: FewShotSet) -> dict:
+        top1, top5 = style_retrieval(images, sets)
+        return {**pixel_metrics(images, targets), "retrieval_top1": top1, "retrieval_top5": top5, "n": len(images)}
+
+    @torch.no_grad()
+    def score(self, t, sets: FewShotSet, rows=FEWSHOT_ROWS) -> dict[str, dict]:
+        """{"K=1": {"model": {...}, "nearest training font": {...}, "content glyph": {...}}, ...}"""
+        targets = sets.targets()
+        outputs = self.outputs(t, sets) if "model" in rows else {}
+        content = self.row(sets.content[sets.char_index], targets, sets) if "content glyph" in rows else None
+        results = {}
+        for k in sets.ks:
+            r = {}
+            if "model" in rows:
+                r["model"] = self.row(outputs[k], targets, sets)
+            if "nearest training font" in rows:
+                r["nearest training font"] = self.row(
+                    glyph_images(sets.pool.glyphs[sets.nearest[k], sets.char_index]), targets, sets)
+            if content is not None:
+                r["content glyph"] = content
+            results[f"K={k}"] = r
+        return results
+
+    def bars(self, scores: dict) -> int:
+        """Of two: L1 below and SSIM above the nearest training font's, at K = 5."""
+        at = scores[f"K={FEWSHOT_BAR_K}"]
+        model, baseline = at["model"], at["nearest training font"]
+        return int(model["l1"] < baseline["l1"]) + int(model["ssim"] > baseline["ssim"])
+
+    def rank(self, scores: dict) -> tuple[int, float]:
+        return self.bars(scores), -scores[f"K={FEWSHOT_BAR_K}"]["model"]["l1"]
+
+    def snapshot_scores(self, t, sets: FewShotSet, judge_model, cache: dict) -> dict:
+        """One snapshot's validation numbers; the baselines do not depend on the weights (cached)."""
+        if "baselines" not in cache:
+            cache["baselines"] = self.score(t, sets, rows=("nearest training font", "content glyph"))
+        scores = self.score(t, sets, rows=("model",))
+        return {k: {**v, **cache["baselines"][k]} for k, v in scores.items()}
+
+    @staticmethod
+    def judged(t, direction: str) -> bool:
+        return False  # no vendor judge: fonts have their true glyphs
+
+    @staticmethod
+    def count(sets: FewShotSet) -> int:
+        return len(sets.samples)
+
+    @staticmethod
+    def summary(scores: dict) -> str:
+        return "   ".join(f"{k}: L1 {v['model']['l1']:.4f} (nearest font {v['nearest training font']['l1']:.4f}) "
+                           f"SSIM {v['model']['ssim']:.4f} ({v['nearest training font']['ssim']:.4f}) "
+                           f"top-1 {v['model']['retrieval_top1']:.1%}" for k, v in scores.items())
+
+    def evaluate(self, t, test_a=None, test_b=None) -> dict:
+        from translator.funit import BASE_FONT
+
+        sets = self.test_sets(t, test_a, test_b)
+        scores = self.score(t, sets)
+        n_fonts, n_pool = len(sets.fonts.ids), len(sets.pool.ids)
+        at = scores[f"K={FEWSHOT_BAR_K}"]
+        model, baseline = at["model"], at["nearest training font"]
+        chance1, chance5 = 1 / n_fonts, min(5, n_fonts) / n_fonts
+        protocol = (f"{len(sets.samples)} translations per K into {sets.what} ({CONTENTS_PER_FONT} content characters "
+                    f"per font, each with 10 reference glyphs of other characters of that font, seeded by the font "
+                    f"id; K = 1, 3, 5 take the first K), the content drawn in the app's base font ({BASE_FONT}); "
+                    f"scored at {t.image_size} px against the font's true glyph. Baselines: the nearest of "
+                    f"{n_pool} training fonts (mean L1 over the K reference characters) giving its own glyph of the "
+                    f"content character, and the content glyph unchanged. Style retrieval: whether the output's "
+                    f"nearest font (L1 to each of the {n_fonts} fonts' true glyph of the character) is the target, "
+                    f"top-1 / top-5 (chance {chance1:.1%} / {chance5:.1%})")
+        return {"protocol": protocol, "directions": {},
+                "fewshot": {"ks": scores, "fonts": n_fonts, "training_fonts": n_pool,
+                            "characters_per_font": CONTENTS_PER_FONT, "samples": len(sets.samples),
+                            "content_font": BASE_FONT, "chance_top1": chance1, "chance_top5": chance5,
+                            "bar": {"k": FEWSHOT_BAR_K, "l1": model["l1"] < baseline["l1"],
+                                    "ssim": model["ssim"] > baseline["ssim"],
+                                    "met": model["l1"] < baseline["l1"] and model["ssim"] > baseline["ssim"]}},
+                "sets": sets}
+
+    def sheet(self, t, sets: FewShotSet, fonts_shown: int = 6) -> Image.Image:
+        """For a few target fonts spread over the list (the first sample of each): the K = 5 references, the
+        content glyph, the model's output (through `translate_tensor`), the nearest training font's glyph
+        and the true glyph."""
+        from training.data.fonts import CHARS
+
+        k = FEWSHOT_BAR_K if FEWSHOT_BAR_K in sets.ks else max(sets.ks)
+        n, shown = len(sets.fonts.ids), min(fonts_shown, len(sets.fonts.ids))
+        chosen = sorted({round(i * (n - 1) / max(1, shown - 1)) for i in range(shown)})
+        first = {}
+        for i, (f, _, _) in enumerate(sets.samples):
+            first.setdefault(f, i)
+        rows = []
+        for f in chosen:
+            i = first[f]
+            _, c, refs = sets.samples[i]
+            references = glyph_images(sets.fonts.glyphs[f, list(refs[:k])])
+            content = sets.content[c:c + 1]
+            with torch.inference_mode():
+                output = t.translate_tensor(content.to(t.device), references=references.to(t.device)).cpu()
+            baseline = glyph_images(sets.pool.glyphs[int(sets.nearest[k][i]), c])[None]
+            truth = glyph_images(sets.fonts.glyphs[f, c])[None]
+            rows.append((f"'{CHARS[c]}' {short_font(sets.fonts.ids[f])}",
+                         torch.cat([references, content, output, baseline, truth])))
+        keys = [f"ref {j + 1}" for j in range(k)] + ["content", "output", "nearest font", "true glyph"]
+        return draw_sheet([(f"K = {k} references of a font the model never saw, the content (base font), the "
+                            f"output, the nearest training font's glyph, the true glyph", keys, rows)], t.image_size)
+
+
+def fonts_data(root: Path = FONTS_DATA) -> Path:
+    """The font dataset (training/data/fonts.py), built first if missing: pinned Debian packages, so this
+    one command reproduces the numbers from nothing (it downloads them with apt-get)."""
+    if not (root / "manifest.json").exists():
+        from training.data import fonts
+
+        print(f"{root} is missing: building the font dataset (python -m training.data.fonts --out {root})")
+        fonts.build(root, 64, DATA / "font-debs", 2)
+    return root
+
+
+PROTOCOLS = {"translation": TranslationProtocol(), "multimodal": MultimodalProtocol(),
+             "fewshot": FewShotProtocol()}
 
 
 def protocol_of(t: translator.Translator):
@@ -461,7 +820,7 @@ def app_examples(t: translator.Translator) -> list[tuple[Path, str]]:
     """The app's examples for this model's family that fit it, each with the direction the app runs it in:
     for a drawing model all of them (they are drawings); otherwise those named after one of its domains
     (`noto-1f308.png`), so a Noto -> Twemoji pix2pix is not shown the family's drawings."""
-    files = sorted((EXAMPLES / t.family_name).glob("*.png"))
+    files = example_images(t.family_name, t.domains, EXAMPLES)
     a, b = t.domains
     out = []
     for path in files:
@@ -471,6 +830,24 @@ def app_examples(t: translator.Translator) -> list[tuple[Path, str]]:
             continue
         out.append((path, "b2a" if path.name.startswith(f"{b}-") else t.directions[0]))
     return out
+
+
+def save_sheet(sheet: Image.Image, path: Path) -> None:
+    """A sample sheet as PNG with a 256-colour palette: emoji have few colours, and sheets of 256-px cells
+    stay under a megabyte in git instead of four."""
+    sheet.quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
+def finished_row(t: translator.Translator, outputs: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+    """The finishing stage's version of raw outputs, as the app shows them (none without a stage)."""
+    if t.finishing is None:
+        return []
+    return [(f"finished x{t.finishing.scale}*", t.finishing.apply(outputs).cpu())]  # * optional, see its card
+
+
+def sheet_size(t: translator.Translator) -> int:
+    """Cells big enough to show the finished images at their size (raw ones are enlarged pixel by pixel)."""
+    return t.image_size * t.finishing.scale if t.finishing is not None else t.image_size
 
 
 def to_pil(x: torch.Tensor, cell: int) -> Image.Image:
@@ -532,7 +909,7 @@ def checkpoint_note(model: str) -> str:
 
 
 def evaluate(model: str, test_a: Path | None = None, test_b: Path | None = None) -> tuple[dict, Image.Image]:
-    t = translator.load(model, device="cpu")
+    t = translator.load(model, device="cpu", finishing=True)  # scores use the raw output; the sheet shows both
     protocol = protocol_of(t)
     result = protocol.evaluate(t, test_a, test_b)
     sets = result.pop("sets")
@@ -563,15 +940,28 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", nargs="+", required=True, help="model folders (or names) to evaluate")
     parser.add_argument("--test-a", type=Path, help="test images of domain A (default: the repo's split for the "
-                                                    "domain named in config.json)")
-    parser.add_argument("--test-b", type=Path, help="test images of domain B, named as their A counterparts")
+                                                    "domain named in config.json); few-shot models: the unseen fonts "
+                                                    "(default data/fonts-64/unseen)")
+    parser.add_argument("--test-b", type=Path, help="test images of domain B, named as their A counterparts; few-shot "
+                                                    "models: the training fonts the baseline picks from (default: "
+                                                    "'train' beside --test-a)")
     parser.add_argument("--oracle", type=Path, help="metrics.json of a paired model on the same pairs: adds its row "
                                                     "and the share of the identity -> oracle gap each model closes")
     parser.add_argument("--readme", type=Path, help="also rewrite this README's model and benchmark tables")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--sheet-only", action="store_true",
+                        help="only redraw each model folder's samples.png (the numbers are left as they are)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.sheet_only:
+        for model in args.model:
+            t = translator.load(model, device="cpu", finishing=True)
+            protocol = protocol_of(t)
+            sheet = protocol.sheet(t, protocol.test_sets(t, args.test_a, args.test_b))
+            save_sheet(sheet, Path(model) / "samples.png")
+            print(f"{model}: samples.png redrawn")
+        return
     oracle = json.loads(args.oracle.read_text()) if args.oracle else None
     tables = {}
     for model in args.model:
@@ -582,10 +972,10 @@ def main(argv=None) -> None:
             add_oracle(metrics, oracle)
         if folder.is_dir():  # keep the numbers and the pictures with the weights, and the card in step with them
             (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
-            sheet.save(folder / "samples.png", optimize=True)
+            save_sheet(sheet, folder / "samples.png")
             write_model_card(folder)
         tables[name] = metrics
-        print(f"{name}\n{metrics_table(metrics)}\n")
+        print(f"{name}\n{evaluation_table(metrics)}\n")
     if args.readme:
         if oracle:
             tables[oracle.get("name", "paired oracle")] = {**oracle, "is_oracle": True}

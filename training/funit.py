@@ -11,6 +11,13 @@ data). A sample is a content image (any image of any class), K images of another
 class has an image of the same name (the same character of another font), that image as the target: the
 log's `paired_l1` compares the translation with it (a check on the side; no loss uses it).
 
+Validation hold-out (`--val-fraction F`, the font recipe: 0.05): about F of the training classes are
+never trained on, so `training.select_step` can choose a step on classes the model never saw without
+touching the unseen split. In the font builder's layout whole family groups are held out (by a hash of
+the group named in the data's manifest.json, the way the builder holds out the unseen fonts), so no
+weight or sibling of a validation font is trained on; in any other folder, by a hash of the class name.
+The held-out classes are listed in OUT/validation.json (training.evaluate's "fewshot" protocol reads it).
+
 The flags are the official code's defaults (NVlabs/FUNIT configs/funit_animals.yaml): generator nf 64,
 2 residual blocks, MLP 256 x 3, latent 64, 3 content / 4 class downsamplings; the multi-task
 discriminator GPPatchMcResDis (nf 64, 10 pre-activation residual blocks, one output map per training
@@ -34,6 +41,8 @@ translations, then the generator:
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import random
 from pathlib import Path
 
@@ -43,7 +52,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from training.common import Departure, Run, add_common_args, data_version, frozen, parse_args as parse_with_recipe
-from training.data.folders import IMAGE_SUFFIXES, ImageFiles, eval_transform, random_geometry
+from training.data.folders import IMAGE_SUFFIXES, ImageFiles, eval_transform, is_held_out, random_geometry
 from training.losses import feature_matching, gan_loss, r1_penalty
 from translator.funit import FUNIT, INPUTS, STYLE_ENCODERS
 from translator.layers import ConvNormAct, init_weights
@@ -70,6 +79,38 @@ def class_folders(root: Path) -> list[str]:
         raise SystemExit(f"{root}: few-shot training needs at least 2 classes (subfolders of images), "
                          f"found {len(classes)}")
     return classes
+
+
+def class_groups(root: Path, classes: list[str]) -> tuple[dict[str, str], str]:
+    """({class: the group it is held out with}, what the groups are): the family group the font builder's
+    manifest.json (in ROOT or a folder above) gives each font, else each class on its own."""
+    for parent in [Path(root), *Path(root).parents]:
+        manifest = parent / "manifest.json"
+        if manifest.exists():
+            fonts = json.loads(manifest.read_text()).get("fonts")
+            if isinstance(fonts, list):
+                group = {f["id"]: f.get("group") for f in fonts if isinstance(f, dict) and f.get("group")}
+                if all(c in group for c in classes):
+                    return {c: group[c] for c in classes}, "family group (manifest.json)"
+            break
+    return {c: c for c in classes}, "class name"
+
+
+def validation_classes(root: Path, classes: list[str], fraction: float) -> tuple[list[str], str]:
+    """The classes held out of training for choosing a step (about `fraction` of them, decided by a hash of
+    their group, so the same on every run), and how they were grouped. At least one class stays in training
+    and, with fraction > 0, at least one is held out."""
+    if fraction <= 0:
+        return [], "none"
+    groups, by = class_groups(root, classes)
+    held = [c for c in classes if is_held_out(groups[c], fraction)]
+    if not held:  # a tiny data set: hold out the class whose hash is smallest
+        held = [min(classes, key=lambda c: hashlib.sha1(groups[c].encode()).digest())]
+        held = [c for c in classes if groups[c] == groups[held[0]]]
+    if len(held) >= len(classes) - 1:
+        raise SystemExit(f"--val-fraction {fraction}: the hold-out would leave fewer than 2 training classes "
+                         f"of {len(classes)}")
+    return held, by
 
 
 class FewShotClasses(Dataset):
@@ -205,6 +246,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     data.add_argument("--split", default="train", help="the training split's folder in the font layout")
     data.add_argument("--unseen", type=Path, help="classes never trained on, for the sample grids "
                                                   "(default: DATA/unseen if it exists)")
+    data.add_argument("--val-fraction", type=float, default=0.0, metavar="F",
+                      help="hold out about this fraction of the training classes (whole family groups in the font "
+                           "layout) for choosing a step with training.select_step; listed in OUT/validation.json, "
+                           "never trained on (0: train on all)")
     data.add_argument("--jitter", type=float, default=1.0,
                       help="resize by this factor then random-crop back (official: 140/128 on animal faces; glyphs: 1)")
     data.add_argument("--inputs", choices=INPUTS, default="images",
@@ -247,6 +292,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.weight_decay = 1e-4 if args.optimizer == "rmsprop" else 0.0
     if args.train_k < 1:
         parser.error("train_k must be at least 1")
+    if not 0 <= args.val_fraction < 1:
+        parser.error("--val-fraction must be in [0, 1)")
     return args
 
 
@@ -260,8 +307,14 @@ def main(argv=None) -> FUNIT:
     """Train, export, and return the trained model (each process's own copy under multi-process)."""
     args = parse_args(argv)
     run = Run(args, "training.funit", argv)
-    dataset = FewShotClasses(class_root(args.data, args.split), args.image_size, args.train_k, args.channels,
-                             args.jitter)
+    root = class_root(args.data, args.split)
+    classes = class_folders(root)
+    held, held_by = validation_classes(root, classes, args.val_fraction)
+    if held and run.is_main:
+        (args.out / "validation.json").write_text(json.dumps(
+            {"fraction": args.val_fraction, "by": held_by, "root": str(root), "classes": held}, indent=1))
+    dataset = FewShotClasses(root, args.image_size, args.train_k, args.channels, args.jitter,
+                             classes=[c for c in classes if c not in held])
     model = FUNIT(args.image_size, args.channels, args.dim, args.latent_dim, args.n_downsample,
                   args.n_class_downsample, args.n_res, args.mlp_dim, args.n_mlp, args.up_kernel, args.style_encoder,
                   args.usb_dim, args.inputs, args.domain_a, args.domain_b)
@@ -318,6 +371,7 @@ def main(argv=None) -> FUNIT:
         run.step_done(losses, lambda: save_samples(run, model, fixed))
     run.finish(model, {"family": "funit", "style_encoder": args.style_encoder,
                        "classes": len(dataset.classes), "images": len(dataset), "data": str(args.data),
+                       "val_fraction": args.val_fraction, "validation_classes": len(held), "validation_by": held_by,
                        "unseen": str(args.unseen) if args.unseen else None,
                        "losses": {"gan": "hinge", "lambda_gan": args.lambda_gan, "lambda_recon": args.lambda_recon,
                                   "lambda_fm": args.lambda_fm, "lambda_gp": args.lambda_gp,

@@ -24,10 +24,17 @@ def _read(folder: Path, name: str) -> dict:
 def usage(name: str, family: translator.Family, config: dict) -> list[str]:
     direction = family.directions[0]
     a, b = config.get("domain_a", "A"), config.get("domain_b", "B")
-    lines = ["```python", "import translator", f't = translator.load("{name}")',
-             f't.translate("input.png", direction="{direction}")  # PIL image out: {a} → {b}']
+    lines = ["```python", "import translator", f't = translator.load("{name}")']
+    if family.evaluation == "fewshot":  # the style comes from 1-20 reference images
+        lines.append('t.translate("content.png", references=["ref1.png", "ref2.png", "ref3.png"])  '
+                     "# PIL image out: the content in the references' style")
+        if hasattr(family.translator, "translate_text"):
+            lines.append('t.translate_text("Hello", references=["ref1.png", "ref2.png", "ref3.png"])  # a typed word')
+    else:
+        lines.append(f't.translate("input.png", direction="{direction}")  # PIL image out: {a} → {b}')
     if family.tab.method != "run":
-        lines.append(f't.{family.tab.method}("input.png")  # {", ".join(o.field for o in family.tab.outputs)}')
+        refs = ', references=["ref1.png", "ref2.png", "ref3.png"]' if family.evaluation == "fewshot" else ""
+        lines.append(f't.{family.tab.method}("input.png"{refs})  # {", ".join(o.field for o in family.tab.outputs)}')
     return lines + ["```"]
 
 
@@ -50,9 +57,12 @@ def write_model_card(folder: Path) -> Path:
              f"A **{family.title}** model from Translator Studio: {config.get('domain_a', 'A')} {arrow} "
              f"{config.get('domain_b', 'B')} at {config.get('image_size')} px.", "", *usage(name, family, config), ""]
     if (folder / "samples.png").exists():
-        lines += ["## What it does", "",
-                  "Fixed held-out inputs, the model's raw output (at its own size, pixels enlarged as they are) and the "
-                  "true target, then the app's examples:", "", "![sample sheet](samples.png)", ""]
+        shown = ("For a few fonts the model never saw: the K = 5 reference glyphs, the content glyph, the model's raw "
+                 "output (at its own size, pixels enlarged as they are), the nearest training font's glyph (the "
+                 "baseline) and the true glyph:" if family.evaluation == "fewshot" else
+                 "Fixed held-out inputs, the model's raw output (at its own size, pixels enlarged as they are) and the "
+                 "true target, then the app's examples:")
+        lines += ["## What it does", "", shown, "", "![sample sheet](samples.png)", ""]
     lines += ["## Network", "", "| setting | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(config.items())]
     lines += ["", f"Paper: {family.paper}.", "", f"Reference code: {family.code_licence}."]
@@ -80,8 +90,7 @@ def write_model_card(folder: Path) -> Path:
                      f"played no part)"] if training.get("selected") else []),
                   *([f"- Notes: {training['notes']}"] if training.get("notes") else [])]
     if metrics:
-        table = multimodal_table(metrics["multimodal"]) if metrics.get("multimodal") else metrics_table(metrics)
-        lines += ["", "## Evaluation", "", table, "",
+        lines += ["", "## Evaluation", "", evaluation_table(metrics), "",
                   f"Protocol: {metrics.get('protocol', '')}", "",
                   f"Reproduce: `{metrics.get('command', '')}`"]
     if used:
@@ -168,3 +177,36 @@ def multimodal_table(m: dict) -> str:
         f"| content kept: chamfer distance to the outline, px (the true emoji: {m['content_floor']:.2f}; another "
         f"vendor's drawing: {m['content_other_vendor']:.2f}) | {m['content_chamfer']:.2f} | below another vendor's |",
     ])
+
+
+def evaluation_table(metrics: dict) -> str:
+    """The table of whichever protocol wrote these metrics (training.evaluate.PROTOCOLS)."""
+    if metrics.get("fewshot"):
+        return fewshot_table(metrics["fewshot"])
+    if metrics.get("multimodal"):
+        return multimodal_table(metrics["multimodal"])
+    return metrics_table(metrics)
+
+
+def fewshot_table(m: dict) -> str:
+    """The few-shot protocol's numbers (training.evaluate.FewShotProtocol): per K the model beside the
+    nearest-training-font baseline and the content glyph unchanged, then chance and the bar."""
+    rows = ["| K | method | L1 ↓ | PSNR ↑ | SSIM ↑ | style retrieval top-1 ↑ | top-5 ↑ | N |",
+            "|---|---|---|---|---|---|---|---|"]
+    for k, results in m["ks"].items():
+        for method, r in results.items():
+            label = {"content glyph": "*content glyph unchanged*",
+                     "nearest training font": "*nearest training font*"}.get(method, method)
+            rows.append(f"| {k.removeprefix('K=')} | {label} | {r['l1']:.4f} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
+                        f"{_pct(r['retrieval_top1'])} | {_pct(r['retrieval_top5'])} | {r['n']} |")
+    bar = m["bar"]
+    at = m["ks"].get(f"K={bar['k']}", {})
+    model, baseline = at.get("model"), at.get("nearest training font")
+    verdict = ("met" if bar["met"] else "not met") + (
+        f" (L1 {model['l1']:.4f} vs {baseline['l1']:.4f}, SSIM {model['ssim']:.4f} vs {baseline['ssim']:.4f})"
+        if model and baseline else "")
+    return "\n".join(rows + [
+        "", f"{m['fonts']} fonts the model never saw, {m['characters_per_font']} content characters each "
+            f"({m['samples']} translations per K); the baseline picks among {m['training_fonts']} training fonts. "
+            f"Style retrieval by chance: top-1 {_pct(m['chance_top1'])}, top-5 {_pct(m['chance_top5'])}.",
+        "", f"Bar: beat the nearest training font at K = {bar['k']} on L1 and on SSIM: **{verdict}**."])

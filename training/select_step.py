@@ -15,7 +15,10 @@ the best by the issue's own bars, in this order:
    a judge the lowest total L1.
 
 The scoring is the family's evaluation protocol (training.evaluate.PROTOCOLS), on the directions the
-model has, so a one-way pix2pix and a two-way CycleGAN are chosen by the same rule.
+model has, so a one-way pix2pix and a two-way CycleGAN are chosen by the same rule. Each protocol states
+its own rule (`criterion`, recorded in the selection): FUNIT's "fewshot" scores the fonts the run held out
+of training (`training.funit --val-fraction`) and ranks by the bars met -- beating the nearest training
+font at K = 5 on L1 and on SSIM -- then by the lowest L1 at K = 5.
 
 The test split plays no part, so `training.evaluate` on the result is still a held-out measurement.
 Writes OUT/selection.json (every step's numbers) and OUT/selected (config, fp16 weights, training.json

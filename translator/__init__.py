@@ -5,6 +5,7 @@
     t = translator.load("cyclegan-noto2twemoji")     # or a Hub repo id, or a local folder
     image = t.translate("face.png", direction="a2b") # PIL in or path/array in, PIL out
     t.provenance                                     # where the weights came from
+    translator.load(name, finishing=True)           # with the optional x4 finishing stage for display
     translator.families()                            # every registered family and what it offers
 
 Nothing here imports gradio or the training code.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
@@ -24,15 +26,16 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 from safetensors import SafetensorError  # noqa: E402
 
-from .base import Family, Provenance, Translator  # noqa: E402
+from .base import Family, Provenance, Translator, raw_output  # noqa: E402
 from .errors import ImageError, OptionsError, TranslatorError, WeightsError, WeightsNotFoundError  # noqa: E402
+from .finishing import load_finishing  # noqa: E402
 from .hub import SHIPPED, resolve  # noqa: E402
 from .options import OPTIONS  # noqa: E402
 from .registry import FAMILIES, discover, get_family, register  # noqa: E402
 
 __all__ = ["list_models", "load", "families", "register", "Family", "Translator", "Provenance", "TranslatorError",
            "ImageError", "OptionsError", "WeightsNotFoundError", "WeightsError", "FAMILIES", "OPTIONS",
-           "pick_device"]
+           "pick_device", "raw_output"]
 
 discover()
 
@@ -63,19 +66,23 @@ _guard = threading.Lock()  # held only for dictionary updates, never while loadi
 
 
 def load(name_or_repo: str, family: str | None = None, *, revision: str | None = None,
-         device: str | torch.device | None = None, warm_up: bool = True, allow_local: bool = True) -> Translator:
+         device: str | torch.device | None = None, warm_up: bool = True, allow_local: bool = True,
+         finishing: bool = False) -> Translator:
     """A ready translator for a shipped model name, a Hub repo id or a local folder (cached per process,
     the CACHE_SIZE most recently used).
 
     family: the family the caller needs; weights of another family are a WeightsError that says so.
-    allow_local: whether a name may be a folder on this machine (a public app says no)."""
+    allow_local: whether a name may be a folder on this machine (a public app says no).
+    finishing: attach the shipped finishing stage (x4 for display, translator/finishing.py) to models whose
+    output is small enough to gain from it; `translate` then returns the finished image (raw in .info["raw"]).
+    Off by default: it did not meet its shipping rule on the models' outputs (see its model card)."""
     if family is not None:
         get_family(family)  # an unknown family asked for is the caller's mistake: say so
     device = pick_device(device)
     name = str(name_or_repo).strip()
     if allow_local and name not in SHIPPED and Path(name).expanduser().is_dir():
         name = str(Path(name).expanduser().resolve())  # one cache entry however the folder is spelled
-    key = (name, revision, str(device), allow_local)
+    key = (name, revision, str(device), allow_local, finishing)
     with _guard:
         if key in _cache:
             _cache.move_to_end(key)
@@ -85,6 +92,8 @@ def load(name_or_repo: str, family: str | None = None, *, revision: str | None =
             t = _cache.get(key)
         if t is None:
             t = _load(name, revision, device, warm_up, allow_local, family)
+            if finishing:
+                t.finishing = finishing_for(t, warm_up)
             with _guard:
                 _cache[key] = t
                 while len(_cache) > CACHE_SIZE:
@@ -107,6 +116,16 @@ def _load(name: str, revision: str | None, device: torch.device, warm_up: bool, 
         fallback = Provenance("bundled", shipped.bundled, provenance.repo_id, provenance.revision,
                               note=f"the {provenance.source} copy is unusable: {err}")
         return _build(name, fallback, device, warm_up, family)
+
+
+def finishing_for(t: Translator, warm_up: bool):
+    """The shipped finishing stage if it suits this model, else None: a model is never unusable for want of it."""
+    try:
+        stage = load_finishing(t.device, warm_up)
+    except TranslatorError as err:
+        warnings.warn(f"No finishing stage ({err}); outputs are shown enlarged with Lanczos.", stacklevel=3)
+        return None
+    return stage if stage.applies_to(t.image_size) else None
 
 
 def check_family(name: str, found: str, wanted: str | None) -> None:

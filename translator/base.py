@@ -6,6 +6,8 @@ means for it, and one `register(Family(...))` at the bottom. Nothing outside tha
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
 import time
 from dataclasses import dataclass, field
@@ -23,6 +25,24 @@ from .errors import OptionsError
 from .options import check_options
 
 REPO_URL = "https://github.com/translator-studio/translator-studio"
+
+# Per call (per thread / async task), not per translator: one loaded model serves every user of the app.
+_finishing_on = contextvars.ContextVar("finishing_on", default=True)
+
+
+def finishing_wanted() -> bool:
+    return _finishing_on.get()
+
+
+@contextlib.contextmanager
+def raw_output():
+    """Inside this block, translators return their raw output (no finishing stage), e.g.
+    `with translator.raw_output(): t.translate(image)`."""
+    token = _finishing_on.set(False)
+    try:
+        yield
+    finally:
+        _finishing_on.reset(token)
 
 
 class HubModel(nn.Module, PyTorchModelHubMixin, library_name="translator-studio", pipeline_tag="image-to-image",
@@ -167,6 +187,7 @@ class Translator:
     config: dict[str, Any]
     provenance: Provenance
     device: torch.device
+    finishing: Any = field(default=None, repr=False)  # translator.finishing.Finishing: the display stage, or None
     last_seconds: float = field(default=0.0, init=False)
 
     family_name: ClassVar[str] = ""  # set by register()
@@ -216,7 +237,19 @@ class Translator:
         return self.prepare(image)[0]
 
     def finish(self, output: torch.Tensor, layout: images.Layout) -> Image.Image:
-        return images.from_model_output(output, layout)
+        """Model output (1x3xSxS) -> the PIL image a person sees: letterbox undone, at display size. With a
+        finishing stage attached (and not switched off by `finishing.raw_output()`), the output is enlarged x4
+        by it first, and the raw image (enlarged with Lanczos, as without it) rides along in `.info["raw"]`."""
+        raw = images.from_model_output(output, layout)
+        if self.finishing is None or not finishing_wanted() or type(layout) is not images.Layout:
+            return raw
+        start = time.perf_counter()
+        scale = self.finishing.scale
+        larger = images.Layout(layout.width, layout.height, tuple(v * scale for v in layout.box), layout.model_size * scale)
+        finished = images.from_model_output(self.finishing.apply(output), larger)
+        self.last_seconds += time.perf_counter() - start
+        finished.info["raw"] = raw
+        return finished
 
     def warm_up(self) -> None:
         """The first call is several times slower than the rest: pay it at load, not on a user's click."""

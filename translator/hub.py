@@ -45,6 +45,18 @@ def bundled_models_dir() -> Path:
     return checkout if checkout.is_dir() else Path(__file__).resolve().parent / "bundled"
 
 
+def example_images(family: str, domains: tuple[str, str], examples: Path | None = None) -> list[Path]:
+    """The app's example inputs for a family's model: the family's own folder (assets/examples/<family>), or
+    else the held-out images of other families named after one of its domains (`noto-1f308.png`), so a
+    family trained on an existing domain pair shares that pair's examples."""
+    examples = examples or bundled_models_dir().parent / "examples"
+    own = sorted((examples / family).glob("*.png"))
+    if own:
+        return own
+    shared = {p.name: p for p in sorted(examples.glob("*/*.png")) if p.name.startswith(tuple(f"{d}-" for d in domains))}
+    return [shared[name] for name in sorted(shared)]
+
+
 @dataclass(frozen=True)
 class ShippedModel:
     """A model the app ships: its bundled copy is `<models>/<name>/` with config.json, model.safetensors,

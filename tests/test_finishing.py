@@ -1,0 +1,118 @@
+"""The finishing stage: its network, its training data, its trainer, and how translators use it."""
+import json
+import random
+
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+import translator
+from translator import finishing
+from translator.finishing import Finisher, Finishing
+from translator.base import Provenance
+from training import finishing as train_finishing
+from conftest import ROOT
+
+FONTS = str(ROOT / "assets/fonts")  # DejaVu Sans ships with the repo (the FUNIT base font)
+
+
+
+def test_untrained_finisher_is_bicubic_and_enlarges_x4():
+    model = Finisher(width=8, n_layers=2).eval()
+    x = torch.rand(2, 3, 20, 24) * 2 - 1
+    with torch.no_grad():
+        y = model(x)
+    assert y.shape == (2, 3, 80, 96)
+    assert torch.allclose(y, F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False), atol=1e-6)
+
+
+def test_training_pairs_are_aligned_crops_with_degraded_inputs():
+    torch.manual_seed(0)
+    pairs = train_finishing.FinishingPairs([], [f"{FONTS}/DejaVuSans.ttf"], crop=32, epoch_size=8)
+    degraded, target = pairs[0]
+    assert degraded.shape == (3, 32, 32) and target.shape == (3, 128, 128)
+    assert degraded.min() >= -1 and degraded.max() <= 1
+    # without degradation, the input is the target shrunk: they show the same thing in the same place
+    rng = random.Random(0)
+    clean = train_finishing.shrink(target, 4, rng)
+    assert (F.interpolate(clean[None], scale_factor=4, mode="bicubic", align_corners=False)[0] - target).abs().mean() < 0.1
+    changed = [(train_finishing.degrade(clean, random.Random(s)) - clean).abs().mean().item() for s in range(20)]
+    assert sum(c > 1e-4 for c in changed) >= 10  # most draws degrade; about a fifth stay clean
+    assert sum(c == 0 for c in changed) >= 1
+
+
+def test_glyphs_render_dark_on_white_and_centred():
+    image = train_finishing.render_glyph(f"{FONTS}/DejaVuSans.ttf", "H", 64)
+    gray = torch.from_numpy(__import__("numpy").asarray(image.convert("L"), dtype="float32"))
+    ink = (gray < 128).nonzero().float()
+    assert gray[0].min() > 250 and len(ink) > 50
+    assert (ink.mean(0) - 31.5).abs().max() < 4
+
+
+def test_trainer_runs_exports_and_resumes(tmp_path):
+    out = tmp_path / "run"
+    args = ["--out", str(out), "--steps", "3", "--batch-size", "2", "--width", "8", "--n-layers", "2",
+            "--emoji", str(tmp_path / "none"), "--fonts", FONTS, "--crop", "16", "--log-every", "1", "--threads", "1"]
+    train_finishing.main(args)
+    export = out / "export"
+    config = json.loads((export / "config.json").read_text())
+    assert config["family"] == "finisher" and config["width"] == 8
+    model = Finisher.from_folder(export, config)
+    assert model(torch.zeros(1, 3, 8, 8)).shape == (1, 3, 32, 32)
+    info = json.loads((export / "training.json").read_text())
+    assert info["steps"] == 3 and info["fonts"]
+    args[args.index("--steps") + 1] = "5"
+    train_finishing.main([*args, "--resume"])
+    assert json.loads((export / "training.json").read_text())["steps"] == 5
+    assert len(json.loads((export / "training.json").read_text())["sessions"]) == 2
+
+
+@pytest.fixture
+def finished_translator():
+    t = translator.load("cyclegan-noto2twemoji", finishing=False)
+    torch.manual_seed(0)
+    stage = Finishing(Finisher(width=8, n_layers=2), Provenance("local", ROOT), t.device)
+    t2 = t.with_weights(t.model.state_dict())
+    t2.finishing = stage
+    return t2
+
+
+def test_translate_returns_the_finished_image_with_the_raw_one_attached(finished_translator):
+    source = sorted((ROOT / "assets/examples/cyclegan").glob("noto-*.png"))[0]
+    out = finished_translator.translate(source)
+    assert out.size == (256, 256)
+    raw = out.info["raw"]
+    assert raw.size == out.size and raw.tobytes() != out.tobytes()
+    with translator.raw_output():
+        plain = finished_translator.translate(source)
+    assert "raw" not in plain.info and plain.tobytes() == raw.tobytes()
+    # named methods go through the same path: the cycle's images are finished too
+    result = finished_translator.cycle(source, "a2b")
+    assert "raw" in result.translation.info
+
+
+def test_letterbox_is_undone_at_the_finished_scale(finished_translator):
+    wide = Image.new("RGB", (300, 150), "white")
+    out = finished_translator.translate(wide)
+    assert out.size == (300, 150) and out.info["raw"].size == (300, 150)
+
+
+def test_load_falls_back_to_the_bundled_finisher_without_network(monkeypatch):
+    if not (finishing.bundled_dir() / "model.safetensors").exists():
+        pytest.skip("no finisher bundled yet")
+    finishing._loaded.clear()
+    stage = finishing.load_finishing("cpu")
+    assert stage.provenance.source == "bundled" and stage.scale == 4
+    assert stage.applies_to(64) and not stage.applies_to(256)
+    assert translator.load("cyclegan-noto2twemoji", finishing=True).finishing is stage
+    assert translator.load("cyclegan-noto2twemoji").finishing is None  # off unless asked for
+
+
+def test_a_missing_finisher_leaves_models_usable(monkeypatch, tmp_path):
+    monkeypatch.setattr(finishing, "bundled_dir", lambda: tmp_path / "nothing")
+    monkeypatch.setattr(finishing, "_loaded", {})
+    monkeypatch.setattr(translator, "_cache", type(translator._cache)())
+    with pytest.warns(UserWarning, match="No finishing stage"):
+        t = translator.load("cyclegan-noto2twemoji", finishing=True)
+    assert t.finishing is None and t.translate(Image.new("RGB", (64, 64), "white")).size == (256, 256)

@@ -1,0 +1,129 @@
+"""The finishing stage: a model's 64-px output -> a clean image four times larger, for display.
+
+Every emoji and glyph model here works at 64 px (what a 2-core CPU can train). Scaling 64 px up to the
+256-1024 px the app shows makes every GAN artefact (checkerboard, mottled colour, soft edges) four to
+sixteen times bigger. This small super-resolution network is trained to undo exactly that: its inputs are
+true renders of vector emoji and glyphs shrunk to 64 px and *degraded the way GAN outputs are* (blur, noise,
+colour shifts, checkerboard, low-frequency mottling, sub-pixel misregistration); its targets are the same
+drawings rendered at 256 px (`training/finishing.py`). So it cleans as it enlarges.
+
+It is a stage of the pipeline, not a family: families' metrics are computed on their raw output, and this
+stage is measured on its own (`python -m training.finishing measure`). `Translator.translate` applies it
+when the translator has one attached (`translator.load(..., finishing=True)`, the default, for models of
+up to 128 px); the finished image carries the raw one in `.info["raw"]`, and `translator.raw_output()` switches
+the stage off for the calls inside it.
+
+Network: residual learning over bicubic upscaling (the network only predicts what bicubic gets wrong), a
+few 3x3 convolutions at the *input* resolution, and a pixel shuffle to x4 at the end (ESPCN-style): all
+the compute happens on 64x64 maps, which is what keeps it within ~15 ms on two CPU threads.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import hub
+from .base import HubModel, Provenance
+from .errors import WeightsError, WeightsNotFoundError
+
+FINISHER_NAME = "finisher-x4"
+
+
+class Finisher(HubModel):
+    """64 px -> 256 px (scale 4): bicubic upscaling plus a learned correction."""
+
+    family = "finisher"
+
+    def __init__(self, scale: int = 4, width: int = 32, n_layers: int = 4, channels: int = 3, image_size: int = 64):
+        """image_size: the input size it was trained for (it runs at any size; it is fully convolutional)."""
+        super().__init__()
+        if not 1 <= scale <= 8:
+            raise ValueError(f"scale must be between 1 and 8, got {scale}")
+        self.scale = scale
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 3, padding=1), nn.LeakyReLU(0.1, inplace=True)]
+        for _ in range(n_layers - 1):
+            layers += [nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(0.1, inplace=True)]
+        layers += [nn.Conv2d(width, channels * scale * scale, 3, padding=1), nn.PixelShuffle(scale)]
+        self.body = nn.Sequential(*layers)
+        nn.init.zeros_(self.body[-2].weight)  # start as plain bicubic: training only has to learn the fix
+        nn.init.zeros_(self.body[-2].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Nx3xHxW in [-1, 1] -> Nx3x(sH)x(sW), roughly in [-1, 1] (clamp for display)."""
+        base = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        return base + self.body(x)
+
+
+class Finishing:
+    """A loaded finisher: `apply` takes model outputs (Nx3xSxS in [-1, 1]) to S*scale, clamped."""
+
+    def __init__(self, model: Finisher, provenance: Provenance, device: torch.device):
+        self.model = model.float().to(device).eval()
+        self.provenance = provenance
+        self.device = device
+        self.scale = model.scale
+
+    def applies_to(self, image_size: int) -> bool:
+        """Worth using for a model of this output size: it was trained on 64-px inputs, and a model that
+        already works at 256 px or more gains nothing from it."""
+        return image_size * self.scale <= 512
+
+    @torch.inference_mode()
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x.to(self.device).float()).clamp_(-1, 1)
+
+
+def bundled_dir() -> Path:
+    """The bundled copy: assets/finishing/<name> beside assets/models in a checkout (or $TRANSLATOR_ASSETS),
+    translator/bundled_finishing/<name> in an installed wheel."""
+    models = hub.bundled_models_dir()
+    if models.name == "bundled":
+        return models.parent / "bundled_finishing" / FINISHER_NAME
+    return models.parent / "finishing" / FINISHER_NAME
+
+
+_loaded: dict[str, Finishing] = {}
+_lock = threading.Lock()
+
+
+def load_finishing(device: str | torch.device = "cpu", warm_up: bool = True) -> Finishing:
+    """The shipped finisher: from the Hub (pinned in shipped.json) if reachable, else the bundled copy.
+    Raises WeightsNotFoundError only when neither can be had (the translation then stays unfinished)."""
+    device = torch.device(device)
+    with _lock:
+        if str(device) in _loaded:
+            return _loaded[str(device)]
+        bundled = bundled_dir()
+        shipped_file = bundled / "shipped.json"
+        if not shipped_file.exists():
+            raise WeightsNotFoundError(f"No finishing stage is bundled ({shipped_file} is missing).")
+        shipped = json.loads(shipped_file.read_text())
+        try:
+            folder = hub.download(shipped["repo_id"], shipped["revision"])
+            provenance = Provenance("hub" if hub.hub_reachable() else "hub-cache", folder, shipped["repo_id"], shipped["revision"])
+            model = _read(folder)
+        except (WeightsNotFoundError, WeightsError) as err:
+            provenance = Provenance("bundled", bundled, shipped["repo_id"], shipped["revision"], note=str(err))
+            model = _read(bundled)
+        finishing = Finishing(model, provenance, device)
+        if warm_up:  # the first call is several times slower: pay it at load
+            finishing.apply(torch.ones(1, 3, 64, 64))
+        _loaded[str(device)] = finishing
+        return finishing
+
+
+def _read(folder: Path) -> Finisher:
+    try:
+        config = json.loads((folder / "config.json").read_text())
+        if not isinstance(config, dict) or config.get("family") != "finisher":
+            raise WeightsError(f"{folder / 'config.json'} does not describe a finisher")
+        return Finisher.from_folder(folder, config)
+    except WeightsError:
+        raise
+    except Exception as err:  # noqa: BLE001  (a damaged copy: the caller falls back to the bundled one)
+        raise WeightsError(f"The finisher in {folder} cannot be loaded: {type(err).__name__}: {err}") from None
