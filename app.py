@@ -196,7 +196,7 @@ class FamilyTab:
                   for v, o in zip(values, self.outputs_spec)]  # None: an output this model does not have
         raw = getattr(main, "info", {}).get("raw")
         compare = (OUTPUTS.save(raw, f"{stem}-raw"), values[0]) if raw is not None else None
-        return values + [compare, describe(t, time.perf_counter() - start, finished=finish)]
+        return values + [compare, describe(t, time.perf_counter() - start, finished=raw is not None)]
 
     def cleared(self) -> list:
         return [None] * len(self.outputs_spec) + [None, ""]
@@ -344,8 +344,8 @@ class FamilyTab:
         option_components = [c for _, components in controls for c in components]
         option_names = [f"{name}_{i + 1}" if len(components) > 1 else name
                         for name, components in controls for i in range(len(components))]
-        shared = ([direction] if two_way else []) + [model, finish] + option_components
-        shared_names = (["direction"] if two_way else []) + ["model", "finish"] + option_names
+        shared = ([direction] if two_way else []) + [model] + option_components + [finish]
+        shared_names = (["direction"] if two_way else []) + ["model"] + option_names + ["finish"]
         # an API call may leave out everything but the image: the model's first direction, the tab's model,
         # and each option "not given"
         defaults = {"direction": t.directions[0], "model": self.default_model, "finish": False,
@@ -355,7 +355,7 @@ class FamilyTab:
         def split(values):
             direction_value = values[0] if two_way else None
             rest = values[1:] if two_way else values
-            return direction_value, rest[0], self.option_values(controls, list(rest[2:])), rest[1] is True
+            return direction_value, rest[0], self.option_values(controls, list(rest[1:-1])), rest[-1] is True
 
         # the named endpoint: errors are errors (an API client gets an exception with the message)
         def run(image_value, *values):
@@ -485,8 +485,10 @@ def compare_tab(pair: tuple[str, str], names: list[str], allow_local: bool, devi
         results, lines = [], []
         try:
             for name in names:
-                t = translator.load(name, allow_local=allow_local, device=device)
-                out = t.translate(image_value, direction=direction_value)
+                # the same cached translator the family tabs use; compared as the models make them (raw)
+                t = translator.load(name, allow_local=allow_local, device=device, finishing=True)
+                with translator.raw_output():
+                    out = t.translate(image_value, direction=direction_value)
                 results.append(OUTPUTS.save(out, f"{Path(t.name).name}-translation"))
                 lines.append(f"{translator.FAMILIES[t.family_name].title} (`{t.name}`): {t.last_seconds * 1000:.0f} ms")
         except TranslatorError as err:

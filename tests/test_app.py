@@ -159,7 +159,7 @@ def test_option_controls_reach_translate(tmp_path):
         client = Client(url, verbose=False, analytics_enabled=False)
         endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
         assert [p["parameter_name"] for p in endpoints["/toy"]["parameters"]] == [
-            "image", "direction", "model", "finish", "sample", "style_1", "style_2", "style_3", "style_4", "references"]
+            "image", "direction", "model", "sample", "style_1", "style_2", "style_3", "style_4", "references", "finish"]
         image = tmp_path / "in.png"
         Image.new("RGB", (40, 30), (120, 60, 200)).save(image)
         model = str(folder)

@@ -633,7 +633,7 @@ def test_a_wrong_shape_a_wrong_container_and_the_command_line_error(tmp_path):
         main([str(tmp_path / "gen.pt"), "--format", "unit", "-o", str(tmp_path / "out")])
 
 
-def test_only_a_file_that_needs_it_is_unpickled_in_full_and_with_a_warning(tmp_path):
+def test_a_file_that_needs_full_unpickling_is_refused_unless_trusted(tmp_path):
     plain = tmp_path / "plain.pth"
     torch.save({"model.1.weight": torch.zeros(1)}, plain)
     import warnings
@@ -643,5 +643,14 @@ def test_only_a_file_that_needs_it_is_unpickled_in_full_and_with_a_warning(tmp_p
         read_checkpoint(plain)
     pickled = tmp_path / "pickled.pth"
     torch.save({"opts": argparse.Namespace(lr=0.0002)}, pickled)  # an options object, as old scripts saved
+    with pytest.raises(WeightsError, match="--trust-pickle"):  # a pickled object and a payload fail alike
+        read_checkpoint(pickled)
     with pytest.warns(UserWarning, match="weights_only=False"):
-        assert read_checkpoint(pickled)["opts"].lr == 0.0002
+        assert read_checkpoint(pickled, trust_pickle=True)["opts"].lr == 0.0002
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes(plain.read_bytes()[:100])
+    with pytest.raises(WeightsError, match="not a PyTorch checkpoint"):
+        read_checkpoint(truncated)
+    (tmp_path / "text.pth").write_text("hello")
+    with pytest.raises(SystemExit, match="^error: .*text.pth"):  # said plainly, no traceback
+        main([str(tmp_path / "text.pth"), "--format", "unit", "-o", str(tmp_path / "out")])

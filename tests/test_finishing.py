@@ -1,6 +1,10 @@
 """The finishing stage: its network, its training data, its trainer, and how translators use it."""
+import contextlib
 import json
 import random
+import threading
+
+import numpy as np
 
 import pytest
 import torch
@@ -93,15 +97,39 @@ def test_translate_returns_the_finished_image_with_the_raw_one_attached(finished
 
 
 def test_letterbox_is_undone_at_the_finished_scale(finished_translator):
+    """An untrained finisher is bicubic: on a wide input its image must match the raw one (a box not scaled
+    x4 would crop the wrong part, and the sizes alone would not show it)."""
     wide = Image.new("RGB", (300, 150), "white")
+    emoji = Image.open(sorted((ROOT / "assets/examples/cyclegan").glob("noto-*.png"))[0]).convert("RGB")
+    wide.paste(emoji.resize((150, 150)), (10, 0))
     out = finished_translator.translate(wide)
     assert out.size == (300, 150) and out.info["raw"].size == (300, 150)
+    difference = np.abs(np.asarray(out, dtype=float) - np.asarray(out.info["raw"], dtype=float)).mean()
+    assert difference < 6, difference
+
+
+def test_switching_the_stage_off_is_per_call_not_per_translator(finished_translator):
+    """One cached translator serves every user of the app: one user's raw_output() must not reach another."""
+    source = sorted((ROOT / "assets/examples/cyclegan").glob("noto-*.png"))[0]
+    both_inside = threading.Barrier(2)
+    results = {}
+
+    def user(name, raw):
+        with translator.raw_output() if raw else contextlib.nullcontext():
+            both_inside.wait(timeout=30)
+            results[name] = finished_translator.translate(source)
+
+    threads = [threading.Thread(target=user, args=("raw", True)), threading.Thread(target=user, args=("finished", False))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert "raw" not in results["raw"].info and "raw" in results["finished"].info
 
 
 def test_load_falls_back_to_the_bundled_finisher_without_network(monkeypatch):
-    if not (finishing.bundled_dir() / "model.safetensors").exists():
-        pytest.skip("no finisher bundled yet")
-    finishing._loaded.clear()
+    monkeypatch.setattr(finishing, "_loaded", {})
+    monkeypatch.setattr(finishing.hub.constants, "HF_HUB_OFFLINE", True)
     stage = finishing.load_finishing("cpu")
     assert stage.provenance.source == "bundled" and stage.scale == 4
     assert stage.applies_to(64) and not stage.applies_to(256)

@@ -24,8 +24,8 @@ AdaIN buffers, which its code never reads. Values are copied unchanged, except o
 skip concatenation order, see `junyanz_pix2pix`). The folder is then loaded with `translator.load` and
 run once, so a conversion that finishes is one that works.
 
-This is the only module of the project that unpickles: with weights_only=True, which cannot run code;
-only a file that needs more falls back to weights_only=False, with a warning.
+This is the only module of the project that unpickles: with weights_only=True, which cannot run code; a
+file that needs more is refused, unless `--trust-pickle` says to read it in full (with a warning).
 """
 from __future__ import annotations
 
@@ -59,17 +59,26 @@ NVIDIA_NOTE = ("NVIDIA's published {title} weights: CC BY-NC-SA 4.0, non-commerc
 
 
 # --- reading ---------------------------------------------------------------------------------------------
-def read_checkpoint(path: Path) -> dict:
-    """Unpickle a checkpoint onto the CPU: weights_only=True where the file allows it (it cannot run code);
-    a file that needs more (a pickled object of an old training script) is read in full, with a warning."""
+def read_checkpoint(path: Path, trust_pickle: bool = False) -> dict:
+    """Unpickle a checkpoint onto the CPU with weights_only=True (it cannot run code). A file that needs more
+    (a pickled object of an old training script, or a malicious payload: they fail alike) is refused with a
+    WeightsError, unless `trust_pickle` says the user trusts it; then it is read in full, with a warning."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         reason = str(err).strip().splitlines()[0]
-        warnings.warn(f"{path} cannot be read with weights_only=True ({reason}); reading it with "
-                      f"weights_only=False, which runs whatever code the file holds: convert only files you trust.",
-                      stacklevel=2)
-        return torch.load(path, map_location="cpu", weights_only=False)
+        if not trust_pickle:
+            raise WeightsError(f"{path} cannot be read with weights_only=True ({reason}). It holds Python objects "
+                               "besides tensors; reading it runs whatever code it holds. If you trust where it "
+                               "came from, convert it with --trust-pickle.") from None
+        warnings.warn(f"{path}: reading with weights_only=False (--trust-pickle), which runs whatever code the "
+                      f"file holds ({reason}).", stacklevel=2)
+        try:
+            return torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as err:  # noqa: BLE001  (not a checkpoint at all: the file's fault)
+            raise WeightsError(f"{path} is not a PyTorch checkpoint ({type(err).__name__}: {err}).") from None
+    except Exception as err:  # noqa: BLE001  (truncated, or not a torch file: the file's fault, said plainly)
+        raise WeightsError(f"{path} is not a PyTorch checkpoint or is truncated ({str(err).splitlines()[0]}).") from None
 
 
 def sha256(path: Path) -> str:
@@ -204,7 +213,7 @@ def junyanz_cyclegan(checkpoint: dict, args: argparse.Namespace) -> Converted:
     one-way model whose A is the official B: a one-way CycleGAN translates a2b."""
     generators = {args.direction: (args.src.name, checkpoint)}
     if args.other:
-        generators["b2a" if args.direction == "a2b" else "a2b"] = (args.other.name, read_checkpoint(args.other))
+        generators["b2a" if args.direction == "a2b" else "a2b"] = (args.other.name, read_checkpoint(args.other, args.trust_pickle))
     domain_a, domain_b = args.domain_a, args.domain_b
     one_way = len(generators) == 1
     if one_way and args.direction == "b2a":
@@ -533,7 +542,7 @@ def convert(args: argparse.Namespace, command: str = "") -> Path:
     """Convert args.src (and args.other) in args.format into the folder args.out; returns the folder."""
     fmt = FORMATS[args.format]
     sources = [args.src] + ([args.other] if args.other else [])
-    converted = fmt.convert(read_checkpoint(args.src), args)
+    converted = fmt.convert(read_checkpoint(args.src, args.trust_pickle), args)
     out = Path(args.out)
     converted.network.save_pretrained(out)
     parameters = sum(p.numel() for p in converted.network.parameters())
@@ -593,6 +602,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--test-dropout", action="store_true",
                         help="junyanz-pix2pix: keep dropout on at inference, as the official test does "
                              "(only for models trained with dropout, the default)")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="read a file that weights_only=True refuses in full: it runs any code the file holds")
     args = parser.parse_args(argv)
     if args.format != "junyanz-cyclegan" and (args.other or args.direction != "a2b"):
         parser.error("--direction and --other are for junyanz-cyclegan")

@@ -956,6 +956,8 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     if args.sheet_only:
         for model in args.model:
+            if not Path(model).is_dir():
+                raise SystemExit(f"--sheet-only redraws a model folder's samples.png; {model} is not a folder")
             t = translator.load(model, device="cpu", finishing=True)
             protocol = protocol_of(t)
             sheet = protocol.sheet(t, protocol.test_sets(t, args.test_a, args.test_b))

@@ -60,8 +60,9 @@ def write_model_card(folder: Path) -> Path:
         shown = ("For a few fonts the model never saw: the K = 5 reference glyphs, the content glyph, the model's raw "
                  "output (at its own size, pixels enlarged as they are), the nearest training font's glyph (the "
                  "baseline) and the true glyph:" if family.evaluation == "fewshot" else
-                 "Fixed held-out inputs, the model's raw output (at its own size, pixels enlarged as they are) and the "
-                 "true target, then the app's examples:")
+                 "Fixed held-out inputs, the model's raw output (at its own size, pixels enlarged as they are), the "
+                 "output of the optional x4 finishing stage (*: off by default, see assets/finishing/finisher-x4) "
+                 "and the true target, then the app's examples:")
         lines += ["## What it does", "", shown, "", "![sample sheet](samples.png)", ""]
     lines += ["## Network", "", "| setting | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(config.items())]

@@ -238,7 +238,7 @@ class Translator:
 
     def finish(self, output: torch.Tensor, layout: images.Layout) -> Image.Image:
         """Model output (1x3xSxS) -> the PIL image a person sees: letterbox undone, at display size. With a
-        finishing stage attached (and not switched off by `finishing.raw_output()`), the output is enlarged x4
+        finishing stage attached (and not switched off by `translator.raw_output()`), the output is enlarged x4
         by it first, and the raw image (enlarged with Lanczos, as without it) rides along in `.info["raw"]`."""
         raw = images.from_model_output(output, layout)
         if self.finishing is None or not finishing_wanted() or type(layout) is not images.Layout:

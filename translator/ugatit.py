@@ -185,7 +185,7 @@ class UGATITTranslator(Translator):
         x, layout = self.prepare(image)
         maps = self._timed(self.heatmaps, x, direction)
         translation = self.finish(maps["translation"], layout)
-        source = self.finish(x, layout)
+        source = images.from_model_output(x, layout)  # the input as given: never through the finishing stage
         probability = torch.sigmoid(maps["cam_logit"]).mean().item()
         return Attention(translation,
                          images.overlay(source, maps["generator"][0, 0], layout, opacity),
