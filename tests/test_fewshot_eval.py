@@ -13,12 +13,10 @@ from conftest import export
 from training import evaluate
 from training.data.fonts import CHARS
 from training.evaluate import FEWSHOT_KS, FewShotProtocol, fewshot_samples, style_retrieval
-from translator.funit import FUNIT, render_glyph
-from translator.layers import init_weights
+from translator.funit import render_glyph
+from test_funit import t, tiny_funit  # noqa: F401  (t: the tiny model fixture, 32 px like these fonts)
 
 SIZE = 32
-TINY = dict(image_size=SIZE, dim=4, latent_dim=4, n_downsample=2, n_class_downsample=3, n_res=1, mlp_dim=8, n_mlp=2,
-            usb_dim=8, inputs="glyphs")
 TRAIN = [("plain", 0), ("bold", 0), ("thin", 0), ("plain", 0.3), ("bold", 0.3), ("thin", -0.3)]
 UNSEEN = [("plain", -0.3), ("bold", -0.3), ("thin", 0.3)]
 
@@ -46,18 +44,6 @@ def fonts(tmp_path_factory):
             for c in CHARS:
                 draw(c, weight, slant).save(folder / f"{ord(c):04X}.png")
     return root
-
-
-def tiny_funit(seed=0, **overrides):
-    torch.manual_seed(seed)
-    model = FUNIT(**{**TINY, **overrides})
-    init_weights(model, kind="kaiming")
-    return model
-
-
-@pytest.fixture(scope="module")
-def t(tmp_path_factory):
-    return translator.load(str(export(tiny_funit(), tmp_path_factory.mktemp("funit") / "m")), warm_up=False)
 
 
 def test_the_samples_are_seeded_by_the_font_alone_and_the_k_sets_nest():

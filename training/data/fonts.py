@@ -75,7 +75,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageFilter, ImageFont
+
+from translator.funit import ink_of  # one function draws the glyphs here and the typed words in the app
 
 DATA_VERSION = "fonts-v1"  # bump when the package list, rendering, a threshold or the split rule changes
 
@@ -388,19 +390,6 @@ def glyph_text(ch: str, face: Face) -> str:
     return ch
 
 
-def _ink(font: ImageFont.FreeTypeFont, text: str) -> tuple[Image.Image, tuple[int, int, int, int]] | None:
-    """The glyph's ink (L, 255 = ink), cropped, and its box relative to the pen origin on the baseline."""
-    left, top, right, bottom = font.getbbox(text, anchor="ls")
-    pad = 2 + (bottom - top) // 8
-    canvas = Image.new("L", (max(right - left, 1) + 2 * pad, max(bottom - top, 1) + 2 * pad), 0)
-    ImageDraw.Draw(canvas).text((pad - left, pad - top), text, font=font, fill=255, anchor="ls")
-    box = canvas.getbbox()
-    if box is None:
-        return None
-    x0, y0, x1, y1 = box
-    return canvas.crop(box), (x0 - pad + left, y0 - pad + top, x1 - pad + left, y1 - pad + top)
-
-
 def _load(path: Path, size: float, index: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(path), size, index=index, layout_engine=ImageFont.Layout.BASIC)
 
@@ -441,10 +430,10 @@ def render_face(job: tuple[Face, int]) -> dict:
     except (OSError, ValueError) as error:
         return {**result, "error": f"unreadable: {error}"}
     try:
-        notdef = _ink(font, NOTDEF_PROBE)
+        notdef = ink_of(font, NOTDEF_PROBE)
         measured, missing = [], []
         for ch in CHARS:
-            ink = _ink(font, glyph_text(ch, face))
+            ink = ink_of(font, glyph_text(ch, face))
             if ink is None:
                 missing.append(ch)
             elif notdef is not None and ink[1] == notdef[1] and ink[0].tobytes() == notdef[0].tobytes():
@@ -464,7 +453,7 @@ def render_face(job: tuple[Face, int]) -> dict:
         glyphs = np.empty((len(CHARS), size, size), np.uint8)
         metrics = {}
         for i, ch in enumerate(CHARS):
-            drawn = _ink(font, glyph_text(ch, face))
+            drawn = ink_of(font, glyph_text(ch, face))
             if drawn is None:  # hinting erased it at this size (never seen); use the measured one, scaled
                 drawn = measured[i]
             ink, (bx0, by0, bx1, by1) = drawn
