@@ -180,15 +180,18 @@ class FamilyTab:
         return translator.load((name or "").strip() or self.default_model, self.family.name,
                                allow_local=self.allow_local, device=self.device, finishing=True)
 
-    def translate(self, image, direction: str | None, model: str, options: dict, finish: bool = False) -> list:
-        return on_gpu(self._translate)(image, direction, model, options, finish)
+    def translate(self, image, direction: str | None, model: str, options: dict, finish: bool = False,
+                  text: str | None = None) -> list:
+        return on_gpu(self._translate)(image, direction, model, options, finish, text)
 
-    def _translate(self, image, direction: str | None, model: str, options: dict, finish: bool = False) -> list:
+    def _translate(self, image, direction: str | None, model: str, options: dict, finish: bool = False,
+                   text: str | None = None) -> list:
         """The outputs, then (raw, finished) of the main image for the comparison slider, then the info line."""
         t = self.load(model)
         start = time.perf_counter()
         with contextlib.nullcontext() if finish else translator.raw_output():
-            result = getattr(t, self.family.tab.method)(image, direction=direction or t.directions[0], **options)
+            extra = {"text": text} if self.family.tab.text else {}  # e.g. FUNIT's typed word
+            result = getattr(t, self.family.tab.method)(image, direction=direction or t.directions[0], **options, **extra)
         values = [getattr(result, o.field) for o in self.outputs_spec]
         main = values[0] if self.outputs_spec[0].kind == "image" else None
         stem = Path(t.name).name
@@ -320,6 +323,8 @@ class FamilyTab:
                     where = "Shipped name, Hub repo id" + (" or local folder" if self.allow_local else "")
                     model = gr.Textbox(self.default_model, label=where,
                                        info=f"Any model whose config.json says family: {family.name}")
+                word = gr.Textbox(label=family.tab.text, max_lines=1, max_length=40,
+                                  elem_id=f"{family.name}-text") if family.tab.text else None
                 if pad is None:
                     button = gr.Button("Translate", variant="primary")
             with gr.Column():
@@ -344,23 +349,30 @@ class FamilyTab:
         option_components = [c for _, components in controls for c in components]
         option_names = [f"{name}_{i + 1}" if len(components) > 1 else name
                         for name, components in controls for i in range(len(components))]
-        shared = ([direction] if two_way else []) + [model] + option_components + [finish]
-        shared_names = (["direction"] if two_way else []) + ["model"] + option_names + ["finish"]
+        texts = [word] if word is not None else []
+        shared = ([direction] if two_way else []) + [model] + option_components + texts + [finish]
+        shared_names = (["direction"] if two_way else []) + ["model"] + option_names + ["text"] * len(texts) + ["finish"]
         # an API call may leave out everything but the image: the model's first direction, the tab's model,
         # and each option "not given"
-        defaults = {"direction": t.directions[0], "model": self.default_model, "finish": False,
+        defaults = {"direction": t.directions[0], "model": self.default_model, "finish": False, "text": "",
                     **{n: (False if n == "sample" else None) for n in option_names}}
         all_outputs = outputs + [compare, info]
 
         def split(values):
             direction_value = values[0] if two_way else None
             rest = values[1:] if two_way else values
-            return direction_value, rest[0], self.option_values(controls, list(rest[1:-1])), rest[-1] is True
+            options = list(rest[1:-1 - len(texts)])
+            text = rest[-2] if texts else None
+            return direction_value, rest[0], self.option_values(controls, options), rest[-1] is True, text
+
+        def has_input(image_value, values) -> bool:  # an image, or (FUNIT) a typed word
+            return image_value is not None or bool(texts and (values[-2] or "").strip())
 
         # the named endpoint: errors are errors (an API client gets an exception with the message)
         def run(image_value, *values):
-            if image_value is None:
-                raise user_error(ImageError("Add an image first: upload one, paste it, use the webcam or click an example."))
+            if not has_input(image_value, values):
+                raise user_error(ImageError("Add an image first: upload one, paste it, use the webcam or click an example"
+                                            + (", or type a word." if texts else ".")))
             try:
                 return self.translate(image_value, *split(values))
             except TranslatorError as err:
@@ -369,7 +381,7 @@ class FamilyTab:
         # re-translate as soon as an input changes: an empty input clears the result; a mistake is a
         # warning, and a file that is not a usable image is also taken out of the input box
         def live(image_value, *values):
-            if image_value is None:
+            if not has_input(image_value, values):
                 return self.cleared() + [gr.skip()]
             try:
                 return self.translate(image_value, *split(values)) + [gr.skip()]

@@ -243,3 +243,35 @@ def test_a_family_without_examples_of_its_own_shares_those_of_its_domains(tmp_pa
     assert names("unit", ("noto", "twemoji")) == ["noto-4.png"]  # its own folder first
     assert names("ugatit", ("noto", "twemoji")) == ["noto-1.png", "noto-4.png", "twemoji-2.png"]
     assert names("munit", ("outline", "emoji")) == []
+
+
+def test_the_fewshot_tab_writes_a_typed_word_in_the_style_of_dropped_glyphs(tmp_path):
+    """FUNIT's tab from its declaration: a gallery of 1-20 references and a word box (the image optional)."""
+    import app
+    from conftest import export
+    from test_contract import tiny
+    from translator.funit import render_glyph
+
+    folder = export(tiny("funit"), tmp_path / "funit")
+    demo = app.build_demo(allow_local_models=True, models={"funit": str(folder)})
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(url, verbose=False, analytics_enabled=False)
+        names = [p["parameter_name"] for p in
+                 client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/funit"]["parameters"]]
+        assert names == ["image", "model", "references", "text", "finish"]
+        glyphs = []
+        for char in "Rag":
+            render_glyph(char, None, 64).save(tmp_path / f"{char}.png")
+            glyphs.append({"image": handle_file(str(tmp_path / f"{char}.png")), "caption": None})
+        line, summary, _, info = client.predict(image=None, model=str(folder), references=glyphs, text="Hello",
+                                                api_name="/funit")
+        line = Image.open(line)
+        assert line.width > 2 * line.height and "K = 3" in summary and " ms" in info
+        with pytest.raises(Exception, match="or type a word"):
+            client.predict(image=None, model=str(folder), references=glyphs, text="  ", api_name="/funit")
+        with pytest.raises(Exception, match="references takes 1 to 20"):
+            client.predict(image=None, model=str(folder), references=glyphs * 7, text="Hi", api_name="/funit")
+    finally:
+        demo.close()

@@ -147,6 +147,8 @@ class Tab:
     method: str = "run"  # the translator method the main action calls; it returns a result object
     outputs: tuple[Output, ...] = (Output("translation", "Translation"),)
     intro: str = ""  # Markdown; {a} and {b} are replaced by the shipped model's domain names
+    text: str = ""  # a label: the tab adds a text box whose value the method takes as `text=` (FUNIT: a word
+    # to write), and the image input becomes optional
 
 
 @dataclass(frozen=True)

@@ -547,7 +547,8 @@ register(Family(
             outputs=(Output("translation", "Translation"), Output("summary", "References used", kind="text")),
             intro="Few-shot translation (FUNIT): drop 1 to 20 images of a class the model never saw (a few letters "
                   "of a font), and the content comes back in that style. The class codes of the references are "
-                  "averaged, so more of them give a steadier style."),
+                  "averaged, so more of them give a steadier style.",
+            text="A word to write in that style (instead of a content glyph)"),
     tiny_config={"image_size": 32, "dim": 4, "latent_dim": 4, "n_downsample": 2, "n_class_downsample": 3,
                  "n_res": 1, "mlp_dim": 8, "n_mlp": 2, "usb_dim": 8, "inputs": "glyphs"},
 ))
