@@ -177,3 +177,16 @@ def test_an_error_is_a_message_that_does_not_cover_the_last_result(page):
     # the error shows in the toast and on the main output only, not over the timing text beside it
     assert page.locator("#cyclegan-info .error, #cyclegan-info [class*='error']").count() == 0
     assert page.locator("#cyclegan-info").is_visible()
+
+
+def test_the_finishing_switch_reruns_and_fills_the_raw_vs_finished_slider(page):
+    page.locator("#cyclegan-examples button, #cyclegan-examples tbody tr").first.click()
+    assert wait_for(lambda: has_image(page, "cyclegan-translation") and " ms" in info_text(page, "cyclegan"))
+    raw = page.locator("#cyclegan-translation img").get_attribute("src")
+    assert "finished" not in info_text(page, "cyclegan")  # off by default
+    page.locator("#cyclegan-finish input[type=checkbox]").check()  # it re-runs by itself
+    assert wait_for(lambda: "finished ×4" in info_text(page, "cyclegan")
+                    and page.locator("#cyclegan-translation img").get_attribute("src") != raw)
+    page.get_by_text("Raw model output ↔ finished").first.click()
+    assert wait_for(lambda: page.locator("#cyclegan-compare img").count() >= 2)
+    shot(page, "cyclegan-finished")
