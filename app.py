@@ -263,6 +263,51 @@ class FamilyTab:
                                      height=160)
             self.setters.append((reference.change, style_of, [reference], f"{api}_style_of"))
 
+    def many_styles(self, image, pad, direction, model, sliders: list, grid_parts: tuple, strip_parts: tuple) -> None:
+        """A style family's grid of random styles and its interpolation strip, each a named endpoint."""
+        api = self.family.name
+        source = pad if pad is not None else image  # what the user sees: the sketchpad of a drawing model
+
+        def content(value):
+            value = sketch_composite(value) if pad is not None else value
+            if value is None:
+                raise user_error(ImageError("Add an image first."))
+            return value
+
+        def saved(samples) -> list[str]:
+            return [OUTPUTS.save(im, f"{api}-style-{i}") for i, im in enumerate(samples.images)]
+
+        def grid_fn(image_value, n, seed, model_name, direction_value="a2b"):
+            try:
+                t = self.load(model_name)
+                return saved(t.samples(content(image_value), direction_value or "a2b", n=int(n),
+                                       seed=None if seed is None else int(seed)))
+            except TranslatorError as err:
+                raise user_error(err) from None
+
+        def strip_fn(image_value, steps, seed, model_name, *rest):
+            direction_value, style = (rest[0], rest[1:]) if direction is not None else ("a2b", rest)
+            try:
+                t = self.load(model_name)
+                end = t.sample_styles(1, None if seed is None else int(seed))[0]
+                return saved(t.interpolation(content(image_value), [float(v) for v in style], end,
+                                             steps=int(steps), direction=direction_value or "a2b"))
+            except TranslatorError as err:
+                raise user_error(err) from None
+
+        extra, extra_names = ([direction], ["direction"]) if direction is not None else ([], [])
+        n, seed, button, gallery = grid_parts
+        button.click(self.endpoint(grid_fn, ["image", "n", "seed", "model", *extra_names],
+                                   {"n": 8, "seed": None, "model": self.default_model, "direction": "a2b"}),
+                     [source, n, seed, model, *extra], gallery, api_name=f"{api}_grid", concurrency_id="model")
+        steps, seed, button, gallery = strip_parts
+        style_names = [f"style_{i + 1}" for i in range(len(sliders))]
+        button.click(self.endpoint(strip_fn, ["image", "steps", "seed", "model", *extra_names, *style_names],
+                                   {"steps": 6, "seed": None, "model": self.default_model, "direction": "a2b",
+                                    **{n: 0.0 for n in style_names}}),
+                     [source, steps, seed, model, *extra, *sliders], gallery, api_name=f"{api}_interpolate",
+                     concurrency_id="model")
+
     @staticmethod
     def option_values(controls: list[tuple[str, list]], values: list) -> dict:
         """Control values -> translate options (None = not given)."""
@@ -346,6 +391,19 @@ class FamilyTab:
                     compare = gr.ImageSlider(type="filepath", format="png", label="raw (left) · finished (right)",
                                              interactive=False, height=360, elem_id=f"{family.name}-compare")
                 info = gr.Markdown(label="info", elem_id=f"{family.name}-info")
+                if sliders:  # a style family: many outputs for one input
+                    with gr.Accordion("More styles: a grid, an interpolation strip", open=False):
+                        with gr.Row():
+                            grid_n = gr.Slider(2, 16, 8, step=1, label="Random styles")
+                            grid_seed = gr.Number(None, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
+                        grid_button = gr.Button("Grid of random styles")
+                        grid = gr.Gallery(label="Random styles", columns=4, height=320, elem_id=f"{family.name}-grid")
+                        with gr.Row():
+                            strip_steps = gr.Slider(3, 10, 6, step=1, label="Steps")
+                            strip_seed = gr.Number(None, label="Seed of the end style", precision=0, minimum=0,
+                                                   maximum=MAX_SEED)
+                        strip_button = gr.Button("From the sliders' style to a random one")
+                        strip = gr.Gallery(label="Interpolation", columns=6, height=200, elem_id=f"{family.name}-strip")
         option_components = [c for _, components in controls for c in components]
         option_names = [f"{name}_{i + 1}" if len(components) > 1 else name
                         for name, components in controls for i in range(len(components))]
@@ -396,6 +454,9 @@ class FamilyTab:
             event(fn, inputs + [model] + extra, sliders, api_name=name, concurrency_id="model")
         progress = dict(show_progress_on=outputs[:1], show_progress="minimal", concurrency_id="model")
         button.click(self.endpoint(run, ["image", *shared_names], defaults), [image, *shared], all_outputs, api_name=api, **progress)
+        if sliders:
+            self.many_styles(image, pad, direction, model, sliders, (grid_n, grid_seed, grid_button, grid),
+                             (strip_steps, strip_seed, strip_button, strip))
         live_inputs, live_outputs = [image, *shared], all_outputs + [image]
         controls_that_rerun = [c for c in shared if c is not model]  # a model name re-runs on the button
         image.change(live, live_inputs, live_outputs, api_visibility="private", show_progress="hidden",

@@ -275,3 +275,33 @@ def test_the_fewshot_tab_writes_a_typed_word_in_the_style_of_dropped_glyphs(tmp_
             client.predict(image=None, model=str(folder), references=glyphs * 7, text="Hi", api_name="/funit")
     finally:
         demo.close()
+
+
+def test_a_style_family_offers_a_grid_and_an_interpolation_strip(tmp_path):
+    """MUNIT's tab: N random styles of one input, and a strip from the sliders' style to a random one."""
+    import app
+    from conftest import export
+    from test_contract import tiny
+
+    folder = export(tiny("munit"), tmp_path / "munit")
+    demo = app.build_demo(allow_local_models=True, models={"munit": str(folder)})
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(url, verbose=False, analytics_enabled=False)
+        image = tmp_path / "in.png"
+        Image.new("RGB", (40, 30), (250, 200, 40)).save(image)
+        model = str(folder)
+        grid = client.predict(image=handle_file(str(image)), n=5, seed=3, model=model, direction="a2b",
+                              api_name="/munit_grid")
+        assert len(grid) == 5 and len({Image.open(g["image"]).tobytes() for g in grid}) == 5
+        again = client.predict(image=handle_file(str(image)), n=5, seed=3, model=model, direction="a2b",
+                               api_name="/munit_grid")
+        assert [Image.open(g["image"]).tobytes() for g in again] == [Image.open(g["image"]).tobytes() for g in grid]
+        strip = client.predict(image=handle_file(str(image)), steps=4, seed=1, model=model, direction="a2b",
+                               style_1=0.5, style_2=-0.5, style_3=0.0, api_name="/munit_interpolate")
+        assert len(strip) == 4
+        with pytest.raises(Exception, match="Add an image first"):
+            client.predict(image=None, n=3, seed=1, model=model, direction="a2b", api_name="/munit_grid")
+    finally:
+        demo.close()
