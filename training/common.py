@@ -247,6 +247,17 @@ class Run:
         """The weights to sample and export: the moving average with --ema, else the model itself."""
         return self.average.module if self.average is not None else self.accelerator.unwrap_model(model)
 
+    @contextlib.contextmanager
+    def sampling(self, model: nn.Module):
+        """The inference model in eval mode for drawing samples, put back in its own mode afterwards."""
+        net = self.inference_model(model)
+        training = net.training
+        net.eval()
+        try:
+            yield net
+        finally:
+            net.train(training)
+
     # --- logging, samples, checkpoints -------------------------------------------------------------------
     def log(self, losses: dict[str, float]) -> None:
         if self.is_main:

@@ -166,12 +166,9 @@ def main(argv=None) -> CycleGAN:
 @torch.no_grad()
 def save_samples(run: Run, model: CycleGAN, fixed: dict[str, torch.Tensor]) -> None:
     """Rows: A, G_ab(A), G_ba(G_ab(A)), B, G_ba(B), G_ab(G_ba(B))."""
-    net = run.inference_model(model)
-    training = net.training
-    net.eval()
-    fake_b, fake_a = net.g_ab(fixed["a"]), net.g_ba(fixed["b"])
-    run.save_samples([fixed["a"], fake_b, net.g_ba(fake_b), fixed["b"], fake_a, net.g_ab(fake_a)])
-    net.train(training)
+    with run.sampling(model) as net:
+        fake_b, fake_a = net.g_ab(fixed["a"]), net.g_ba(fixed["b"])
+        run.save_samples([fixed["a"], fake_b, net.g_ba(fake_b), fixed["b"], fake_a, net.g_ab(fake_a)])
 
 
 if __name__ == "__main__":

@@ -172,10 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     fixed_in, fixed_target = next(iter(torch.utils.data.DataLoader(dataset, batch_size=6)))
 
     def samples():
-        with torch.no_grad():
-            net = run.inference_model(model).eval()
+        with torch.no_grad(), run.sampling(model) as net:
             out = net(fixed_in.to(run.device)).clamp(-1, 1).cpu()
-            net.train()
         bicubic = F.interpolate(fixed_in, scale_factor=4, mode="bicubic", align_corners=False).clamp(-1, 1)
         nearest = F.interpolate(fixed_in, scale_factor=4, mode="nearest")
         run.save_samples([nearest, bicubic, out, fixed_target])

@@ -398,17 +398,14 @@ def fixed_samples(args, dataset: FewShotClasses, device) -> dict[str, torch.Tens
 @torch.no_grad()
 def save_samples(run: Run, model: FUNIT, fixed: dict) -> None:
     """Rows: the content images; then per class, its references (padded with white) and the translations."""
-    net = run.inference_model(model)
-    training = net.training
-    net.eval()
-    content = fixed["content"]
-    rows = [content]
-    for refs in fixed["references"]:
-        shown = torch.ones_like(content)
-        shown[:min(len(refs), len(content))] = refs[:len(content)]
-        rows += [shown, net(content, refs)]
-    run.save_samples([r.expand(-1, 3, -1, -1) for r in rows])
-    net.train(training)
+    with run.sampling(model) as net:
+        content = fixed["content"]
+        rows = [content]
+        for refs in fixed["references"]:
+            shown = torch.ones_like(content)
+            shown[:min(len(refs), len(content))] = refs[:len(content)]
+            rows += [shown, net(content, refs)]
+        run.save_samples([r.expand(-1, 3, -1, -1) for r in rows])
 
 
 if __name__ == "__main__":

@@ -151,16 +151,13 @@ def main(argv=None) -> MUNIT:
 @torch.no_grad()
 def save_samples(run: Run, model: MUNIT, fixed: dict[str, torch.Tensor]) -> None:
     """Rows: A, then A translated with three fixed random B styles; B, then B with three random A styles."""
-    net = run.inference_model(model)
-    training = net.training
-    net.eval()
-    rows = []
-    for source, target, images in (("a", "b", fixed["a"]), ("b", "a", fixed["b"])):
-        content = net.generator(source).content_encoder(images)
-        rows.append(images)
-        rows += [net.generator(target).decode(content, s.expand(len(images), -1)) for s in fixed["styles"]]
-    run.save_samples(rows)
-    net.train(training)
+    with run.sampling(model) as net:
+        rows = []
+        for source, target, images in (("a", "b", fixed["a"]), ("b", "a", fixed["b"])):
+            content = net.generator(source).content_encoder(images)
+            rows.append(images)
+            rows += [net.generator(target).decode(content, s.expand(len(images), -1)) for s in fixed["styles"]]
+        run.save_samples(rows)
 
 
 if __name__ == "__main__":

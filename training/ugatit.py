@@ -162,12 +162,9 @@ def main(argv=None) -> UGATIT:
 @torch.no_grad()
 def save_samples(run: Run, model: UGATIT, fixed: dict[str, torch.Tensor]) -> None:
     """Rows: A, G_ab(A), G_ba(G_ab(A)), B, G_ba(B), G_ab(G_ba(B))."""
-    net = run.inference_model(model)
-    training = net.training
-    net.eval()
-    fake_b, fake_a = net.gen_ab(fixed["a"])[0], net.gen_ba(fixed["b"])[0]
-    run.save_samples([fixed["a"], fake_b, net.gen_ba(fake_b)[0], fixed["b"], fake_a, net.gen_ab(fake_a)[0]])
-    net.train(training)
+    with run.sampling(model) as net:
+        fake_b, fake_a = net.gen_ab(fixed["a"])[0], net.gen_ba(fixed["b"])[0]
+        run.save_samples([fixed["a"], fake_b, net.gen_ba(fake_b)[0], fixed["b"], fake_a, net.gen_ab(fake_a)[0]])
 
 
 if __name__ == "__main__":

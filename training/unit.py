@@ -183,13 +183,10 @@ def main(argv=None) -> UNIT:
 @torch.no_grad()
 def save_samples(run: Run, model: UNIT, fixed: dict[str, torch.Tensor]) -> None:
     """Rows: A, G_B(E_A(A)) the translation, G_A(E_A(A)) the reconstruction; then the same from B."""
-    net = run.inference_model(model)
-    training = net.training
-    net.eval()
-    z_a, z_b = net.encode(fixed["a"], "a"), net.encode(fixed["b"], "b")
-    run.save_samples([fixed["a"], net.decode(z_a, "b"), net.decode(z_a, "a"),
-                      fixed["b"], net.decode(z_b, "a"), net.decode(z_b, "b")])
-    net.train(training)
+    with run.sampling(model) as net:
+        z_a, z_b = net.encode(fixed["a"], "a"), net.encode(fixed["b"], "b")
+        run.save_samples([fixed["a"], net.decode(z_a, "b"), net.decode(z_a, "a"),
+                          fixed["b"], net.decode(z_b, "a"), net.decode(z_b, "b")])
 
 
 if __name__ == "__main__":
