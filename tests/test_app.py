@@ -1,4 +1,6 @@
 """The app, launched for real on 127.0.0.1 and driven through gradio_client as a user's script would."""
+import contextlib
+
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
@@ -13,6 +15,20 @@ def client():
 
     demo = app.build_demo()
     demo.queue(default_concurrency_limit=1)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(url, verbose=False, analytics_enabled=False)
+    finally:
+        demo.close()
+
+
+@contextlib.contextmanager
+def app_client(models: dict[str, str]):
+    """The app built for these models (local folders allowed), launched on 127.0.0.1, and a client of it."""
+    import app
+
+    demo = app.build_demo(allow_local_models=True, models=models)
+    demo.queue()
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
     try:
         yield Client(url, verbose=False, analytics_enabled=False)
@@ -147,16 +163,11 @@ def test_pix2pix_upload_endpoint(client):
 def test_option_controls_reach_translate(tmp_path):
     """The toy family takes every option. Its tab: style sliders (the style used), a seed and a reference
     image that set the sliders, a sample switch and a reference gallery; each reaches `translate`."""
-    import app
     from conftest import export
     from test_contract import tiny
 
     folder = export(tiny("toy"), tmp_path / "toy")
-    demo = app.build_demo(allow_local_models=True, models={"toy": str(folder)})
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
-    try:
-        client = Client(url, verbose=False, analytics_enabled=False)
+    with app_client({"toy": str(folder)}) as client:
         endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
         assert [p["parameter_name"] for p in endpoints["/toy"]["parameters"]] == [
             "image", "direction", "model", "sample", "style_1", "style_2", "style_3", "style_4", "references", "finish"]
@@ -178,8 +189,6 @@ def test_option_controls_reach_translate(tmp_path):
         assert Image.open(client.predict(references=gallery, **style, **common)[0]).mode == "RGB"
         with pytest.raises(Exception, match="references takes 1 to 20"):
             client.predict(references=[{"image": handle_file(str(image)), "caption": None}] * 21, **style, **common)
-    finally:
-        demo.close()
 
 
 @needs_pix2pix
@@ -219,19 +228,12 @@ def test_a_compare_tab_for_every_domain_pair_with_several_models(tmp_path):
 
     cyclegan, unit = export(tiny("cyclegan"), tmp_path / "c"), export(tiny("unit"), tmp_path / "u")
     ugatit = export(tiny("ugatit"), tmp_path / "g")
-    demo = app.build_demo(allow_local_models=True, models={"cyclegan": str(cyclegan), "unit": str(unit),
-                                                           "ugatit": str(ugatit)})
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
-    try:
-        c = Client(url, verbose=False, analytics_enabled=False)
+    with app_client({"cyclegan": str(cyclegan), "unit": str(unit), "ugatit": str(ugatit)}) as c:
         image = tmp_path / "in.png"
         Image.new("RGB", (40, 30), (250, 200, 40)).save(image)
         *outputs, info = c.predict(image=handle_file(str(image)), direction="b2a", api_name="/compare")
         assert len(outputs) == 3 and all(Image.open(o).size == (256, 192) for o in outputs)
         assert "CycleGAN" in info and "UNIT" in info and "U-GAT-IT" in info and " ms" in info
-    finally:
-        demo.close()
     assert not app.comparable_groups({"cyclegan": "cyclegan-noto2twemoji", "pix2pix": "pix2pix-sketch2emoji"})
 
 
@@ -247,17 +249,12 @@ def test_a_family_without_examples_of_its_own_shares_those_of_its_domains(tmp_pa
 
 def test_the_fewshot_tab_writes_a_typed_word_in_the_style_of_dropped_glyphs(tmp_path):
     """FUNIT's tab from its declaration: a gallery of 1-20 references and a word box (the image optional)."""
-    import app
     from conftest import export
     from test_contract import tiny
     from translator.funit import render_glyph
 
     folder = export(tiny("funit"), tmp_path / "funit")
-    demo = app.build_demo(allow_local_models=True, models={"funit": str(folder)})
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
-    try:
-        client = Client(url, verbose=False, analytics_enabled=False)
+    with app_client({"funit": str(folder)}) as client:
         names = [p["parameter_name"] for p in
                  client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/funit"]["parameters"]]
         assert names == ["image", "model", "references", "text", "finish"]
@@ -273,22 +270,15 @@ def test_the_fewshot_tab_writes_a_typed_word_in_the_style_of_dropped_glyphs(tmp_
             client.predict(image=None, model=str(folder), references=glyphs, text="  ", api_name="/funit")
         with pytest.raises(Exception, match="references takes 1 to 20"):
             client.predict(image=None, model=str(folder), references=glyphs * 7, text="Hi", api_name="/funit")
-    finally:
-        demo.close()
 
 
 def test_a_style_family_offers_a_grid_and_an_interpolation_strip(tmp_path):
     """MUNIT's tab: N random styles of one input, and a strip from the sliders' style to a random one."""
-    import app
     from conftest import export
     from test_contract import tiny
 
     folder = export(tiny("munit"), tmp_path / "munit")
-    demo = app.build_demo(allow_local_models=True, models={"munit": str(folder)})
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
-    try:
-        client = Client(url, verbose=False, analytics_enabled=False)
+    with app_client({"munit": str(folder)}) as client:
         image = tmp_path / "in.png"
         Image.new("RGB", (40, 30), (250, 200, 40)).save(image)
         model = str(folder)
@@ -303,5 +293,3 @@ def test_a_style_family_offers_a_grid_and_an_interpolation_strip(tmp_path):
         assert len(strip) == 4
         with pytest.raises(Exception, match="Add an image first"):
             client.predict(image=None, n=3, seed=1, model=model, direction="a2b", api_name="/munit_grid")
-    finally:
-        demo.close()
