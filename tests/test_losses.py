@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from training.losses import feature_matching, gan_loss, gradient_penalty, r1_penalty
+from training.losses import diff_augment, feature_matching, gan_loss, gradient_penalty, r1_penalty
 
 
 def test_lsgan_and_vanilla_are_zero_or_known_at_their_targets():
@@ -48,3 +48,26 @@ def test_feature_matching_compares_each_layer_and_treats_real_as_fixed():
     assert fake[0].grad is not None and real[0].grad is None
     with pytest.raises(ValueError):
         feature_matching(fake, real[:1])
+
+
+def test_diff_augment_moves_all_channels_together_and_passes_gradients():
+    torch.manual_seed(0)
+    dot = torch.zeros(64, 6, 16, 16)
+    dot[:, :, 8, 8] = 1  # the same pixel lit in the drawing's channels and the image's
+    shifted = diff_augment(dot, "translation")
+    for image in shifted:
+        lit = image.nonzero()
+        assert len(lit) == 6 and len(set(map(tuple, lit[:, 1:].tolist()))) == 1  # one place for all channels
+        assert (lit[0, 1:] - 8).abs().max() <= 2  # at most 1/8 of the side
+    assert len({tuple(image.nonzero()[0, 1:].tolist()) for image in shifted}) > 5  # a draw per image
+
+    holes = diff_augment(torch.ones(8, 3, 16, 16), "cutout")
+    assert ((holes == 0).sum((1, 2, 3)) == 3 * 8 * 8).all()  # one half-side square in every channel
+
+    x = torch.rand(8, 3, 16, 16, requires_grad=True)
+    y = diff_augment(x, "color,translation,cutout")
+    y.sum().backward()
+    assert y.shape == x.shape and x.grad.abs().sum() > 0 and not torch.equal(y, x)
+    assert torch.equal(diff_augment(x, ""), x)
+    with pytest.raises(ValueError, match="unknown DiffAugment"):
+        diff_augment(x, "rotate")

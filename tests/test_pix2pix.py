@@ -117,12 +117,13 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         x, y = rng.integers(4, 20, 2)
         ImageDraw.Draw(image).ellipse((int(x), int(y), int(x) + 40, int(y) + 40), fill=(250, 200, 30))
         image.save(color / f"{i}.png")
-    for variant, extra in (("gan", []), ("l1", ["--lambda-gan", "0"])):
+    for variant, extra in (("gan", ["--set", "diff_augment=color,translation,cutout"]), ("l1", ["--lambda-gan", "0"])):
         out = tmp_path / variant
         train_pix2pix.main(["--sketch-from", str(color), "--out", str(out), "--image-size", "64", "--ngf", "4",
                             "--ndf", "4", "--steps", "3", "--log-every", "1", "--threads", "1", *extra])
         info = json.loads((out / "export" / "training.json").read_text())
         assert info["steps"] == 3 and info["losses"]["gan"] == ("vanilla" if variant == "gan" else "none")
+        assert info["losses"].get("diff_augment") == ("color,translation,cutout" if variant == "gan" else None)
         t = translator.load(str(out / "export"), warm_up=False)
         assert t.config["input_kind"] == "sketch" and t.domains == ("noto-sketch", "noto")
         assert t.translate(ROOT / "assets/examples/pix2pix/hand-drawn-smiley.png").mode == "RGB"

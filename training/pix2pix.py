@@ -21,15 +21,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.common import (Run, add_common_args, data_version, frozen, parse_args as parse_with_recipe,
-                             write_validation_list)
+from training.common import (Departure, Run, add_common_args, data_version, frozen,
+                             parse_args as parse_with_recipe, write_validation_list)
 from training.data.folders import PairedDataset, cyclegan_folders, is_held_out
 from training.data.sketch import SketchPairs
-from training.losses import gan_loss
+from training.losses import diff_augment, gan_loss
 from translator.layers import PatchDiscriminator, init_weights
 from translator.pix2pix import Pix2Pix, per_image_statistics
 
-DEPARTURES = {}  # none yet beyond the common ones (ema)
+DEPARTURES = {
+    "diff_augment": Departure("", "DiffAugment transforms for every discriminator input, e.g. "
+                                  "'color,translation,cutout' (colour on the image only; the shifts and holes move "
+                                  "the drawing with it)"),
+}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -115,6 +119,15 @@ def main(argv=None) -> Pix2Pix:
     fixed = [shown[i] for i in range(min(8, len(shown)))]
     fixed = {k: torch.stack([f[k] for f in fixed]).to(run.device) for k in ("a", "b")}
 
+    def pair(drawing, image):
+        """What the discriminator judges: the input beside an output, through DiffAugment if asked."""
+        if not args.diff_augment:
+            return torch.cat([drawing, image], 1)
+        policy = args.diff_augment.split(",")
+        if "color" in policy:
+            image = diff_augment(image, "color")
+        return diff_augment(torch.cat([drawing, image], 1), ",".join(p for p in policy if p != "color"))
+
     run.progress()
     while run.step < args.steps:
         batch = next(batches)
@@ -125,15 +138,15 @@ def main(argv=None) -> Pix2Pix:
 
         if use_gan:  # discriminator: (input, real target) vs (input, generated); two calls keep BN stats apart
             with run.accelerator.autocast():
-                loss_d = 0.5 * (gan_loss(discriminator(torch.cat([a, fake.detach()], 1)), False, "vanilla")
-                                + gan_loss(discriminator(torch.cat([a, b], 1)), True, "vanilla"))
+                loss_d = 0.5 * (gan_loss(discriminator(pair(a, fake.detach())), False, "vanilla")
+                                + gan_loss(discriminator(pair(a, b)), True, "vanilla"))
             opt_d.zero_grad(set_to_none=True)
             run.accelerator.backward(loss_d)
             opt_d.step()
 
         with frozen(d_raw), run.accelerator.autocast():
             loss_l1 = F.l1_loss(fake, b)
-            loss_gan = gan_loss(d_raw(torch.cat([a, fake], 1)), True, "vanilla") if use_gan \
+            loss_gan = gan_loss(d_raw(pair(a, fake)), True, "vanilla") if use_gan \
                 else torch.zeros((), device=a.device)
             loss_g = args.lambda_gan * loss_gan + args.lambda_l1 * loss_l1
         opt_g.zero_grad(set_to_none=True)
@@ -146,7 +159,8 @@ def main(argv=None) -> Pix2Pix:
     source = args.sketch_from or args.train_a or args.pairs
     run.finish(model, {"family": "pix2pix", "data": str(source),
                        "losses": {"gan": "vanilla" if use_gan else "none", "lambda_gan": args.lambda_gan,
-                                  "lambda_l1": args.lambda_l1},
+                                  "lambda_l1": args.lambda_l1,
+                                  **({"diff_augment": args.diff_augment} if use_gan and args.diff_augment else {})},
                        "val_fraction": args.val_fraction,
                        **data_version(source)})
     return run.accelerator.unwrap_model(model)
