@@ -151,11 +151,14 @@ def pretty(domain: str) -> str:
     return " ".join(word.capitalize() for word in domain.replace("-", " ").split())
 
 
-def describe(t: translator.Translator, seconds: float, finished: bool = True) -> str:
+def describe(t: translator.Translator, seconds: float, finished: bool = True,
+             tiled: tuple[int, int] | None = None) -> str:
     """The time the user waited (decode, model, encode), where it ran, and where the weights came from."""
     finished = f", finished ×{t.finishing.scale}" if t.finishing is not None and finished else ""
     licence = f"  \n⚠️ {t.config['licence_note']}" if t.config.get("licence_note") else ""  # e.g. non-commercial weights
-    return (f"**{seconds * 1000:.0f} ms** on {t.device.type} at {t.image_size}×{t.image_size} px{finished} · "
+    size = (f"in {t.image_size}-px tiles at {tiled[0]}×{tiled[1]} px" if tiled  # the input's own size
+            else f"at {t.image_size}×{t.image_size} px")
+    return (f"**{seconds * 1000:.0f} ms** on {t.device.type} {size}{finished} · "
             f"{t.name}: {t.provenance.summary}{licence}")
 
 
@@ -199,7 +202,8 @@ class FamilyTab:
                   for v, o in zip(values, self.outputs_spec)]  # None: an output this model does not have
         raw = getattr(main, "info", {}).get("raw")
         compare = (OUTPUTS.save(raw, f"{stem}-raw"), values[0]) if raw is not None else None
-        return values + [compare, describe(t, time.perf_counter() - start, finished=raw is not None)]
+        tiled = main.size if options.get("tiled") and main is not None else None
+        return values + [compare, describe(t, time.perf_counter() - start, finished=raw is not None, tiled=tiled)]
 
     def cleared(self) -> list:
         return [None] * len(self.outputs_spec) + [None, ""]
@@ -220,6 +224,12 @@ class FamilyTab:
             elif name == "sample":
                 controls.append((name, [gr.Checkbox(False, label="Sample the latent",
                                                     info="draw from the posterior instead of its mean")]))
+            elif name == "tiled":  # hidden where this model cannot (a drawing model)
+                controls.append((name, [gr.Checkbox(False, label="Translate at full resolution (tiled)",
+                                                    visible=t.native_refusal() is None,
+                                                    elem_id=f"{self.family.name}-tiled",
+                                                    info=f"the input at its own size, in overlapping {t.image_size}-px "
+                                                         "tiles with blended seams")]))
             elif name == "style":
                 controls.append((name, [gr.Slider(-STYLE_LIMIT / 4, STYLE_LIMIT / 4, 0.0, step=0.05, label=f"Style {i + 1}")
                                         for i in range(t.style_dim or 0)]))
@@ -228,7 +238,8 @@ class FamilyTab:
                                                      height=160)]))
             elif name == "references":
                 controls.append((name, [gr.Gallery(label=f"Reference images (1 to {MAX_REFERENCES})", type="filepath",
-                                                   columns=5, height=180, interactive=True)]))
+                                                   columns=5, height=180, interactive=True,
+                                                   elem_id=f"{self.family.name}-references")]))
         return controls
 
     def style_controls(self, sliders: list) -> None:
@@ -320,7 +331,7 @@ class FamilyTab:
             elif name == "references":
                 gallery = part[0] or []
                 options[name] = [item[0] if isinstance(item, (list, tuple)) else item for item in gallery] or None
-            elif name == "sample":
+            elif name in ("sample", "tiled"):
                 options[name] = bool(part[0])
             else:
                 options[name] = part[0]
@@ -413,7 +424,7 @@ class FamilyTab:
         # an API call may leave out everything but the image: the model's first direction, the tab's model,
         # and each option "not given"
         defaults = {"direction": t.directions[0], "model": self.default_model, "finish": False, "text": "",
-                    **{n: (False if n == "sample" else None) for n in option_names}}
+                    **{n: (False if n in ("sample", "tiled") else None) for n in option_names}}
         all_outputs = outputs + [compare, info]
 
         def split(values):

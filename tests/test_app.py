@@ -42,7 +42,8 @@ def test_every_endpoint_and_output_is_named(client):
     for name, spec in endpoints.items():
         assert all(p["parameter_name"] and not p["parameter_name"].startswith("param_") for p in spec["parameters"]), name
         assert all(r["label"] and not r["label"].startswith("value_") for r in spec["returns"]), name
-    assert [p["parameter_name"] for p in endpoints["/cyclegan"]["parameters"]] == ["image", "direction", "model", "finish"]
+    assert [p["parameter_name"] for p in endpoints["/cyclegan"]["parameters"]] == ["image", "direction", "model", "tiled",
+                                                                                   "finish"]
 
 
 def test_cyclegan_tab_translates_a_test_emoji(client):
@@ -59,7 +60,7 @@ def test_the_finishing_stage_is_one_switch_away_with_the_raw_output_beside_it(cl
     plain, _, none, info = client.predict(handle_file(str(example)), "a2b", "cyclegan-noto2twemoji",
                                           api_name="/cyclegan")
     assert none is None and "finished" not in info  # off by default: it did not meet its shipping rule
-    translation, _, compare, info = client.predict(handle_file(str(example)), "a2b", "cyclegan-noto2twemoji", True,
+    translation, _, compare, info = client.predict(handle_file(str(example)), "a2b", "cyclegan-noto2twemoji", finish=True,
                                                    api_name="/cyclegan")
     raw, finished = compare
     assert Image.open(raw).size == Image.open(finished).size == (256, 256) and "finished ×4" in info

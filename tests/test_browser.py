@@ -1,5 +1,6 @@
 """The app in a real browser (headless Chromium driven by Playwright), as a person uses it: every tab,
-the examples, the mouse on the sketchpad, the direction switch, clearing, a broken upload.
+the examples, the mouse on the sketchpad, the direction switch, clearing, a broken upload. The families that
+ship no model yet (MUNIT, FUNIT, U-GAT-IT) run in a second app, with tiny random models made here.
 
 Needs Debian's `chromium` and the `playwright` package (no browser download: Playwright drives
 /usr/bin/chromium); `.ci/run` installs both. Screenshots land in $TRANSLATOR_SCREENSHOTS if set (the
@@ -7,12 +8,15 @@ README's pictures come from this run).
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
 import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -56,17 +60,25 @@ def app_url(tmp_path_factory):
     proc.wait(timeout=30)
 
 
-@pytest.fixture
-def page(app_url):
+@contextlib.contextmanager
+def browser_page(url: str):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        page.goto(app_url[0])
+        page.goto(url)
         page.wait_for_selector("text=Translator Studio")
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(app_url):
+    with browser_page(app_url[0]) as page:
         yield page
-        browser.close()
 
 
 def shot(page, name: str) -> None:
@@ -190,3 +202,201 @@ def test_the_finishing_switch_reruns_and_fills_the_raw_vs_finished_slider(page):
     page.get_by_text("Raw model output ↔ finished").first.click()
     assert wait_for(lambda: page.locator("#cyclegan-compare img").count() >= 2)
     shot(page, "cyclegan-finished")
+
+
+# --- the families with no shipped model yet (MUNIT, FUNIT, U-GAT-IT) -------------------------------------
+# Their tabs appear only for a model, so a second app is launched with tiny ones: each family's
+# `tiny_config` network, randomly initialised and exported as the trainers do (as test_app.py does).
+# Random weights make meaningless pictures, but every control, upload and output of the tab is real.
+NEW_FAMILIES = ("munit", "funit", "ugatit")
+SLOW = 90.0  # a re-translation through the queue, beside a training job on two cores
+
+
+@pytest.fixture(scope="module")
+def tiny_app_url(tmp_path_factory):
+    """The app for a tiny MUNIT, FUNIT and U-GAT-IT (local folders allowed), launched in this process."""
+    import app
+    from conftest import export
+    from test_contract import tiny
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    models = {family: str(export(tiny(family), root / family)) for family in NEW_FAMILIES}
+    demo = app.build_demo(allow_local_models=True, models=models)
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        yield url
+    finally:
+        demo.close()
+
+
+@pytest.fixture
+def tiny_page(tiny_app_url):
+    with browser_page(tiny_app_url) as page:
+        yield page
+
+
+def image_file(folder: Path, name: str = "input.png", size=(48, 40)) -> Path:
+    """A colourful picture (a gradient with a disc) as a user would upload."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    yy, xx = np.mgrid[0:size[1], 0:size[0]]
+    rgb = np.dstack([xx * 255 // size[0], yy * 255 // size[1], np.full_like(xx, 160)]).astype(np.uint8)
+    picture = Image.fromarray(rgb, "RGB")
+    ImageDraw.Draw(picture).ellipse((8, 6, 30, 28), fill=(250, 200, 40))
+    path = folder / name
+    picture.save(path)
+    return path
+
+
+def pixels(page, elem_id: str) -> tuple | None:
+    """(size, RGB bytes) of the image an output shows (its src fetched as the browser would), or None."""
+    from PIL import Image
+
+    img = page.locator(f"#{elem_id} img")
+    if img.count() == 0 or not img.first.get_attribute("src"):
+        return None
+    response = page.request.get(urllib.parse.urljoin(page.url, img.first.get_attribute("src")))
+    if not response.ok:
+        return None
+    picture = Image.open(io.BytesIO(response.body())).convert("RGB")
+    return picture.size, picture.tobytes()
+
+
+def loaded(page, elem_id: str) -> bool:
+    """An image is shown and the browser decoded it (not a broken-image icon)."""
+    img = page.locator(f"#{elem_id} img")
+    return img.count() > 0 and img.first.evaluate("e => e.complete && e.naturalWidth > 0")
+
+
+def slider_value(page, label: str) -> float:
+    return float(page.get_by_label(f"number input for {label}").input_value())
+
+
+def settled(page, elem_id: str, quiet: float = 2.0, timeout: float = SLOW):
+    """The pixels an output shows once it has stopped changing for `quiet` seconds (a slider drag fires
+    several re-runs; the last one wins)."""
+    src = lambda: page.locator(f"#{elem_id} img").first.get_attribute("src")  # noqa: E731
+    last = [src(), time.time()]
+
+    def still():
+        now = src()
+        if now != last[0]:
+            last[:] = [now, time.time()]
+        return time.time() - last[1] >= quiet
+
+    assert wait_for(still, timeout), f"#{elem_id} kept changing"
+    return pixels(page, elem_id)
+
+
+def new_pixels_after(page, elem_id: str, before, timeout: float = SLOW):
+    """Wait until the output shows an image whose pixels differ from `before`; those pixels, or None."""
+    seen, found = {}, []
+
+    def changed():
+        img = page.locator(f"#{elem_id} img")
+        src = img.first.get_attribute("src") if img.count() else None
+        if src and src not in seen:
+            seen[src] = pixels(page, elem_id)
+        if src is not None and seen[src] is not None and seen[src] != before:
+            found.append(seen[src])
+            return True
+        return False
+
+    return found[-1] if wait_for(changed, timeout) else None
+
+
+def test_munit_style_sliders_and_the_random_style_button_change_the_output(tiny_page, tmp_path):
+    page = tiny_page
+    open_tab(page, "MUNIT")
+    page.locator("#munit-input input[type=file]").set_input_files(str(image_file(tmp_path)))
+    assert wait_for(lambda: loaded(page, "munit-translation") and " ms" in info_text(page, "munit"), SLOW)
+    first = settled(page, "munit-translation")
+    assert first is not None and slider_value(page, "Style 1") == 0.0
+
+    # drag the first style slider's thumb from the middle (0) most of the way right, with the mouse
+    track = page.get_by_label("range slider for Style 1").bounding_box()
+    y = track["y"] + track["height"] / 2
+    page.mouse.move(track["x"] + track["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(track["x"] + track["width"] * 0.85, y, steps=8)
+    page.mouse.up()
+    assert wait_for(lambda: slider_value(page, "Style 1") > 1.0, 30), "the drag moves the slider"
+    assert new_pixels_after(page, "munit-translation", first) is not None, \
+        "moving a style slider re-translates with that style"
+    dragged = settled(page, "munit-translation")
+    assert dragged != first
+    shot(page, "munit-style-slider")
+
+    # the random style button puts a drawn style on the sliders, which re-translates again
+    before = [slider_value(page, f"Style {i}") for i in (1, 2, 3)]
+    page.get_by_role("button", name="Random style", exact=True).click()
+    assert wait_for(lambda: [slider_value(page, f"Style {i}") for i in (1, 2, 3)] != before, SLOW)
+    assert new_pixels_after(page, "munit-translation", dragged) is not None, "a random style changes the output"
+    assert wait_for(lambda: " ms" in info_text(page, "munit"), SLOW)
+    shot(page, "munit-random-style")
+
+
+def reference_gallery(page):
+    """FUNIT's gallery of reference images."""
+    return page.locator("#funit-references")
+
+
+def test_funit_three_dropped_references_write_a_typed_word(tiny_page, tmp_path):
+    from translator.funit import render_glyph
+
+    page = tiny_page
+    open_tab(page, "FUNIT")
+    glyphs = []
+    for char in "Rag":
+        render_glyph(char, None, 64).save(tmp_path / f"{char}.png")
+        glyphs.append(str(tmp_path / f"{char}.png"))
+    gallery = reference_gallery(page)
+    gallery.locator("input[type=file]").set_input_files(glyphs)  # as dropping three files on it
+    assert wait_for(lambda: gallery.locator("img").count() >= 3, SLOW), "the three references show in the gallery"
+    page.locator("#funit-text textarea, #funit-text input").first.fill("Hi")
+    page.get_by_role("button", name="Translate", exact=True).click()
+    assert wait_for(lambda: loaded(page, "funit-translation") and "K = 3" in page.locator("#funit-summary").inner_text()
+                    and " ms" in info_text(page, "funit"), SLOW)
+    size, _ = pixels(page, "funit-translation")
+    assert size[0] > size[1], "a typed word comes back as one line"
+    shot(page, "funit-fewshot")
+
+
+def test_funit_without_references_or_input_says_so_plainly(tiny_page, capfd):
+    page = tiny_page
+    open_tab(page, "FUNIT")
+    assert reference_gallery(page).locator("img").count() == 0
+    page.get_by_role("button", name="Translate", exact=True).click()  # nothing at all: a message
+    assert wait_for(lambda: page.get_by_text("or type a word").count() > 0, SLOW)
+    assert not has_image(page, "funit-translation")
+    # a word and no reference images: the content's own style, and the summary says so (no error)
+    page.locator("#funit-text textarea, #funit-text input").first.fill("Hi")
+    page.get_by_role("button", name="Translate", exact=True).click()
+    assert wait_for(lambda: loaded(page, "funit-translation") and "no references" in
+                    page.locator("#funit-summary").inner_text(), SLOW)
+    shot(page, "funit-no-references")
+    body = page.locator("body").inner_text()
+    assert "Traceback" not in body and "Error" not in page.locator("#funit-summary").inner_text()
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err  # a user's mistake is one log line, not a trace
+
+
+def test_ugatit_shows_the_attention_heatmaps_beside_the_translation(tiny_page, tmp_path):
+    page = tiny_page
+    open_tab(page, "U-GAT-IT")
+    page.locator("#ugatit-input input[type=file]").set_input_files(str(image_file(tmp_path)))
+    heatmaps = ["ugatit-generator_attention", "ugatit-global_attention", "ugatit-local_attention"]
+    assert wait_for(lambda: loaded(page, "ugatit-translation") and all(loaded(page, h) for h in heatmaps)
+                    and " ms" in info_text(page, "ugatit"), SLOW)
+    assert sum(page.locator(f"#{h} img").count() for h in heatmaps) == 3
+    assert "sure the input is of the source domain" in page.locator("#ugatit-summary").inner_text()
+    translation = pixels(page, "ugatit-translation")
+    for heatmap in heatmaps[1:]:  # the discriminators' maps are drawn over the translation, so differ from it
+        assert pixels(page, heatmap) not in (None, translation)
+    right = page.locator("#ugatit-translation").bounding_box()
+    for heatmap in heatmaps:  # in the output column, beside (below) the translation, and visible
+        box = page.locator(f"#{heatmap}").bounding_box()
+        assert box is not None and box["width"] > 0 and abs(box["x"] - right["x"]) < right["width"]
+    shot(page, "ugatit-attention")

@@ -54,5 +54,5 @@ def test_wrong_direction_or_option_is_a_message(tmp_path):
     option = run("cyclegan-noto2twemoji", tmp_path / "x.png", "--seed", "3", "-o", tmp_path / "out")
     assert option.returncode == 2 and "does not take 'seed'" in option.stderr
     listed = run("--list")
-    assert "family pix2pix: directions a2b; options: no options" in listed.stdout
+    assert "family pix2pix: directions a2b; options: tiled" in listed.stdout
     assert "translated" in run("--help").stdout  # -o says where results go

@@ -103,7 +103,7 @@ def test_directions_and_options_are_checked_before_anything_runs(exported):
     with pytest.raises(OptionsError, match="does not take 'colour'"):
         t.translate(image, colour="blue")
     bad = {"seed": [-1, 2 ** 40, 1.5, "7", True], "sample": ["yes", 1], "style": [[0.0], [float("nan")] * (t.style_dim or 1),
-           [99.0] * (t.style_dim or 1), "abc"], "reference": [b"not an image"], "references": [[], ["x"] * 21, "one.png"]}
+           [99.0] * (t.style_dim or 1), "abc"], "reference": [b"not an image"], "references": [[], ["x"] * 21, "one.png"], "tiled": ["yes", 1]}
     for option in translator.FAMILIES[name].options:
         for value in bad[option]:
             with pytest.raises((OptionsError, translator.ImageError)):

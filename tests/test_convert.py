@@ -4,10 +4,11 @@ converted model gives what the official forward pass gives on the same weights (
 <= 1e-5 on images).
 
 The layouts and forward passes below are this test's own reading of the official code (junyanz
-networks.py, NVlabs/MUNIT and mingyuliutw/UNIT networks.py, znxlwm/UGATIT-pytorch networks.py), written as
-plain functional torch on the official state dicts; they share nothing with translator's modules or the
-converter's tables. The layouts are pinned by the parameter and key counts measured on the official
-classes (shared/reference/official-implementations.md, appendix A1-A14).
+networks.py, NVlabs/MUNIT and mingyuliutw/UNIT networks.py, NVlabs/FUNIT networks.py and blocks.py,
+NVlabs/imaginaire generators/{unit,munit,funit,coco_funit}.py and layers/, znxlwm/UGATIT-pytorch
+networks.py), written as plain functional torch on the official state dicts; they share nothing with
+translator's modules or the converter's tables. The layouts are pinned by the parameter and key counts
+measured on the official classes (shared/reference/official-implementations.md, appendix A1-A19).
 """
 import argparse
 import math
@@ -147,6 +148,38 @@ def unit_gen(dim=64):
     return layout
 
 
+def funit_gen(dim=64, latent_dim=64, mlp_dim=256, n_down=3, n_class_down=4, n_res=2):
+    """FewShotGen (funit_animals.yaml): ClassModelEncoder (7x7 conv, two doubling downs, the rest at that
+    width, pool in slot n_class_down + 1, a bare 1x1 conv after it), ContentEncoder, a Decoder whose AdaIN
+    ResBlocks keep AdaptiveInstanceNorm2d's dummy buffers and whose up-convs' InstanceNorm has no keys, MLP."""
+    layout = {}
+    nvidia_conv(layout, "enc_class_model.model.0", dim, 3, 7)
+    width = dim
+    for i in range(n_class_down):
+        out = 2 * width if i < 2 else width
+        nvidia_conv(layout, f"enc_class_model.model.{i + 1}", out, width, 4)
+        width = out
+    layout[f"enc_class_model.model.{n_class_down + 2}.weight"] = (latent_dim, width, 1, 1)
+    layout[f"enc_class_model.model.{n_class_down + 2}.bias"] = (latent_dim,)
+    nvidia_content_encoder(layout, "enc_content", dim, n_down, n_res)
+    width = dim * 2 ** n_down
+    for j in range(n_res):
+        for slot in (0, 1):
+            name = f"dec.model.0.model.{j}.model.{slot}"
+            layout[f"{name}.norm.running_mean"] = (width,)
+            layout[f"{name}.norm.running_var"] = (width,)
+            nvidia_conv(layout, name, width, width, 3)
+    for i in range(n_down):
+        nvidia_conv(layout, f"dec.model.{2 + 2 * i}", width // 2, width, 5)
+        width //= 2
+    nvidia_conv(layout, f"dec.model.{1 + 2 * n_down}", 3, width, 7)
+    adain_params = 2 * 2 * n_res * dim * 2 ** n_down
+    for i, (out, inp) in enumerate([(mlp_dim, latent_dim), (mlp_dim, mlp_dim), (adain_params, mlp_dim)]):
+        layout[f"mlp.model.{i}.fc.weight"] = (out, inp)
+        layout[f"mlp.model.{i}.fc.bias"] = (out,)
+    return layout
+
+
 def ugatit_gen(ngf=64, n_blocks=4, img_size=256, light=False):
     width = 4 * ngf
     layout = {"gap_fc.weight": (1, width), "gmp_fc.weight": (1, width), "conv1x1.weight": (width, 2 * width, 1, 1),
@@ -192,6 +225,149 @@ def ugatit_dis(ndf=64, n_layers=7):
     return layout
 
 
+def imaginaire_block(layout, name, out, inp, k, norm=None, cond=None, norm_first=False):
+    """A Conv2dBlock (or half a Res2dBlock) at `name`: `layers.conv` with a bias, and its norm over the conv's
+    output (its input if `norm_first`, pre-activation): "instance" (affine: `layers.norm.weight`, `.bias`) or
+    "adaptive" (`layers.norm.fc.layers.conv`, a Linear cond -> 2 x channels). Pre-activation lists the norm first."""
+    channels = inp if norm_first else out
+    conv = {f"{name}.layers.conv.weight": (out, inp, k, k), f"{name}.layers.conv.bias": (out,)}
+    norms = {"instance": {f"{name}.layers.norm.weight": (channels,), f"{name}.layers.norm.bias": (channels,)},
+             "adaptive": {f"{name}.layers.norm.fc.layers.conv.weight": (2 * channels, cond),
+                          f"{name}.layers.norm.fc.layers.conv.bias": (2 * channels,)}}.get(norm, {})
+    layout.update({**norms, **conv} if norm_first else {**conv, **norms})
+
+
+def imaginaire_style(layout, prefix, dim, out_dim, n_down):
+    """StyleEncoder: 7x7, two doubling downs, the rest at that width (no norm), pool, a bare 1x1 conv."""
+    imaginaire_block(layout, f"{prefix}.model.0", dim, 3, 7)
+    width = dim
+    for i in range(n_down):
+        out = 2 * width if i < 2 else width
+        imaginaire_block(layout, f"{prefix}.model.{i + 1}", out, width, 4)
+        width = out
+    layout[f"{prefix}.model.{n_down + 2}.weight"] = (out_dim, width, 1, 1)
+    layout[f"{prefix}.model.{n_down + 2}.bias"] = (out_dim,)
+
+
+def imaginaire_content(layout, prefix, dim, n_down, n_res, max_dim=None, pre_act=True):
+    """ContentEncoder: Conv2dBlocks (affine instance norm) doubling up to max_dim, Res2dBlocks (pre-activation
+    for MUNIT and UNIT, CNACNA for FUNIT). Returns the width."""
+    imaginaire_block(layout, f"{prefix}.model.0", dim, 3, 7, "instance")
+    width = dim
+    for i in range(n_down):
+        out = min(2 * width, max_dim or 2 * width)
+        imaginaire_block(layout, f"{prefix}.model.{i + 1}", out, width, 4, "instance")
+        width = out
+    for j in range(n_down + 1, n_down + 1 + n_res):
+        for slot in (0, 1):
+            imaginaire_block(layout, f"{prefix}.model.{j}.conv_block_{slot}", width, width, 3, "instance",
+                             norm_first=pre_act)
+    return width
+
+
+def imaginaire_mlp(layout, prefix, widths):
+    for k, (out, inp) in enumerate(zip(widths[1:], widths[:-1])):
+        layout[f"{prefix}.model.{k}.layers.conv.weight"] = (out, inp)
+        layout[f"{prefix}.model.{k}.layers.conv.bias"] = (out,)
+
+
+def imaginaire_munit_gen(dim=64, style_dim=8, mlp_dim=256, n_down=2, n_res=4, n_style_down=4, max_dim=256):
+    """imaginaire MUNIT Generator (afhq_dog2cat / edges2shoes ampO1.yaml), the averaged copy (plain weights):
+    per autoencoder a style encoder, a pre-activation content encoder, a decoder with AdaIN everywhere
+    (each with its fc from the 256-d MLP output) and no output nonlinearity, an MLP of two LinearBlocks."""
+    layout = {}
+    for ae in ("autoencoder_a", "autoencoder_b"):
+        imaginaire_style(layout, f"{ae}.style_encoder", dim, style_dim, n_style_down)
+        width = imaginaire_content(layout, f"{ae}.content_encoder", dim, n_down, n_res, max_dim)
+        for j in range(n_res):
+            for slot in (0, 1):
+                imaginaire_block(layout, f"{ae}.decoder.decoder.{j}.conv_block_{slot}", width, width, 3, "adaptive",
+                                 mlp_dim, norm_first=True)
+        for i in range(n_down):
+            imaginaire_block(layout, f"{ae}.decoder.decoder.{n_res + 1 + 2 * i}", width // 2, width, 5, "adaptive",
+                             mlp_dim)
+            width //= 2
+        imaginaire_block(layout, f"{ae}.decoder.decoder.{n_res + 2 * n_down}", 3, width, 7)
+        imaginaire_mlp(layout, f"{ae}.mlp", [style_dim, mlp_dim, mlp_dim])
+    return layout
+
+
+def imaginaire_unit_gen(dim=48, n_down=2, n_res=4):
+    """imaginaire UNIT Generator (winter2summer base48_bs1.yaml): pre-activation blocks, affine instance norm
+    everywhere, no output nonlinearity, no spectral norm."""
+    layout = {}
+    for ae in ("autoencoder_a", "autoencoder_b"):
+        width = imaginaire_content(layout, f"{ae}.content_encoder", dim, n_down, n_res)
+        for j in range(n_res):
+            for slot in (0, 1):
+                imaginaire_block(layout, f"{ae}.decoder.decoder.{j}.conv_block_{slot}", width, width, 3, "instance",
+                                 norm_first=True)
+        for i in range(n_down):
+            imaginaire_block(layout, f"{ae}.decoder.decoder.{n_res + 1 + 2 * i}", width // 2, width, 5, "instance")
+            width //= 2
+        imaginaire_block(layout, f"{ae}.decoder.decoder.{n_res + 2 * n_down}", 3, width, 7)
+    return layout
+
+
+def imaginaire_funit_gen(dim=64, style_dim=64, mlp_dim=256, n_down=4, n_style_down=5, n_res=2, usb_dim=None):
+    """imaginaire FUNITTranslator (funit/animal_faces base64_bs8_class149.yaml) under `generator`; with usb_dim,
+    COCOFUNITTranslator (+ usb, mlp_content, mlp_style). CNACNA residual blocks, two AdaIN Res2dBlocks, then
+    UpRes2dBlocks (conv_block_0, conv_block_1, learned shortcut conv_block_s, each with its AdaIN fc), tanh."""
+    layout = {} if usb_dim is None else {"generator.usb": (1, usb_dim)}
+    imaginaire_style(layout, "generator.style_encoder", dim, style_dim, n_style_down)
+    width = content = imaginaire_content(layout, "generator.content_encoder", dim, n_down, n_res, pre_act=False)
+    for j in range(2):
+        for slot in (0, 1):
+            imaginaire_block(layout, f"generator.decoder.decoder.{j}.conv_block_{slot}", width, width, 3, "adaptive",
+                             mlp_dim)
+    for i in range(n_down):
+        name = f"generator.decoder.decoder.{2 + i}"
+        imaginaire_block(layout, f"{name}.conv_block_0", width // 2, width, 5, "adaptive", mlp_dim)
+        imaginaire_block(layout, f"{name}.conv_block_1", width // 2, width // 2, 5, "adaptive", mlp_dim)
+        imaginaire_block(layout, f"{name}.conv_block_s", width // 2, width, 1, "adaptive", mlp_dim)
+        width //= 2
+    imaginaire_block(layout, f"generator.decoder.decoder.{2 + n_down}", 3, width, 7)
+    imaginaire_mlp(layout, "generator.mlp", [style_dim, mlp_dim, mlp_dim])
+    if usb_dim is not None:
+        imaginaire_mlp(layout, "generator.mlp_content", [content, mlp_dim, style_dim])
+        imaginaire_mlp(layout, "generator.mlp_style", [style_dim + usb_dim, mlp_dim, style_dim])
+    return layout
+
+
+def spectral_normalised_convs(layout):
+    """The convs imaginaire's MUNIT wraps with torch.nn.utils.spectral_norm (weight_norm_type spectral): every
+    conv of a Conv2dBlock but the output one. Its MLP, AdaIN fcs and the style encoder's bare 1x1 conv are not."""
+    last = max(int(k.split(".")[3]) for k in layout if ".decoder.decoder." in k)
+    return [k[:-len(".weight")] for k, shape in layout.items()
+            if k.endswith(".layers.conv.weight") and len(shape) == 4 and f".decoder.decoder.{last}." not in k]
+
+
+def spectral_layout(layout):
+    """The layout as trained: `weight` -> `weight_orig`, plus `weight_u` (out) and `weight_v` (in x k x k)."""
+    wrapped = dict(layout)
+    for name in spectral_normalised_convs(layout):
+        shape = wrapped.pop(f"{name}.weight")
+        wrapped.update({f"{name}.weight_orig": shape, f"{name}.weight_u": (shape[0],),
+                        f"{name}.weight_v": (math.prod(shape[1:]),)})
+    return wrapped
+
+
+def with_spectral_norm(state, seed=0):
+    """A state as trained with spectral norm: weight_orig (3x the weight) and u, v from a few power
+    iterations, as training leaves them."""
+    g = torch.Generator().manual_seed(seed)
+    wrapped = dict(state)
+    for name in spectral_normalised_convs({k: tuple(v.shape) for k, v in state.items()}):
+        weight = wrapped.pop(f"{name}.weight")
+        matrix = weight.reshape(weight.shape[0], -1)
+        v = F.normalize(torch.randn(matrix.shape[1], generator=g), dim=0)
+        for _ in range(3):
+            u = F.normalize(matrix @ v, dim=0)
+            v = F.normalize(matrix.t() @ u, dim=0)
+        wrapped.update({f"{name}.weight_orig": 3 * weight, f"{name}.weight_u": u, f"{name}.weight_v": v})
+    return wrapped
+
+
 def parameters_of(layout):
     buffers = ("running_mean", "running_var", "num_batches_tracked", "weight_u", "weight_v")
     return sum(math.prod(shape) for key, shape in layout.items() if not key.endswith(buffers))
@@ -200,12 +376,16 @@ def parameters_of(layout):
 @pytest.mark.parametrize("layout, parameters, keys", [
     (junyanz_resnet(), 11_378_179, 48), (junyanz_resnet(n_blocks=6), 7_837_699, 36),
     (junyanz_unet(), 54_413_955, 82), (munit_gen(), 15_026_187, 82), (unit_gen(), 11_140_483, 48),
-    (ugatit_gen(), 278_959_808, 44), (ugatit_gen(light=True), 10_589_888, 44),
+    (funit_gen(), 29_866_435, 58), (ugatit_gen(), 278_959_808, 44), (ugatit_gen(light=True), 10_589_888, 44),
     (ugatit_dis(n_layers=7), 53_130_176, 35), (ugatit_dis(n_layers=5), 3_290_560, 27),
-], ids=["resnet_9blocks", "resnet_6blocks", "unet_256", "munit", "unit", "ugatit_full", "ugatit_light",
-        "ugatit_global_d", "ugatit_local_d"])
+    (imaginaire_munit_gen(), 30_258_966, 204), (spectral_layout(imaginaire_munit_gen()), 30_258_966, 308),
+    (imaginaire_unit_gen(), 12_555_654, 172), (imaginaire_funit_gen(), 120_987_203, 120),
+    (imaginaire_funit_gen(usb_dim=1024), 121_562_307, 129),
+], ids=["resnet_9blocks", "resnet_6blocks", "unet_256", "munit", "unit", "funit", "ugatit_full", "ugatit_light",
+        "ugatit_global_d", "ugatit_local_d", "imaginaire_munit", "imaginaire_munit_raw", "imaginaire_unit",
+        "imaginaire_funit", "imaginaire_coco_funit"])
 def test_the_layouts_here_are_the_official_ones(layout, parameters, keys):
-    # measured by instantiating the official classes (official-implementations.md, A1-A14)
+    # measured by instantiating the official classes (official-implementations.md, A1-A19)
     assert parameters_of(layout) == parameters and len(layout) == keys
 
 
@@ -354,6 +534,41 @@ def munit_decode(sd, content, style):
     return nvidia_decoder_forward(sd, content, adain())
 
 
+def funit_class_code(sd, references, n_class_down=4):
+    """ClassModelEncoder on each of the K references (no norm, ReLU, reflect), then the mean over the K
+    codes (FewShotGen.encode / test_k_shot.py): 1 x latent_dim."""
+    x = nvidia_block(sd, "enc_class_model.model.0", references, 3)
+    for i in range(1, n_class_down + 1):
+        x = nvidia_block(sd, f"enc_class_model.model.{i}", x, 1, stride=2)
+    x = x.mean((2, 3), keepdim=True)  # AdaptiveAvgPool2d(1)
+    key = f"enc_class_model.model.{n_class_down + 2}"
+    codes = F.conv2d(x, sd[f"{key}.weight"], sd[f"{key}.bias"])  # K x latent x 1 x 1
+    return codes.mean(0, keepdim=True).flatten(1)
+
+
+def funit_decode(sd, content, code, n_down=3, n_res=2):
+    """FewShotGen.decode: the MLP on the averaged code; its output read in order gives each AdaIN [mean (bias),
+    std (weight)]; AdaIN ResBlocks, then per up: nearest x2, reflect-padded 5x5 conv, plain instance norm, ReLU;
+    the 7x7 conv and tanh."""
+    h = F.relu(F.linear(code, sd["mlp.model.0.fc.weight"], sd["mlp.model.0.fc.bias"]))
+    h = F.relu(F.linear(h, sd["mlp.model.1.fc.weight"], sd["mlp.model.1.fc.bias"]))
+    params = F.linear(h, sd["mlp.model.2.fc.weight"], sd["mlp.model.2.fc.bias"])
+    c = content.shape[1]
+    # AdaptiveInstanceNorm2d: F.batch_norm(training=True) on (1, B*C, H, W), i.e. instance norm, then std, mean
+    adain = iter([lambda x, s=s: instance_norm(x) * params[:, s + c:s + 2 * c, None, None]
+                  + params[:, s:s + c, None, None] for s in range(0, params.shape[1], 2 * c)])
+    x = nvidia_res_blocks(sd, "dec.model.0", content, n_res, adain)
+    for i in range(n_down):
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = nvidia_block(sd, f"dec.model.{2 + 2 * i}", x, 2, norm=instance_norm)
+    return nvidia_block(sd, f"dec.model.{1 + 2 * n_down}", x, 3, activation=torch.tanh)
+
+
+def funit_official(sd, x, references):
+    """test_k_shot.py: decode(enc_content(content), mean of the K class codes)."""
+    return funit_decode(sd, nvidia_content(sd, "enc_content", x, n_down=3, n_res=2), funit_class_code(sd, references))
+
+
 def ugatit_mix(x, rho, eps=1e-5):  # adaILN / ILN: torch.var, i.e. unbiased
     x_in = (x - x.mean((2, 3), keepdim=True)) / torch.sqrt(x.var((2, 3), keepdim=True) + eps)
     x_ln = (x - x.mean((1, 2, 3), keepdim=True)) / torch.sqrt(x.var((1, 2, 3), keepdim=True) + eps)
@@ -405,6 +620,122 @@ def ugatit_discriminator(sd, x, n_layers):
     x = F.leaky_relu(F.conv2d(x, sd["conv1x1.weight"], sd["conv1x1.bias"]), 0.2)
     heatmap = x.sum(1, keepdim=True)
     return F.conv2d(reflect(x, 1), spectral_normalised(sd, "conv")), torch.cat([gap_logit, gmp_logit], 1), heatmap
+
+
+def imaginaire_folded(sd):
+    """The as-trained copy with spectral norm applied as at inference (the test's own fold: `spectral_normalised`)."""
+    out = {}
+    for key, value in sd.items():
+        if key.endswith(".weight_orig"):
+            name = key[:-len(".weight_orig")]
+            out[f"{name}.weight"] = spectral_normalised(sd, name)
+        elif not key.endswith((".weight_u", ".weight_v")):
+            out[key] = value
+    return out
+
+
+def imaginaire_conv(sd, name, x, pad, stride=1):
+    """A Conv2dBlock's conv: reflect padding (padding_mode="reflect"), bias."""
+    return F.conv2d(reflect(x, pad) if pad else x, sd[f"{name}.layers.conv.weight"], sd[f"{name}.layers.conv.bias"],
+                    stride=stride)
+
+
+def imaginaire_instance(sd, name):
+    """nn.InstanceNorm2d(affine=True), imaginaire's default."""
+    weight, bias = sd[f"{name}.layers.norm.weight"], sd[f"{name}.layers.norm.bias"]
+    return lambda x: instance_norm(x) * weight[None, :, None, None] + bias[None, :, None, None]
+
+
+def imaginaire_adaptive(sd, name, h):
+    """AdaptiveNorm: [gamma, beta] = fc(h).chunk(2); addcmul(beta, instance_norm(x), 1 + gamma)."""
+    gamma, beta = F.linear(h, sd[f"{name}.layers.norm.fc.layers.conv.weight"],
+                           sd[f"{name}.layers.norm.fc.layers.conv.bias"]).chunk(2, 1)
+    return lambda x: beta[:, :, None, None] + instance_norm(x) * (1 + gamma[:, :, None, None])
+
+
+def imaginaire_style_code(sd, prefix, x, n_down):
+    x = F.relu(imaginaire_conv(sd, f"{prefix}.model.0", x, 3))
+    for i in range(1, n_down + 1):
+        x = F.relu(imaginaire_conv(sd, f"{prefix}.model.{i}", x, 1, stride=2))
+    head = f"{prefix}.model.{n_down + 2}"
+    return F.conv2d(x.mean((2, 3), keepdim=True), sd[f"{head}.weight"], sd[f"{head}.bias"]).flatten(1)
+
+
+def imaginaire_content_code(sd, prefix, x, n_down, n_res, pre_act=True):
+    """Conv2dBlocks CNA; Res2dBlocks pre-activation (NACNAC) or CNACNA (a ReLU after the second norm too)."""
+    x = F.relu(imaginaire_instance(sd, f"{prefix}.model.0")(imaginaire_conv(sd, f"{prefix}.model.0", x, 3)))
+    for i in range(1, n_down + 1):
+        name = f"{prefix}.model.{i}"
+        x = F.relu(imaginaire_instance(sd, name)(imaginaire_conv(sd, name, x, 1, stride=2)))
+    return imaginaire_res_blocks(sd, prefix + ".model", range(n_down + 1, n_down + 1 + n_res), x, pre_act,
+                                 lambda name: imaginaire_instance(sd, name))
+
+
+def imaginaire_res_blocks(sd, prefix, blocks, x, pre_act, norm_of):
+    for j in blocks:
+        first, second = f"{prefix}.{j}.conv_block_0", f"{prefix}.{j}.conv_block_1"
+        if pre_act:
+            y = imaginaire_conv(sd, first, F.relu(norm_of(first)(x)), 1)
+            x = x + imaginaire_conv(sd, second, F.relu(norm_of(second)(y)), 1)
+        else:
+            y = F.relu(norm_of(first)(imaginaire_conv(sd, first, x, 1)))
+            x = x + F.relu(norm_of(second)(imaginaire_conv(sd, second, y, 1)))
+    return x
+
+
+def imaginaire_mlp_forward(sd, prefix, x, n_layers=2):
+    for k in range(n_layers):  # LinearBlocks, each with its ReLU
+        layer = f"{prefix}.model.{k}.layers.conv"
+        x = F.relu(F.linear(x, sd[f"{layer}.weight"], sd[f"{layer}.bias"]))
+    return x
+
+
+def imaginaire_munit_decode(sd, ae, content, style, n_down=2, n_res=4):
+    """AutoEncoder.decode: h = mlp(style); pre-activation AdaIN Res2dBlocks; (nearest x2, 5x5 conv, AdaIN, ReLU)
+    per up; the 7x7 conv, no nonlinearity; the test's clamp to [-1, 1] (trainers/base.py test())."""
+    h = imaginaire_mlp_forward(sd, f"{ae}.mlp", style)
+    x = imaginaire_res_blocks(sd, f"{ae}.decoder.decoder", range(n_res), content, True,
+                              lambda name: imaginaire_adaptive(sd, name, h))
+    for i in range(n_down):
+        name = f"{ae}.decoder.decoder.{n_res + 1 + 2 * i}"
+        x = imaginaire_conv(sd, name, F.interpolate(x, scale_factor=2, mode="nearest"), 2)
+        x = F.relu(imaginaire_adaptive(sd, name, h)(x))
+    return imaginaire_conv(sd, f"{ae}.decoder.decoder.{n_res + 2 * n_down}", x, 3).clamp(-1, 1)
+
+
+def imaginaire_unit_translate(sd, source, target, x, n_down=2, n_res=4):
+    """Generator.inference: the source's content encoder, the target's decoder (affine instance norms), clamped."""
+    x = imaginaire_content_code(sd, f"{source}.content_encoder", x, n_down, n_res)
+    x = imaginaire_res_blocks(sd, f"{target}.decoder.decoder", range(n_res), x, True,
+                              lambda name: imaginaire_instance(sd, name))
+    for i in range(n_down):
+        name = f"{target}.decoder.decoder.{n_res + 1 + 2 * i}"
+        x = imaginaire_conv(sd, name, F.interpolate(x, scale_factor=2, mode="nearest"), 2)
+        x = F.relu(imaginaire_instance(sd, name)(x))
+    return imaginaire_conv(sd, f"{target}.decoder.decoder.{n_res + 2 * n_down}", x, 3).clamp(-1, 1)
+
+
+def imaginaire_funit_translate(sd, x, style_image, n_down=4, n_style_down=5, coco=False):
+    """FUNITTranslator / COCOFUNITTranslator: decode(content_encoder(x), style_encoder(style image)). COCO: the
+    style is mlp_style([style, usb]) * mlp_content(mean of the content), then the MLP; decoder: two CNACNA
+    AdaIN Res2dBlocks, UpRes2dBlocks (main: conv, AdaIN, ReLU, nearest x2, conv, AdaIN, ReLU; shortcut: nearest
+    x2, 1x1 conv, AdaIN, ReLU), the 7x7 conv and tanh."""
+    content = imaginaire_content_code(sd, "generator.content_encoder", x, n_down, 2, pre_act=False)
+    style = imaginaire_style_code(sd, "generator.style_encoder", style_image, n_style_down)
+    if coco:
+        content_style = imaginaire_mlp_forward(sd, "generator.mlp_content", content.mean(3).mean(2))
+        usb = sd["generator.usb"].repeat(style.shape[0], 1)
+        style = imaginaire_mlp_forward(sd, "generator.mlp_style", torch.cat([style, usb], 1)) * content_style
+    h = imaginaire_mlp_forward(sd, "generator.mlp", style)
+    ada = lambda name: imaginaire_adaptive(sd, name, h)  # noqa: E731
+    x = imaginaire_res_blocks(sd, "generator.decoder.decoder", range(2), content, False, ada)
+    up = lambda t: F.interpolate(t, scale_factor=2, mode="nearest")  # noqa: E731
+    for i in range(n_down):
+        b = f"generator.decoder.decoder.{2 + i}"
+        shortcut = F.relu(ada(f"{b}.conv_block_s")(imaginaire_conv(sd, f"{b}.conv_block_s", up(x), 0)))
+        y = up(F.relu(ada(f"{b}.conv_block_0")(imaginaire_conv(sd, f"{b}.conv_block_0", x, 2))))
+        x = shortcut + F.relu(ada(f"{b}.conv_block_1")(imaginaire_conv(sd, f"{b}.conv_block_1", y, 2)))
+    return torch.tanh(imaginaire_conv(sd, f"generator.decoder.decoder.{2 + n_down}", x, 3))
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
@@ -473,7 +804,7 @@ def test_pre_0_4_instance_norm_buffers_are_dropped_by_name(tmp_path):
               for buffer in ("running_mean", "running_var", "num_batches_tracked")}
     out, t = run_convert(tmp_path, {**g, **legacy}, "junyanz-cyclegan", name="horse2zebra")
     assert_loads_every_key(out, len(g))
-    assert "Legacy buffers dropped by name: 9" in (out / "README.md").read_text()
+    assert "Entries dropped by name (legacy buffers, optimizer state; never weights): 9" in (out / "README.md").read_text()
     x = image(64)
     with torch.inference_mode():
         assert max_difference(t.translate_tensor(x), official_resnet(g, x, 9)) <= 1e-5
@@ -547,7 +878,7 @@ def test_munit_converts_drops_its_unused_buffers_and_matches_the_official_forwar
         official_b2a = munit_decode(a, nvidia_content(b, "enc_content", x), munit_style(a, reference))
         assert max_difference(t.translate_tensor(x, "b2a", reference=reference), official_b2a) <= 1e-5
     card = (out / "README.md").read_text()
-    assert f"Legacy buffers dropped by name: {16 + 16 + 22}" in card  # AdaIN's in both, 0.3's in 'a'
+    assert f"Entries dropped by name (legacy buffers, optimizer state; never weights): {16 + 16 + 22}" in card  # AdaIN's in both, 0.3's in 'a'
     assert "Non-commercial" in card and "cc-by-nc-sa-4.0" in card
     assert "non-commercial" in t.config["licence_note"]
 
@@ -567,6 +898,202 @@ def test_unit_converts_and_matches_the_official_forward(tmp_path):
         official_b2a = nvidia_decoder_forward(a, nvidia_content(b, "enc", x), in_norms())
         assert max_difference(t.translate_tensor(x, "b2a"), official_b2a) <= 1e-5
     assert "Non-commercial" in (out / "README.md").read_text()
+
+
+# --- FUNIT ----------------------------------------------------------------------------------------------------
+def small_funit(seed):
+    return randomise(funit_gen(NGF, latent_dim=64 // NGF, mlp_dim=256 // NGF), seed)
+
+
+def test_funit_converts_gen_test_and_matches_the_official_k_shot_forward(tmp_path):
+    gen, gen_test = small_funit(18), small_funit(19)
+    adain_buffers = [k for k in gen_test if ".norm.running_" in k]
+    assert len(adain_buffers) == 8
+    out, t = run_convert(tmp_path, {"gen": gen, "gen_test": gen_test}, "funit", "--image-size", 64,
+                         name="animal149_gen")
+    assert t.family_name == "funit" and t.image_size == 64 and t.domains == ("content", "references")
+    assert t.config["inputs"] == "images" and "non-commercial" in t.config["licence_note"]
+    assert_loads_every_key(out, len(gen_test) - 8)
+    x, references = image(64), torch.cat([image(64, seed=s) for s in (2, 3, 4)])  # K = 3
+    with torch.inference_mode():
+        official = funit_official(gen_test, x, references)
+        assert max_difference(t.translate_tensor(x, references=references), official) <= 1e-5
+        assert max_difference(t.translate_tensor(x, references=references), funit_official(gen, x, references)) > 1e-2
+        reconstruction = funit_official(gen_test, x, x)  # no references: the content's own class code
+        assert max_difference(t.translate_tensor(x), reconstruction) <= 1e-5
+    card = (out / "README.md").read_text()
+    assert "Entries dropped by name (legacy buffers, optimizer state; never weights): 8" in card and "'gen_test'" in card and "sha256" in card
+    assert "Non-commercial" in card and "cc-by-nc-sa-4.0" in card and "Liu, Huang, Mallya" in card
+
+
+def test_funit_without_gen_test_converts_gen_with_a_warning_and_other_entries_are_errors(tmp_path):
+    gen = small_funit(20)
+    with pytest.warns(UserWarning, match="no 'gen_test'"):
+        out, t = run_convert(tmp_path, {"gen": gen}, "funit", "--image-size", 64, "--domain-a", "dog",
+                             "--domain-b", "new species", name="gen_only")
+    assert t.domains == ("dog", "new species")
+    x, references = image(64), torch.cat([image(64, seed=s) for s in (5, 6)])
+    with torch.inference_mode():
+        assert max_difference(t.translate_tensor(x, references=references), funit_official(gen, x, references)) <= 1e-5
+    assert "('gen'): the file has no averaged 'gen_test'" in (out / "README.md").read_text()
+    out, _ = run_convert(tmp_path, {"gen_test": gen}, "funit", "--image-size", 64, name="gen_test_only")
+    assert "('gen_test'), which the official test uses." in (out / "README.md").read_text()  # nothing left out
+    torch.save({"gen": gen, "gen_test": gen, "dis": {}}, tmp_path / "with_dis.pt")
+    with pytest.raises(WeightsError, match="unexpected 'dis'"):
+        convert(parse_args([str(tmp_path / "with_dis.pt"), "--format", "funit", "-o", str(tmp_path / "out")]))
+    torch.save({"dis": {}}, tmp_path / "dis_only.pt")
+    with pytest.raises(WeightsError, match="missing 'gen', 'gen_test'"):
+        convert(parse_args([str(tmp_path / "dis_only.pt"), "--format", "funit", "-o", str(tmp_path / "out")]))
+
+
+# --- imaginaire -----------------------------------------------------------------------------------------------
+AVERAGED = "module.averaged_model."
+
+
+def small_imaginaire_munit(seed, **kwargs):
+    return randomise(imaginaire_munit_gen(NGF, mlp_dim=256 // NGF, max_dim=256 // NGF, **kwargs), seed)
+
+
+def net_g(state, prefix=AVERAGED):
+    return {prefix + k: v for k, v in state.items()}
+
+
+def training_checkpoint(net_G):
+    """imaginaire's _save_checkpoint: the generator's wrapped ModelAverage and the rest of the training state."""
+    return {"net_G": net_G, "net_D": {"module.model.0.weight": torch.zeros(2)},
+            "opt_G": {"state": {}, "param_groups": [{"lr": 1e-4, "betas": (0.5, 0.999), "params": [0, 1]}]},
+            "opt_D": {"state": {}, "param_groups": []}, "sch_G": {"last_epoch": 3}, "sch_D": {"last_epoch": 3},
+            "current_epoch": 3, "current_iteration": 200_000}
+
+
+def max_differences(t, ours, official, state, *inputs):
+    """(float64, float32) max abs differences between ours(*inputs) and official(state, *inputs). imaginaire's
+    deep decoders (AdaIN scaling by 1 + gamma, instance norms over 4 x 4 maps) amplify float32 rounding on
+    random weights: either side lands ~4e-5 from the float64 result, alike. So the maths are compared in
+    float64 (the converted float32 weights, cast), where they agree to ~1e-13, and float32 is held to 1e-4."""
+    with torch.inference_mode():
+        in32 = max_difference(ours(*inputs), official(state, *inputs))
+        t.model.double()
+        try:
+            wide = [x.double() for x in inputs]
+            in64 = max_difference(ours(*wide), official({k: v.double() for k, v in state.items()}, *wide))
+        finally:
+            t.model.float()
+    return in64, in32
+
+
+def test_imaginaire_munit_converts_the_averaged_generator_and_matches_its_forward(tmp_path):
+    averaged, trained = small_imaginaire_munit(30), with_spectral_norm(small_imaginaire_munit(31))
+    checkpoint = training_checkpoint({**net_g(averaged), **net_g(trained, "module.module."),
+                                      "module.num_updates_tracked": torch.tensor(200_000)})
+    out, t = run_convert(tmp_path, checkpoint, "imaginaire-munit", "--domain-a", "dog", "--domain-b", "cat",
+                         name="epoch_00040_iteration_000200000_checkpoint")
+    config = t.config
+    assert (config["res_block"], config["instance_affine"], config["up_norm"], config["adain_scale"],
+            config["output"], config["max_dim"]) == ("pre_act", True, "adain", "1+gamma", "clamp", 32)
+    assert t.image_size == 256 and t.style_dim == 8 and "non-commercial" in config["licence_note"]
+    fcs = sum(k.endswith("norm.fc.layers.conv.weight") for k in averaged)
+    assert fcs == 2 * 10
+    assert_loads_every_key(out, len(averaged) - 2 * fcs + 2 * 2)  # the 2 x 10 fcs: one Linear per autoencoder
+    x, reference = image(64), image(64, seed=2)
+    style = torch.randn(1, 8, generator=torch.Generator().manual_seed(3))
+
+    def official_a2b(sd, x, style):  # Generator.inference(a2b=True, random_style=True), the style given
+        return imaginaire_munit_decode(sd, "autoencoder_b", imaginaire_content_code(sd, "autoencoder_a.content_encoder",
+                                                                                    x, 2, 4), style)
+
+    def official_b2a(sd, x, reference):  # a2b=False, random_style=False: the style of the paired A image
+        content = imaginaire_content_code(sd, "autoencoder_b.content_encoder", x, 2, 4)
+        return imaginaire_munit_decode(sd, "autoencoder_a", content,
+                                       imaginaire_style_code(sd, "autoencoder_a.style_encoder", reference, 4))
+
+    in64, in32 = max_differences(t, lambda x, s: t.translate_tensor(x, "a2b", style=s), official_a2b, averaged, x,
+                                 style)
+    assert in64 <= 1e-5 and in32 <= 1e-4
+    in64, in32 = max_differences(t, lambda x, r: t.translate_tensor(x, "b2a", reference=r), official_b2a, averaged, x,
+                                 reference)
+    assert in64 <= 1e-5 and in32 <= 1e-4
+    with torch.inference_mode():
+        assert 0 < (official_a2b(averaged, x, style).abs() == 1).float().mean() < 0.5  # clamped here and there
+    card = (out / "README.md").read_text()
+    assert "`module.averaged_model`" in card and f"(`module.module`, {len(trained)} keys) is left out" in card
+    assert "Entries dropped by name (legacy buffers, optimizer state; never weights): 1" in card and "num_updates_tracked" in card and "sha256" in card
+    assert "NVIDIA Source Code License" in card and "license: other" in card and "1 + γ" in card
+
+
+def test_imaginaire_munit_as_trained_hd_folds_spectral_norm_with_a_warning(tmp_path):
+    # summer2winter_hd: 3 downsamplings, the content width held at max_num_filters
+    trained = with_spectral_norm(small_imaginaire_munit(32, n_down=3))
+    assert sum(k.endswith("weight_orig") for k in trained) == 2 * 28
+    with pytest.warns(UserWarning, match="no averaged generator"):
+        out, t = run_convert(tmp_path, {"net_G": net_g(trained, "module.module.")}, "imaginaire-munit",
+                             "--image-size", 64, name="hd")
+    assert t.config["max_dim"] == 32 and t.config["n_downsample"] == 3
+    assert "56 spectral-normalised weights folded" in (out / "README.md").read_text()
+    folded = imaginaire_folded(trained)  # in float32, from the file's values, as imaginaire's inference does
+    x = image(64)
+    style = torch.randn(1, 8, generator=torch.Generator().manual_seed(4))
+
+    def official(sd, x, style):
+        content = imaginaire_content_code(sd, "autoencoder_a.content_encoder", x, 3, 4)
+        return imaginaire_munit_decode(sd, "autoencoder_b", content, style, n_down=3)
+
+    in64, in32 = max_differences(t, lambda x, s: t.translate_tensor(x, "a2b", style=s), official, folded, x, style)
+    assert in64 <= 1e-5 and in32 <= 1e-4
+    name = "module.module.autoencoder_a.content_encoder.model.1.layers.conv.weight_u"
+    del trained[name[len("module.module."):]]
+    torch.save({"net_G": net_g(trained, "module.module.")}, tmp_path / "no_u.pt")
+    with pytest.raises(WeightsError, match=re.escape(repr(name))), pytest.warns(UserWarning):
+        convert(parse_args([str(tmp_path / "no_u.pt"), "--format", "imaginaire-munit", "-o", str(tmp_path / "o")]))
+    torch.save({"net_D": {}, "opt_G": {}}, tmp_path / "no_net_g.pt")
+    with pytest.raises(WeightsError, match="missing 'net_G'"):
+        convert(parse_args([str(tmp_path / "no_net_g.pt"), "--format", "imaginaire-munit", "-o", str(tmp_path / "o")]))
+
+
+def test_imaginaire_unit_converts_and_matches_its_forward(tmp_path):
+    averaged = randomise(imaginaire_unit_gen(48 // NGF), 33)  # dim 6, as winter2summer's 48 at 1/8
+    out, t = run_convert(tmp_path, {"net_G": {**net_g(averaged), "module.num_updates_tracked": torch.tensor(9)}},
+                         "imaginaire-unit", "--domain-a", "winter", "--domain-b", "summer", name="winter2summer")
+    config = t.config
+    assert (config["res_block"], config["instance_affine"], config["up_norm"], config["output"],
+            config["n_shared"]) == ("pre_act", True, "instance", "clamp", 0)
+    assert_loads_every_key(out, len(averaged))
+    x = image(64)
+    for direction, source, target in (("a2b", "autoencoder_a", "autoencoder_b"),
+                                      ("b2a", "autoencoder_b", "autoencoder_a")):
+        in64, in32 = max_differences(t, lambda x: t.translate_tensor(x, direction),
+                                     lambda sd, x: imaginaire_unit_translate(sd, source, target, x), averaged, x)
+        assert in64 <= 1e-5 and in32 <= 1e-4
+    assert "Non-commercial" in (out / "README.md").read_text()
+
+
+@pytest.mark.parametrize("coco", [False, True], ids=["funit", "coco_funit"])
+def test_imaginaire_funit_and_coco_funit_convert_and_match_their_forward(tmp_path, coco):
+    layout = imaginaire_funit_gen(NGF, 64 // NGF, 256 // NGF, usb_dim=1024 // NGF if coco else None)
+    averaged = randomise(layout, 34 + coco)
+    fmt = "imaginaire-coco-funit" if coco else "imaginaire-funit"
+    out, t = run_convert(tmp_path, training_checkpoint(net_g(averaged)), fmt, "--image-size", 64, name="animal149")
+    config = t.config
+    assert (config["res_block"], config["instance_affine"], config["adain_scale"], config["up_block"],
+            config["style_encoder"]) == ("post_relu", True, "1+gamma", "residual", "coco" if coco else "funit")
+    assert t.domains == ("content", "references") and "non-commercial" in config["licence_note"]
+    fcs = sum(k.endswith("norm.fc.layers.conv.weight") for k in averaged)
+    assert fcs == 4 + 3 * 4
+    assert_loads_every_key(out, len(averaged) - 2 * fcs + 2)
+    x, style_image = image(64), image(64, seed=5)
+    official = lambda sd, x, style_image: imaginaire_funit_translate(sd, x, style_image, coco=coco)  # noqa: E731
+    in64, in32 = max_differences(t, lambda x, r: t.translate_tensor(x, references=r), official, averaged, x,
+                                 style_image)  # K = 1: the inference's one style image per content image
+    assert in64 <= 1e-5 and in32 <= 1e-4
+    in64, in32 = max_differences(t, lambda x: t.translate_tensor(x), lambda sd, x: official(sd, x, x), averaged, x)
+    assert in64 <= 1e-5 and in32 <= 1e-4  # no references: Generator.forward's images_recon
+    card = (out / "README.md").read_text()
+    assert f"imaginaire {'COCO-FUNIT' if coco else 'FUNIT'}: dim 8" in card and "K = 1 is its output" in card
+    with pytest.raises(WeightsError, match="unexpected .*usb" if not coco else "missing .*usb"):
+        other = {k: v for k, v in averaged.items() if k != "generator.usb"} if coco else \
+            {**averaged, "generator.usb": torch.zeros(1, 128)}
+        torch.save({"net_G": net_g(other)}, tmp_path / "other.pt")
+        convert(parse_args([str(tmp_path / "other.pt"), "--format", fmt, "-o", str(tmp_path / "o")]))
 
 
 # --- U-GAT-IT -------------------------------------------------------------------------------------------------
@@ -605,6 +1132,15 @@ def checkpoints():
             ("junyanz-pix2pix", randomise(junyanz_unet(NGF, 7)), None, "model.model.1.model.2.running_var"),
             ("munit", {"a": randomise(munit_gen(NGF)), "b": randomise(munit_gen(NGF))}, "b", "mlp.model.1.fc.bias"),
             ("unit", {"a": randomise(unit_gen(NGF)), "b": randomise(unit_gen(NGF))}, "b", "dec.model.4.norm.gamma"),
+            ("funit", {"gen": small_funit(0), "gen_test": small_funit(1)}, "gen_test", "dec.model.4.conv.bias"),
+            ("imaginaire-munit", {"net_G": net_g(small_imaginaire_munit(0))}, "net_G",
+             AVERAGED + "autoencoder_b.decoder.decoder.5.layers.norm.fc.layers.conv.bias"),
+            ("imaginaire-unit", {"net_G": net_g(randomise(imaginaire_unit_gen(6)))}, "net_G",
+             AVERAGED + "autoencoder_a.content_encoder.model.3.conv_block_1.layers.norm.weight"),
+            ("imaginaire-funit", {"net_G": net_g(randomise(imaginaire_funit_gen(NGF, 8, 32)))}, "net_G",
+             AVERAGED + "generator.decoder.decoder.3.conv_block_s.layers.conv.bias"),
+            ("imaginaire-coco-funit", {"net_G": net_g(randomise(imaginaire_funit_gen(NGF, 8, 32, usb_dim=128)))},
+             "net_G", AVERAGED + "generator.mlp_style.model.1.layers.conv.weight"),
             ("ugatit-pytorch", ugatit, "disLB", "conv1x1.bias")]
 
 

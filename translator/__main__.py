@@ -16,7 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 import translator
-from translator.errors import ImageError, TranslatorError
+from translator.errors import ImageError, OptionsError, TranslatorError
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--style", type=parse_style, help="a style code, comma-separated numbers (MUNIT)")
     parser.add_argument("--reference", type=Path, help="an image whose style is copied (MUNIT)")
     parser.add_argument("--references", type=Path, nargs="+", help="1-20 images of the target class (FUNIT)")
+    parser.add_argument("--tiled", action="store_true", default=None,
+                        help="translate at the input's own resolution, in overlapping tiles (CycleGAN, pix2pix, U-GAT-IT)")
     parser.add_argument("--revision", help="Hub revision (branch, tag or commit)")
     parser.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
     parser.add_argument("--list", action="store_true", help="list the shipped models and the families, and exit")
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     for path, relative in tqdm(files, desc="translating", unit="img"):
         try:
             out = t.translate(path, direction=direction, **options)
-        except ImageError as err:
+        except (ImageError, OptionsError) as err:  # OptionsError: too large for --tiled
             failed += 1
             tqdm.write(f"skipped {path}: {err}", file=sys.stderr)
             continue

@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from PIL import Image
 from torch import nn
 
-from . import images
+from . import images, tiling
 from .errors import OptionsError
 from .options import check_options
 
@@ -261,9 +261,14 @@ class Translator:
 
     def translate(self, image, direction: str = "a2b", **options) -> Image.Image:
         """Any image in, the translated PIL image out (at display size, original aspect ratio).
-        `options` are those of `self.options`; each is checked before anything runs."""
+        `options` are those of `self.options`; each is checked before anything runs. With `tiled=True`
+        (fully convolutional families) the image is translated at its own size, in overlapping tiles of
+        the model's size blended at the seams (translator.tiling), and comes back at exactly that size."""
         self.check_direction(direction)
         options = check_options(self, options)
+        if options.pop("tiled", False):
+            x = self.prepare_native(image)
+            return images.tensor_to_pil(self._timed(self.translate_tiled_tensor, x, direction, **options))
         x, layout = self.prepare(image)
         return self.finish(self._timed(self.translate_tensor, x, direction, **options), layout)
 
@@ -271,6 +276,67 @@ class Translator:
         """Nx3xSxS in [-1, 1] at the model size -> the same shape translated (what evaluation scores).
         `options` arrive checked (see translator.options)."""
         raise NotImplementedError
+
+    # --- at the input's own resolution (translator.tiling) ------------------------------------------------
+    @property
+    def size_multiple(self) -> int | None:
+        """Whole images of any side that is a multiple of this go through the generator in one piece; None:
+        the network takes its model size only (it may still be tiled)."""
+        return None
+
+    def native_refusal(self) -> str | None:
+        """Why this model does not translate at the input's own resolution (`tiled=True`), or None if it does."""
+        if "tiled" not in self.options:
+            return f"{self.name} translates at its model size only: tiling needs a fully convolutional generator."
+        return None
+
+    def prepare_native(self, image, tiled: bool = True) -> torch.Tensor:
+        """Any input -> 1x3xHxW on the device in [-1, 1] at the image's own size (no letterbox), once the
+        size is within the limits of a tiled (or, `tiled=False`, a whole-image) run: else OptionsError."""
+        image = images.load_image(image)
+        if tiled:
+            tiling.check_tiled(image.width, image.height, self.image_size)
+        else:
+            tiling.check_whole(image.width, image.height)
+        return images.pil_to_tensor(image).to(self.device)
+
+    def translate_tiled_tensor(self, x: torch.Tensor, direction: str = "a2b", per_tile_statistics: bool = False,
+                               **options) -> torch.Tensor:
+        """1x3xHxW in [-1, 1] at any size -> translated at that size, `translate_tensor` running on batches
+        of model-size tiles that overlap by a quarter tile, blended with raised-cosine weights. The instance
+        norms use the statistics of the whole image (`tiling_overview`), unless `per_tile_statistics` (each
+        tile its own: what tiling.translate_tiled does alone; for measuring)."""
+        overview = None if per_tile_statistics else self.tiling_overview(x)
+        return tiling.translate_tiled(lambda tiles: self.translate_tensor(tiles, direction, **options), x,
+                                      self.image_size, model=self.model, overview=overview)
+
+    def tiling_overview(self, x: torch.Tensor) -> torch.Tensor:
+        """The whole image as the tiles' instance norms see it: shrunk to about tiling.OVERVIEW_PIXELS, sides a
+        multiple of `size_multiple`; the letterboxed model-size input where the network takes no other size."""
+        if self.size_multiple is None:
+            return self.prepare(images.tensor_to_pil(x))[0]
+        return tiling.overview(x, self.size_multiple)
+
+    def check_whole(self) -> int:
+        """size_multiple, or OptionsError saying why this model takes no whole image at its own size."""
+        why = self.native_refusal()
+        if why is None and self.size_multiple is None:
+            why = f"{self.name} takes whole images at its model size only ({self.image_size} px); it can be tiled."
+        if why:
+            raise OptionsError(why)
+        return self.size_multiple
+
+    def translate_whole_tensor(self, x: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
+        """Nx3xHxW in [-1, 1] through the generator in one piece, padded to `size_multiple` and cropped back."""
+        return tiling.translate_whole(lambda y: self.translate_tensor(y, direction), x, self.check_whole())
+
+    def translate_whole(self, image, direction: str = "a2b") -> Image.Image:
+        """The image through the generator in one piece at its own size: the reference tiled translation is
+        measured against (training.tiling_measure). Up to tiling.MAX_WHOLE_PIXELS; no finishing stage."""
+        self.check_direction(direction)
+        self.check_whole()
+        x = self.prepare_native(image, tiled=False)
+        return images.tensor_to_pil(self._timed(self.translate_whole_tensor, x, direction))
 
     def network_with(self, weights: dict[str, torch.Tensor]) -> HubModel:
         """A fresh network of this translator's config holding `weights` (a training snapshot), before any

@@ -11,8 +11,10 @@ import torch
 from PIL import Image
 from torch import nn
 
+from . import images
 from .base import Family, HubModel, Output, Tab, Translator
 from .layers import ConvNormAct, ResBlock
+from .options import check_options
 from .registry import register
 
 
@@ -64,31 +66,41 @@ class CycleResult:
 
 class CycleGANTranslator(Translator):
     directions = ("a2b", "b2a")
+    options = ("tiled",)  # the ResNet generator is fully convolutional
     model: CycleGAN
 
     def __post_init__(self):
         if self.config.get("one_way"):
             self.directions = ("a2b",)
 
+    @property
+    def size_multiple(self) -> int:
+        return 4  # two stride-2 convs down, two transposed x2 up
+
     def translate_tensor(self, x: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
         return self.model.generator(direction)(x)
 
-    def cycle(self, image, direction: str = "a2b") -> CycleResult:
+    def cycle(self, image, direction: str = "a2b", **options) -> CycleResult:
         """Translate, then translate back with the other generator: the reconstruction shows how much of the
-        input survived the round trip (a one-way model has no way back: its reconstruction is None)."""
+        input survived the round trip (a one-way model has no way back: its reconstruction is None).
+        `tiled=True`: both ways at the input's own size, in tiles (see `translate`)."""
         self.check_direction(direction)
-        x, layout = self.prepare(image)
+        if check_options(self, options).get("tiled"):
+            x, step, show = self.prepare_native(image), self.translate_tiled_tensor, images.tensor_to_pil
+        else:
+            x, layout = self.prepare(image)
+            step, show = self.translate_tensor, lambda y: self.finish(y, layout)  # noqa: E731
         back = "b2a" if direction == "a2b" else "a2b"
         if back not in self.directions:
-            y = self._timed(self.translate_tensor, x, direction)
-            return CycleResult(self.finish(y, layout), None, self.last_seconds)
+            y = self._timed(step, x, direction)
+            return CycleResult(show(y), None, self.last_seconds)
 
         def there_and_back(x):
-            y = self.translate_tensor(x, direction)
-            return y, self.translate_tensor(y, back)
+            y = step(x, direction)
+            return y, step(y, back)
 
         y, rec = self._timed(there_and_back, x)
-        return CycleResult(self.finish(y, layout), self.finish(rec, layout), self.last_seconds)
+        return CycleResult(show(y), show(rec), self.last_seconds)
 
 
 register(Family(

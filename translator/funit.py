@@ -25,6 +25,14 @@ ReLU after both); their element-wise product is what the decoder's MLP reads. Th
 575,104 parameters imaginaire's COCO-FUNIT adds to its FUNIT at content width 1024. The rest of the
 network stays the original FUNIT's: one family, two models, chosen by config (see `FUNIT`).
 
+**imaginaire's FUNIT and COCO-FUNIT** (NVlabs/imaginaire, 256 px) differ from the original in maths that
+are settings here, so that their converted weights give their outputs: `res_block="post_relu"` (a ReLU
+after each residual block's second norm too, its CNACNA Res2dBlock), `instance_affine` (instance norms
+with a learned scale and shift), `adain_scale="1+gamma"` (AdaIN scales by 1 + gamma) and
+`up_block="residual"` (each upsampling is its UpRes2dBlock: conv-AdaIN-ReLU, x2 nearest, conv-AdaIN-ReLU,
+plus a learned shortcut: x2 nearest, 1x1 conv, AdaIN, ReLU). Its per-norm projections of the MLP's output
+are, stacked, this MLP's last layer. The defaults are the original FUNIT's.
+
 **Channels.** The official networks read and write RGB; so do these (`channels=3`), although glyphs are
 grey: the channels only reach the first and last convs, and colour references stay possible. `channels=1`
 builds a one-channel network; the translator then feeds it the grey mean and returns grey RGB.
@@ -65,11 +73,14 @@ from torch import nn
 from . import hub, images
 from .base import Family, HubModel, Output, Tab, Translator
 from .errors import ImageError, OptionsError
-from .layers import MLP, ConvNormAct, ResBlock, split_style, style_params_count
+from .layers import (ADAIN_SCALES, MLP, ConvNormAct, adaptive_norms, check_choice, make_instance_norms_affine,
+                     scaled_styles, split_style, style_params_count)
+from .layers import res_block as residual_block
 from .options import check_options
 from .registry import register
 
 STYLE_ENCODERS = ("funit", "coco")
+UP_BLOCKS = ("conv", "residual")  # the original FUNIT's upsampling convs, or imaginaire's UpRes2dBlocks
 INPUTS = ("images", "glyphs")  # what the model translates: any pictures, or glyphs (normalised, see find_glyph)
 ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits  # the characters glyph data has
 MARGIN_FRACTION = 1 / 16  # the font dataset's margin: a font's largest glyph fits size - 2 margins (56 of 64 px)
@@ -106,13 +117,13 @@ class ClassEncoder(nn.Module):
 
 
 class ContentEncoder(nn.Module):
-    def __init__(self, channels: int, dim: int, n_downsample: int, n_res: int):
+    def __init__(self, channels: int, dim: int, n_downsample: int, n_res: int, res_block: str = "post"):
         super().__init__()
         layers = [ConvNormAct(channels, dim, 7, padding=3, norm="instance", padding_mode="reflect", bias=True)]
         for _ in range(n_downsample):
             layers.append(ConvNormAct(dim, dim * 2, 4, 2, 1, norm="instance", padding_mode="reflect", bias=True))
             dim *= 2
-        layers += [ResBlock(dim, "instance", bias=True) for _ in range(n_res)]
+        layers += [residual_block(dim, "instance", res_block) for _ in range(n_res)]
         self.layers = nn.Sequential(*layers)
         self.width = dim
 
@@ -120,26 +131,58 @@ class ContentEncoder(nn.Module):
         return self.layers(x)
 
 
-class Decoder(nn.Module):
-    """Content code + (gamma, beta) per AdaIN -> image: AdaIN residual blocks, then x2 nearest + conv +
-    instance norm per downsampling of the content encoder, and a 7x7 conv with tanh."""
+class UpResBlock(nn.Module):
+    """imaginaire FUNIT's upsampling residual block (UpRes2dBlock, order CNACNA, learned shortcut), each of
+    its three convs followed by its own AdaIN and a ReLU:
+    conv1(x2 nearest(conv0(x))) + shortcut(x2 nearest(x)), conv0 and conv1 `kernel` x `kernel` (reflect),
+    the shortcut 1x1. Called as `block(x, [style_0, style_1, style_shortcut])`."""
 
-    def __init__(self, width: int, n_upsample: int, n_res: int, channels: int, up_kernel: int = 5):
+    def __init__(self, in_channels: int, out_channels: int, kernel: int = 5):
         super().__init__()
-        self.blocks = nn.ModuleList(ResBlock(width, "adain", bias=True) for _ in range(n_res))
+        pad = kernel // 2
+        self.conv0 = ConvNormAct(in_channels, out_channels, kernel, padding=pad, norm="adain", padding_mode="reflect",
+                                 bias=True)
+        self.conv1 = ConvNormAct(out_channels, out_channels, kernel, padding=pad, norm="adain",
+                                 padding_mode="reflect", bias=True, upsample=2)
+        self.shortcut = ConvNormAct(in_channels, out_channels, 1, norm="adain", bias=True, upsample=2)
+
+    def forward(self, x: torch.Tensor, styles) -> torch.Tensor:
+        first, second, shortcut = styles
+        return self.shortcut(x, shortcut) + self.conv1(self.conv0(x, first), second)
+
+
+class Decoder(nn.Module):
+    """Content code + (gamma, beta) per AdaIN -> image: AdaIN residual blocks, then per downsampling of the
+    content encoder x2 nearest + conv + instance norm (`up_block="conv"`) or imaginaire's AdaIN UpResBlock
+    ("residual"), and a 7x7 conv with tanh."""
+
+    def __init__(self, width: int, n_upsample: int, n_res: int, channels: int, up_kernel: int = 5,
+                 res_block: str = "post", up_block: str = "conv"):
+        super().__init__()
+        if up_block not in UP_BLOCKS:
+            raise ValueError(f"up_block must be one of {UP_BLOCKS}, got {up_block!r}")
+        self.blocks = nn.ModuleList(residual_block(width, "adain", res_block) for _ in range(n_res))
         up = []
         for _ in range(n_upsample):
-            up.append(ConvNormAct(width, width // 2, up_kernel, padding=up_kernel // 2, norm="instance",
-                                  padding_mode="reflect", bias=True, upsample=2))
+            if up_block == "residual":
+                up.append(UpResBlock(width, width // 2, up_kernel))
+            else:
+                up.append(ConvNormAct(width, width // 2, up_kernel, padding=up_kernel // 2, norm="instance",
+                                      padding_mode="reflect", bias=True, upsample=2))
             width //= 2
         up.append(ConvNormAct(width, channels, 7, padding=3, norm="none", padding_mode="reflect", activation=nn.Tanh()))
         self.up = nn.Sequential(*up)
+        self.up_styles = [len(adaptive_norms(layer)) for layer in self.up]  # how many (gamma, beta) each takes
 
     def forward(self, content: torch.Tensor, styles: list) -> torch.Tensor:
         x = content
         for i, block in enumerate(self.blocks):
             x = block(x, styles[2 * i:2 * i + 2])
-        return self.up(x)
+        start = 2 * len(self.blocks)
+        for layer, n in zip(self.up, self.up_styles):
+            x = layer(x, styles[start:start + n]) if n else layer(x)
+            start += n
+        return x
 
 
 class ContentConditioning(nn.Module):
@@ -165,13 +208,19 @@ class FUNIT(HubModel):
     def __init__(self, image_size: int = 128, channels: int = 3, dim: int = 64, latent_dim: int = 64,
                  n_downsample: int = 3, n_class_downsample: int = 4, n_res: int = 2, mlp_dim: int = 256,
                  n_mlp: int = 3, up_kernel: int = 5, style_encoder: str = "funit", usb_dim: int = 1024,
-                 inputs: str = "images", domain_a: str = "content", domain_b: str = "references"):
+                 inputs: str = "images", domain_a: str = "content", domain_b: str = "references",
+                 licence_note: str = "", res_block: str = "post", instance_affine: bool = False,
+                 adain_scale: str = "gamma", up_block: str = "conv"):
         """style_encoder: "funit" (the class code as the class encoder gives it) or "coco" (conditioned on
         the content, COCO-FUNIT). usb_dim: the length of COCO-FUNIT's universal style bias (unused by "funit").
         inputs: "glyphs" (content and references are normalised as glyphs, and what cannot be one is refused:
         the fonts models) or "images" (any pictures, letterboxed as in every family: a model trained on a
         user's own classes of photos).
-        domain_a / domain_b: what the content and the references are, in words (cards and the app)."""
+        domain_a / domain_b: what the content and the references are, in words (cards and the app).
+        licence_note: terms that come with the weights, for the app to show (NVIDIA's published FUNIT
+        checkpoints are non-commercial; training.convert writes it).
+        res_block, instance_affine, adain_scale, up_block: the original FUNIT's maths by default; imaginaire's
+        FUNIT and COCO-FUNIT are "post_relu", True, "1+gamma" and "residual" (see the module docstring)."""
         super().__init__()
         if style_encoder not in STYLE_ENCODERS:
             raise ValueError(f"style_encoder must be one of {STYLE_ENCODERS}, got {style_encoder!r}")
@@ -183,13 +232,17 @@ class FUNIT(HubModel):
             raise ValueError(f"up_kernel must be odd, got {up_kernel}")
         if image_size % 2 ** max(n_downsample, n_class_downsample):
             raise ValueError(f"image_size {image_size} must be divisible by 2^{max(n_downsample, n_class_downsample)}")
-        self.channels = channels
+        check_choice("adain_scale", adain_scale, ADAIN_SCALES)
+        self.channels, self.adain_scale = channels, adain_scale
         self.class_encoder = ClassEncoder(channels, dim, latent_dim, n_class_downsample)
-        self.content_encoder = ContentEncoder(channels, dim, n_downsample, n_res)
-        self.decoder = Decoder(self.content_encoder.width, n_downsample, n_res, channels, up_kernel)
+        self.content_encoder = ContentEncoder(channels, dim, n_downsample, n_res, res_block)
+        self.decoder = Decoder(self.content_encoder.width, n_downsample, n_res, channels, up_kernel, res_block,
+                               up_block)
         self.mlp = MLP(latent_dim, style_params_count(self.decoder), mlp_dim, n_mlp)
         self.coco = ContentConditioning(self.content_encoder.width, latent_dim, mlp_dim, usb_dim) \
             if style_encoder == "coco" else None
+        if instance_affine:
+            make_instance_norms_affine(self)
 
     def class_code(self, references: torch.Tensor) -> torch.Tensor:
         """K x C x S x S -> 1 x latent_dim (the codes averaged), or N x K x C x S x S -> N x latent_dim."""
@@ -203,7 +256,8 @@ class FUNIT(HubModel):
         code = code.expand(len(content), -1)
         if self.coco is not None:
             code = self.coco(code, content)
-        return self.decoder(content, split_style(self.mlp(code), self.decoder))
+        styles = split_style(self.mlp(code), self.decoder)
+        return self.decoder(content, scaled_styles(styles, self.adain_scale))
 
     def forward(self, x: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
         return self.decode(self.content_encoder(x), self.class_code(references))

@@ -168,6 +168,68 @@ class ResBlock(nn.Module):
         return x + self.conv2(self.dropout(self.conv1(x, first)), second)
 
 
+# --- the official papers' variants of these blocks, for converted checkpoints (imaginaire's re-implementations
+# differ from the original code in block order, norms and output); the first of each is the originals' ----------
+RES_BLOCKS = ("post", "pre_act", "post_relu")
+ADAIN_SCALES = ("gamma", "1+gamma")
+OUTPUTS = ("tanh", "clamp")
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
+class OrderedResBlock(ResBlock):
+    """A ResBlock (same keys) whose two conv/norm/ReLU units run in another official order:
+    "post": x + norm(conv(relu(norm(conv(x))))), the original MUNIT's, UNIT's and FUNIT's (`ResBlock`);
+    "pre_act": x + conv(relu(norm(conv(relu(norm(x)))))), imaginaire's pre-activation Res2dBlock (MUNIT, UNIT);
+    "post_relu": x + relu(norm(conv(relu(norm(conv(x)))))), imaginaire's CNACNA Res2dBlock (FUNIT)."""
+
+    def __init__(self, channels: int, norm: str = "instance", order: str = "post"):
+        super().__init__(channels, norm, bias=True)
+        check_choice("res_block", order, RES_BLOCKS)
+        self.order = order
+
+    @staticmethod
+    def normalise(unit: ConvNormAct, x: torch.Tensor, style: Style | None) -> torch.Tensor:
+        return unit.norm(x, style) if unit.adaptive else unit.norm(x)
+
+    def forward(self, x: torch.Tensor, styles=None) -> torch.Tensor:
+        first, second = styles if styles is not None else (None, None)
+        if self.order == "pre_act":
+            y = self.conv1.conv(F.relu(self.normalise(self.conv1, x, first)))
+            return x + self.conv2.conv(F.relu(self.normalise(self.conv2, y, second)))
+        y = self.conv2(self.conv1(x, first), second)
+        return x + (F.relu(y) if self.order == "post_relu" else y)
+
+
+def res_block(channels: int, norm: str, order: str = "post") -> ResBlock:
+    """The original ResBlock for "post" (what every default network is made of), else an OrderedResBlock."""
+    return ResBlock(channels, norm, bias=True) if order == "post" else OrderedResBlock(channels, norm, order)
+
+
+def make_instance_norms_affine(module: nn.Module) -> None:
+    """Give every instance norm of `module`'s conv units a learned per-channel scale and shift (imaginaire's
+    instance norm is affine by default; the originals' is not)."""
+    for unit in module.modules():
+        if isinstance(unit, ConvNormAct) and isinstance(unit.norm, nn.InstanceNorm2d) and not unit.norm.affine:
+            unit.norm = nn.InstanceNorm2d(unit.norm.num_features, affine=True)
+
+
+def output_activation(output: str) -> nn.Module:
+    """After the last conv: tanh (the originals), or a clamp to [-1, 1] (imaginaire has no output
+    nonlinearity and clamps what it saves; Hardtanh is exactly that clamp)."""
+    check_choice("output", output, OUTPUTS)
+    return nn.Tanh() if output == "tanh" else nn.Hardtanh(-1.0, 1.0)
+
+
+def scaled_styles(styles: list[Style], adain_scale: str) -> list[Style]:
+    """AdaIN computes gamma * x + beta ("gamma", the originals) or (1 + gamma) * x + beta ("1+gamma",
+    imaginaire's AdaptiveNorm)."""
+    return styles if adain_scale == "gamma" else [(1 + gamma, beta) for gamma, beta in styles]
+
+
 def adaptive_norms(module: nn.Module) -> list[AdaptiveNorm]:
     """The adaptive norms of a network, in the order their parameters are laid out in a style vector."""
     return [m for m in module.modules() if isinstance(m, AdaptiveNorm)]

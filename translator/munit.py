@@ -10,6 +10,15 @@ residual blocks, instance norm), a style encoder (the same downsampling without 
 1x1 conv to `style_dim`, default 8), and a decoder whose residual blocks use AdaIN with scales and shifts
 from an MLP on the style code, then nearest x2 upsampling + 5x5 convs with MUNIT's layer norm and a 7x7
 conv to RGB with tanh. The MLP's output is laid out as the official one ([beta, gamma] per norm).
+
+**imaginaire's MUNIT** (NVlabs/imaginaire, the maintained re-implementation) differs in its maths; each
+difference is a setting here, so its converted weights give its outputs (training.convert sets them all):
+`res_block="pre_act"` (residual blocks norm-ReLU-conv twice, its Res2dBlock `pre_act`), `instance_affine`
+(instance norms with a learned scale and shift), `up_norm="adain"` (the upsampling convs take AdaIN too,
+not the layer norm), `adain_scale="1+gamma"` (AdaIN scales by 1 + gamma), `output="clamp"` (no tanh: the
+last conv's output clamped to [-1, 1], as its test saves it), `max_dim` (the content encoder's width
+stops doubling there). Its per-norm projections of the MLP's output are, stacked, this MLP's last layer.
+The defaults are the original MUNIT's.
 """
 from __future__ import annotations
 
@@ -21,17 +30,21 @@ from torch import nn
 
 from .base import Family, HubModel, Tab, Translator
 from .errors import OptionsError
-from .layers import MLP, ConvNormAct, ResBlock, split_style, style_params_count
+from .layers import (ADAIN_SCALES, MLP, ConvNormAct, check_choice, make_instance_norms_affine, output_activation,
+                     res_block, scaled_styles, split_style, style_params_count)
 from .options import STYLE_LIMIT
 from .registry import register
 
 
-def down_path(dim: int, n_downsample: int, norm: str, extra: int = 0) -> tuple[list[nn.Module], int]:
-    """7x7 conv, then `n_downsample` stride-2 4x4 convs doubling the width, then `extra` more at that width."""
+def down_path(dim: int, n_downsample: int, norm: str, extra: int = 0,
+              max_dim: int = 0) -> tuple[list[nn.Module], int]:
+    """7x7 conv, then `n_downsample` stride-2 4x4 convs doubling the width (up to `max_dim`, if not 0), then
+    `extra` more at that width."""
     layers = [ConvNormAct(3, dim, 7, padding=3, norm=norm, padding_mode="reflect", bias=True)]
     for _ in range(n_downsample):
-        layers.append(ConvNormAct(dim, dim * 2, 4, 2, 1, norm=norm, padding_mode="reflect", bias=True))
-        dim *= 2
+        out = min(dim * 2, max_dim) if max_dim else dim * 2
+        layers.append(ConvNormAct(dim, out, 4, 2, 1, norm=norm, padding_mode="reflect", bias=True))
+        dim = out
     for _ in range(extra):
         layers.append(ConvNormAct(dim, dim, 4, 2, 1, norm=norm, padding_mode="reflect", bias=True))
     return layers, dim
@@ -52,50 +65,60 @@ class StyleEncoder(nn.Module):
 
 
 class ContentEncoder(nn.Module):
-    def __init__(self, dim: int, n_downsample: int, n_res: int):
+    def __init__(self, dim: int, n_downsample: int, n_res: int, res_block_order: str = "post", max_dim: int = 0):
         super().__init__()
-        layers, width = down_path(dim, n_downsample, "instance")
-        self.layers = nn.Sequential(*layers, *(ResBlock(width, "instance", bias=True) for _ in range(n_res)))
+        layers, width = down_path(dim, n_downsample, "instance", max_dim=max_dim)
+        self.layers = nn.Sequential(*layers, *(res_block(width, "instance", res_block_order) for _ in range(n_res)))
+        self.width = width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
 
 
 class Decoder(nn.Module):
-    """Content code + (gamma, beta) per AdaIN -> image."""
+    """Content code (`width` channels) + (gamma, beta) per AdaIN -> image. `up_norm`: the upsampling convs'
+    norm, "layer" (MUNIT's) or "adain" (imaginaire's; their AdaINs follow the residual blocks' in the style)."""
 
-    def __init__(self, dim: int, n_downsample: int, n_res: int):
+    def __init__(self, width: int, n_downsample: int, n_res: int, res_block_order: str = "post",
+                 up_norm: str = "layer", output: str = "tanh"):
         super().__init__()
-        width = dim * 2 ** n_downsample
-        self.blocks = nn.ModuleList(ResBlock(width, "adain", bias=True) for _ in range(n_res))
+        check_choice("up_norm", up_norm, ("layer", "adain"))
+        self.blocks = nn.ModuleList(res_block(width, "adain", res_block_order) for _ in range(n_res))
         up = []
         for _ in range(n_downsample):
-            up.append(ConvNormAct(width, width // 2, 5, padding=2, norm="layer", padding_mode="reflect", bias=True,
+            up.append(ConvNormAct(width, width // 2, 5, padding=2, norm=up_norm, padding_mode="reflect", bias=True,
                                   upsample=2))
             width //= 2
-        up.append(ConvNormAct(width, 3, 7, padding=3, norm="none", padding_mode="reflect", activation=nn.Tanh()))
+        up.append(ConvNormAct(width, 3, 7, padding=3, norm="none", padding_mode="reflect",
+                              activation=output_activation(output)))
         self.up = nn.Sequential(*up)
 
     def forward(self, content: torch.Tensor, styles: list) -> torch.Tensor:
         x = content
         for i, block in enumerate(self.blocks):
             x = block(x, styles[2 * i:2 * i + 2])
-        return self.up(x)
+        rest = iter(styles[2 * len(self.blocks):])
+        for layer in self.up:
+            x = layer(x, next(rest)) if layer.adaptive else layer(x)
+        return x
 
 
 class Generator(nn.Module):
     """One domain's auto-encoder: content and style encoders, the MLP and the AdaIN decoder."""
 
     def __init__(self, dim: int, style_dim: int, n_downsample: int, n_res: int, mlp_dim: int, n_mlp: int,
-                 n_style_downsample: int):
+                 n_style_downsample: int, res_block_order: str = "post", up_norm: str = "layer",
+                 adain_scale: str = "gamma", output: str = "tanh", max_dim: int = 0):
         super().__init__()
+        check_choice("adain_scale", adain_scale, ADAIN_SCALES)
+        self.adain_scale = adain_scale
         self.style_encoder = StyleEncoder(dim, style_dim, n_style_downsample)
-        self.content_encoder = ContentEncoder(dim, n_downsample, n_res)
-        self.decoder = Decoder(dim, n_downsample, n_res)
+        self.content_encoder = ContentEncoder(dim, n_downsample, n_res, res_block_order, max_dim)
+        self.decoder = Decoder(self.content_encoder.width, n_downsample, n_res, res_block_order, up_norm, output)
         self.mlp = MLP(style_dim, style_params_count(self.decoder), mlp_dim, n_mlp)
 
     def decode(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        return self.decoder(content, split_style(self.mlp(style), self.decoder))
+        return self.decoder(content, scaled_styles(split_style(self.mlp(style), self.decoder), self.adain_scale))
 
 
 class MUNIT(HubModel):
@@ -103,12 +126,20 @@ class MUNIT(HubModel):
 
     def __init__(self, image_size: int = 256, dim: int = 64, style_dim: int = 8, n_downsample: int = 2,
                  n_res: int = 4, mlp_dim: int = 256, n_mlp: int = 3, n_style_downsample: int = 4,
-                 domain_a: str = "A", domain_b: str = "B", licence_note: str = ""):
+                 domain_a: str = "A", domain_b: str = "B", licence_note: str = "", res_block: str = "post",
+                 instance_affine: bool = False, up_norm: str = "layer", adain_scale: str = "gamma",
+                 output: str = "tanh", max_dim: int = 0):
         """licence_note: terms that come with the weights, for the app to show (NVIDIA's published MUNIT
-        checkpoints are non-commercial; training.convert writes it)."""
+        checkpoints are non-commercial; training.convert writes it).
+        res_block, instance_affine, up_norm, adain_scale, output, max_dim: the original MUNIT's maths by
+        default; imaginaire's MUNIT is "pre_act", True, "adain", "1+gamma", "clamp" and its max_num_filters
+        (see the module docstring). max_dim 0: no limit."""
         super().__init__()
-        self.gen_a = Generator(dim, style_dim, n_downsample, n_res, mlp_dim, n_mlp, n_style_downsample)
-        self.gen_b = Generator(dim, style_dim, n_downsample, n_res, mlp_dim, n_mlp, n_style_downsample)
+        variant = (res_block, up_norm, adain_scale, output, max_dim)
+        self.gen_a = Generator(dim, style_dim, n_downsample, n_res, mlp_dim, n_mlp, n_style_downsample, *variant)
+        self.gen_b = Generator(dim, style_dim, n_downsample, n_res, mlp_dim, n_mlp, n_style_downsample, *variant)
+        if instance_affine:
+            make_instance_norms_affine(self)
 
     def generator(self, domain: str) -> Generator:
         return self.gen_a if domain == "a" else self.gen_b

@@ -9,6 +9,7 @@ The app builds its controls and the CLI its flags from the same definitions.
     style       a list of `style_dim` finite floats: the style code (MUNIT)
     reference   one image whose style is copied (MUNIT)
     references  1-20 images of a class never seen in training (FUNIT, few-shot)
+    tiled       True: translate at the input's own size, in blended model-size tiles (translator.tiling)
 """
 from __future__ import annotations
 
@@ -46,6 +47,14 @@ def _seed(value, t) -> int:
 def _sample(value, t) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise OptionsError(f"sample must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def _tiled(value, t) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise OptionsError(f"tiled must be True or False, got {value!r}.")
+    if value and (why := t.native_refusal()):
+        raise OptionsError(why)
     return bool(value)
 
 
@@ -91,6 +100,7 @@ OPTIONS: dict[str, Option] = {o.name: o for o in [
     Option("style", "the style code: a list of style_dim numbers", _style),
     Option("reference", "an image whose style is copied", _reference),
     Option("references", f"1-{MAX_REFERENCES} images of the target class (few-shot)", _references),
+    Option("tiled", "translate at the input's own resolution, in overlapping model-size tiles", _tiled),
 ]}
 
 
@@ -98,6 +108,11 @@ def check_options(t, given: dict[str, Any]) -> dict[str, Any]:
     """Validate `given` against what the translator's family accepts; None means "not given"."""
     given = {k: v for k, v in given.items() if v is not None}
     unknown = [k for k in given if k not in t.options]
+    if unknown == ["tiled"]:
+        from .registry import FAMILIES  # (the registry imports this module)
+        able = ", ".join(f.title for f in FAMILIES.values() if "tiled" in f.options)
+        raise OptionsError(f"{t.family_name} does not take 'tiled': translating at full resolution in tiles is for "
+                           f"families whose generator is fully convolutional ({able}).")
     if unknown:
         takes = ", ".join(t.options) if t.options else "no options"
         raise OptionsError(f"{t.family_name} does not take {', '.join(map(repr, unknown))}; it takes {takes}.")

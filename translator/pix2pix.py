@@ -91,6 +91,7 @@ def per_image_statistics(module: nn.Module) -> None:
 
 class Pix2PixTranslator(Translator):
     directions = ("a2b",)
+    options = ("tiled",)  # the U-Net is fully convolutional; tiles are exactly the model size
     model: Pix2Pix
 
     def __post_init__(self):
@@ -105,6 +106,16 @@ class Pix2PixTranslator(Translator):
     @property
     def input_kind(self) -> str:
         return "drawing" if self.config.get("input_kind") == "sketch" else "image"
+
+    @property
+    def size_multiple(self) -> int:
+        return self.model.generator.size_multiple  # 2**num_downs; whole, the bottleneck is then larger than 1x1
+
+    def native_refusal(self) -> str | None:
+        if self.input_kind == "drawing":
+            return (f"{self.name} takes whole line drawings, cut to what was drawn and scaled to {self.image_size} px: "
+                    "a tile of a drawing is not a drawing, so it does not translate tiled.")
+        return super().native_refusal()
 
     def prepare(self, image) -> tuple[torch.Tensor, images.Layout]:
         if self.input_kind != "drawing":

@@ -10,7 +10,7 @@ from .base import Family
 from .errors import WeightsError
 from .options import OPTIONS
 
-CORE_MODULES = {"base", "errors", "hub", "images", "layers", "options", "registry", "__main__"}
+CORE_MODULES = {"base", "errors", "hub", "images", "layers", "options", "registry", "tiling", "__main__"}
 FAMILIES: dict[str, Family] = {}
 
 

@@ -13,6 +13,12 @@ in the paper, `n_shared` of the residual blocks at the bottleneck are shared: th
 encoders and the first ones of the generators. The latent is a Gaussian with unit variance around the
 encoder's output (the official "reduced VAE": KL = mean(mu^2)); inference decodes the mean, and
 `sample=True` draws z = mu + noise (repeatable with `seed`).
+
+**imaginaire's UNIT** (NVlabs/imaginaire) is this network with other maths, each a setting here so that its
+converted weights give its outputs: `res_block="pre_act"` (norm-ReLU-conv twice in each residual block),
+`instance_affine` (instance norms with a learned scale and shift), `up_norm="instance"` (instance norm,
+not the layer norm, after the upsampling convs) and `output="clamp"` (no tanh: the last conv's output
+clamped to [-1, 1], as its test saves it). The defaults are the original UNIT's.
 """
 from __future__ import annotations
 
@@ -23,20 +29,21 @@ from PIL import Image
 from torch import nn
 
 from .base import Family, HubModel, Output, Tab, Translator
-from .layers import ConvNormAct, ResBlock
+from .layers import ConvNormAct, check_choice, make_instance_norms_affine, output_activation
+from .layers import res_block as residual_block
 from .registry import register
 
 
 class Encoder(nn.Module):
     """One domain's own (lower) layers: 7x7 stem, stride-2 downs, its unshared residual blocks."""
 
-    def __init__(self, dim: int, n_downsample: int, n_res: int):
+    def __init__(self, dim: int, n_downsample: int, n_res: int, res_block_order: str = "post"):
         super().__init__()
         layers = [ConvNormAct(3, dim, 7, padding=3, norm="instance", padding_mode="reflect", bias=True)]
         for _ in range(n_downsample):
             layers.append(ConvNormAct(dim, dim * 2, 4, 2, 1, norm="instance", padding_mode="reflect", bias=True))
             dim *= 2
-        layers += [ResBlock(dim, "instance", bias=True) for _ in range(n_res)]
+        layers += [residual_block(dim, "instance", res_block_order) for _ in range(n_res)]
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -45,17 +52,20 @@ class Encoder(nn.Module):
 
 class Decoder(nn.Module):
     """One domain's own (upper) layers: its unshared residual blocks, x2 nearest + 5x5 conv (`up_kernel`) +
-    layer norm per downsampling of the encoder, and a 7x7 conv to RGB."""
+    layer norm (or instance norm: `up_norm`) per downsampling of the encoder, and a 7x7 conv to RGB."""
 
-    def __init__(self, dim: int, n_downsample: int, n_res: int, up_kernel: int = 5):
+    def __init__(self, dim: int, n_downsample: int, n_res: int, up_kernel: int = 5, res_block_order: str = "post",
+                 up_norm: str = "layer", output: str = "tanh"):
         super().__init__()
+        check_choice("up_norm", up_norm, ("layer", "instance"))
         dim = dim * 2 ** n_downsample
-        layers = [ResBlock(dim, "instance", bias=True) for _ in range(n_res)]
+        layers = [residual_block(dim, "instance", res_block_order) for _ in range(n_res)]
         for _ in range(n_downsample):
-            layers.append(ConvNormAct(dim, dim // 2, up_kernel, padding=up_kernel // 2, norm="layer",
+            layers.append(ConvNormAct(dim, dim // 2, up_kernel, padding=up_kernel // 2, norm=up_norm,
                                       padding_mode="reflect", bias=True, upsample=2))
             dim //= 2
-        layers.append(ConvNormAct(dim, 3, 7, padding=3, norm="none", padding_mode="reflect", activation=nn.Tanh()))
+        layers.append(ConvNormAct(dim, 3, 7, padding=3, norm="none", padding_mode="reflect",
+                                  activation=output_activation(output)))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -72,23 +82,28 @@ class UNIT(HubModel):
 
     def __init__(self, image_size: int = 256, dim: int = 64, n_downsample: int = 2, n_res: int = 4,
                  n_shared: int = 1, domain_a: str = "A", domain_b: str = "B", up_kernel: int = 5,
-                 licence_note: str = ""):
+                 licence_note: str = "", res_block: str = "post", instance_affine: bool = False,
+                 up_norm: str = "layer", output: str = "tanh"):
         """up_kernel: the decoder's upsampling convs (the official 5; 3 costs less than half on a CPU).
         n_shared=0: no shared blocks, as in the official re-release (its gen_a and gen_b share nothing).
         licence_note: terms that come with the weights, for the app to show (NVIDIA's published UNIT
-        checkpoints are non-commercial; training.convert writes it)."""
+        checkpoints are non-commercial; training.convert writes it).
+        res_block, instance_affine, up_norm, output: the original UNIT's maths by default; imaginaire's UNIT
+        is "pre_act", True, "instance" and "clamp" (see the module docstring)."""
         super().__init__()
         if not 0 <= n_shared <= n_res:
             raise ValueError(f"n_shared must be between 0 and n_res ({n_res}), got {n_shared}")
         width = dim * 2 ** n_downsample
-        self.encoder_a = Encoder(dim, n_downsample, n_res - n_shared)
-        self.encoder_b = Encoder(dim, n_downsample, n_res - n_shared)
-        self.shared_encoder = nn.Sequential(*(ResBlock(width, "instance", bias=True) for _ in range(n_shared)))
-        self.shared_decoder = nn.Sequential(*(ResBlock(width, "instance", bias=True) for _ in range(n_shared)))
+        self.encoder_a = Encoder(dim, n_downsample, n_res - n_shared, res_block)
+        self.encoder_b = Encoder(dim, n_downsample, n_res - n_shared, res_block)
+        self.shared_encoder = nn.Sequential(*(residual_block(width, "instance", res_block) for _ in range(n_shared)))
+        self.shared_decoder = nn.Sequential(*(residual_block(width, "instance", res_block) for _ in range(n_shared)))
         if up_kernel % 2 == 0:
             raise ValueError(f"up_kernel must be odd, got {up_kernel}")
-        self.decoder_a = Decoder(dim, n_downsample, n_res - n_shared, up_kernel)
-        self.decoder_b = Decoder(dim, n_downsample, n_res - n_shared, up_kernel)
+        self.decoder_a = Decoder(dim, n_downsample, n_res - n_shared, up_kernel, res_block, up_norm, output)
+        self.decoder_b = Decoder(dim, n_downsample, n_res - n_shared, up_kernel, res_block, up_norm, output)
+        if instance_affine:
+            make_instance_norms_affine(self)
 
     def encode(self, x: torch.Tensor, domain: str) -> torch.Tensor:
         """The mean of the posterior q(z | x); z = mean + N(0, I)."""
