@@ -148,19 +148,25 @@ def unit_gen(dim=64):
     return layout
 
 
+def pooled_encoder(layout, prefix, dim, out_dim, n_down, block):
+    """The style / class-model encoder both NVIDIA codebases share: `block` units for a 7x7 conv and n_down
+    4x4 downs (the first two doubling the width), the pool in slot n_down + 1, a bare 1x1 conv after it."""
+    block(layout, f"{prefix}.model.0", dim, 3, 7)
+    width = dim
+    for i in range(n_down):
+        out = 2 * width if i < 2 else width
+        block(layout, f"{prefix}.model.{i + 1}", out, width, 4)
+        width = out
+    layout[f"{prefix}.model.{n_down + 2}.weight"] = (out_dim, width, 1, 1)
+    layout[f"{prefix}.model.{n_down + 2}.bias"] = (out_dim,)
+
+
 def funit_gen(dim=64, latent_dim=64, mlp_dim=256, n_down=3, n_class_down=4, n_res=2):
     """FewShotGen (funit_animals.yaml): ClassModelEncoder (7x7 conv, two doubling downs, the rest at that
     width, pool in slot n_class_down + 1, a bare 1x1 conv after it), ContentEncoder, a Decoder whose AdaIN
     ResBlocks keep AdaptiveInstanceNorm2d's dummy buffers and whose up-convs' InstanceNorm has no keys, MLP."""
     layout = {}
-    nvidia_conv(layout, "enc_class_model.model.0", dim, 3, 7)
-    width = dim
-    for i in range(n_class_down):
-        out = 2 * width if i < 2 else width
-        nvidia_conv(layout, f"enc_class_model.model.{i + 1}", out, width, 4)
-        width = out
-    layout[f"enc_class_model.model.{n_class_down + 2}.weight"] = (latent_dim, width, 1, 1)
-    layout[f"enc_class_model.model.{n_class_down + 2}.bias"] = (latent_dim,)
+    pooled_encoder(layout, "enc_class_model", dim, latent_dim, n_class_down, nvidia_conv)
     nvidia_content_encoder(layout, "enc_content", dim, n_down, n_res)
     width = dim * 2 ** n_down
     for j in range(n_res):
@@ -239,14 +245,7 @@ def imaginaire_block(layout, name, out, inp, k, norm=None, cond=None, norm_first
 
 def imaginaire_style(layout, prefix, dim, out_dim, n_down):
     """StyleEncoder: 7x7, two doubling downs, the rest at that width (no norm), pool, a bare 1x1 conv."""
-    imaginaire_block(layout, f"{prefix}.model.0", dim, 3, 7)
-    width = dim
-    for i in range(n_down):
-        out = 2 * width if i < 2 else width
-        imaginaire_block(layout, f"{prefix}.model.{i + 1}", out, width, 4)
-        width = out
-    layout[f"{prefix}.model.{n_down + 2}.weight"] = (out_dim, width, 1, 1)
-    layout[f"{prefix}.model.{n_down + 2}.bias"] = (out_dim,)
+    pooled_encoder(layout, prefix, dim, out_dim, n_down, imaginaire_block)
 
 
 def imaginaire_content(layout, prefix, dim, n_down, n_res, max_dim=None, pre_act=True):
