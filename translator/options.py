@@ -32,6 +32,7 @@ class Option:
     name: str
     help: str
     check: Callable[[Any, Any], Any]  # (value, translator) -> the value the network uses, or OptionsError
+    refusal: str = ""  # why a family may lack it, for the message that names the families that take it
 
 
 def _seed(value, t) -> int:
@@ -100,7 +101,8 @@ OPTIONS: dict[str, Option] = {o.name: o for o in [
     Option("style", "the style code: a list of style_dim numbers", _style),
     Option("reference", "an image whose style is copied", _reference),
     Option("references", f"1-{MAX_REFERENCES} images of the target class (few-shot)", _references),
-    Option("tiled", "translate at the input's own resolution, in overlapping model-size tiles", _tiled),
+    Option("tiled", "translate at the input's own resolution, in overlapping model-size tiles", _tiled,
+           refusal="translating at full resolution in tiles is for families whose generator is fully convolutional"),
 ]}
 
 
@@ -108,11 +110,10 @@ def check_options(t, given: dict[str, Any]) -> dict[str, Any]:
     """Validate `given` against what the translator's family accepts; None means "not given"."""
     given = {k: v for k, v in given.items() if v is not None}
     unknown = [k for k in given if k not in t.options]
-    if unknown == ["tiled"]:
+    if len(unknown) == 1 and (option := OPTIONS.get(unknown[0])) is not None and option.refusal:
         from .registry import FAMILIES  # (the registry imports this module)
-        able = ", ".join(f.title for f in FAMILIES.values() if "tiled" in f.options)
-        raise OptionsError(f"{t.family_name} does not take 'tiled': translating at full resolution in tiles is for "
-                           f"families whose generator is fully convolutional ({able}).")
+        able = ", ".join(f.title for f in FAMILIES.values() if option.name in f.options)
+        raise OptionsError(f"{t.family_name} does not take {option.name!r}: {option.refusal} ({able}).")
     if unknown:
         takes = ", ".join(t.options) if t.options else "no options"
         raise OptionsError(f"{t.family_name} does not take {', '.join(map(repr, unknown))}; it takes {takes}.")
