@@ -516,6 +516,13 @@ class FamilyTab:
                 trigger.change(rerun, [source, pad, image, *shared], live_outputs, api_visibility="private",
                                show_progress="hidden", trigger_mode="always_last", concurrency_id="model")
 
+        references = next((c[0] for name, c in controls if name == "references"), None)
+        sets = translator.hub.example_reference_sets(family.name, EXAMPLES) if references is not None else {}
+        if sets:  # few-shot: each example is a set of references (a font no model saw) and a word to write
+            gr.Examples([[paths] + ([word_value] if word is not None else []) for paths, word_value in sets.values()],
+                        inputs=[references] + ([word] if word is not None else []), example_labels=list(sets),
+                        label="Examples: a few glyphs of fonts no model saw in training, and a word",
+                        api_visibility="private", elem_id=f"{family.name}-examples")
         examples = translator.hub.example_images(family.name, t.domains, EXAMPLES)
         if examples:
             target = pad if pad is not None else image  # into the input the user sees

@@ -364,6 +364,22 @@ def test_funit_three_dropped_references_write_a_typed_word(tiny_page, tmp_path):
     shot(page, "funit-fewshot")
 
 
+def test_funit_example_fills_the_references_and_the_word_and_translates(tiny_page):
+    """An example is a font no model saw: its five glyphs go into the gallery, its word into the box, and
+    the word comes back written (a click and nothing else, as a first-time visitor does)."""
+    page = tiny_page
+    open_tab(page, "FUNIT")
+    examples = page.locator("#funit-examples button, #funit-examples tbody tr")
+    assert wait_for(lambda: examples.count() >= 4, SLOW), "one example per unseen font"
+    examples.first.click()
+    assert wait_for(lambda: reference_gallery(page).locator("img").count() >= 5, SLOW)
+    word = page.locator("#funit-text textarea, #funit-text input").first
+    assert wait_for(lambda: word.input_value() != "", SLOW)
+    assert wait_for(lambda: loaded(page, "funit-translation") and "K = 5" in page.locator("#funit-summary").inner_text(),
+                    SLOW), "the example translates without a button press"
+    shot(page, "funit-example")
+
+
 def test_funit_without_references_or_input_says_so_plainly(tiny_page, capfd):
     page = tiny_page
     open_tab(page, "FUNIT")

@@ -228,3 +228,15 @@ def test_the_model_cache_is_bounded_and_one_folder_is_one_entry(tmp_path, tiny_m
         export(tiny_cyclegan(seed=i), tmp_path / f"m{i}")
         translator.load(str(tmp_path / f"m{i}"), warm_up=False)
     assert len(translator._cache) == 2  # the least recently used ones were dropped
+
+
+def test_few_shot_examples_are_sets_of_references_with_a_word(tmp_path):
+    sets = translator.hub.example_reference_sets("funit")
+    assert len(sets) >= 4
+    for images, word in sets.values():
+        assert len(images) == 5 and word.isalpha()
+    # a folder without examples.json still makes a set (no word); loose files are not sets
+    (tmp_path / "funit" / "mine").mkdir(parents=True)
+    Image.new("RGB", (8, 8), "white").save(tmp_path / "funit" / "mine" / "a.png")
+    Image.new("RGB", (8, 8), "white").save(tmp_path / "funit" / "loose.png")
+    assert translator.hub.example_reference_sets("funit", tmp_path) == {"mine": ([str(tmp_path / "funit" / "mine" / "a.png")], "")}

@@ -57,6 +57,19 @@ def example_images(family: str, domains: tuple[str, str], examples: Path | None 
     return [shared[name] for name in sorted(shared)]
 
 
+def example_reference_sets(family: str, examples: Path | None = None) -> dict[str, tuple[list[str], str]]:
+    """Few-shot examples: each folder of assets/examples/<family>/ is one set of reference images; its
+    examples.json gives each set the word to write in that style. name -> (image paths, word)."""
+    root = (examples or bundled_models_dir().parent / "examples") / family
+    words = json.loads((root / "examples.json").read_text()) if (root / "examples.json").exists() else {}
+    sets = {}
+    for folder in sorted(p for p in root.glob("*") if p.is_dir()):
+        images = sorted(str(p) for p in folder.glob("*.png"))
+        if images:
+            sets[folder.name] = (images, words.get(folder.name, ""))
+    return sets
+
+
 @dataclass(frozen=True)
 class ShippedModel:
     """A model the app ships: its bundled copy is `<models>/<name>/` with config.json, model.safetensors,
