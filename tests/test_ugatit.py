@@ -66,13 +66,15 @@ def test_trainer_runs_resumes_keeps_rho_in_range_and_exports_the_discriminators(
         shapes(tmp_path / "data" / f"{split}A", "circles")
         shapes(tmp_path / "data" / f"{split}B", "squares")
     out = tmp_path / "run"
-    args = ["--dataroot", str(tmp_path / "data"), "--out", str(out), *TINY, "--save-every", "2"]
+    args = ["--dataroot", str(tmp_path / "data"), "--out", str(out), *TINY, "--save-every", "2",
+            "--set", "cycle_blur_a=4"]  # the blurred cycle of the Noto <-> Twemoji recipes
     train_ugatit.main([*args, "--steps", "2"])
     model = train_ugatit.main([*args, "--steps", "3", "--resume"])
     rhos = [m.rho for m in model.modules() if hasattr(m, "rho")]
     assert rhos and all(0 <= r.min() and r.max() <= 1 for r in rhos)
     info = json.loads((out / "export" / "training.json").read_text())
     assert info["steps"] == 3 and info["losses"]["lambda_cam"] == 1000
+    assert (info["losses"]["cycle_blur_a"], info["losses"]["cycle_blur_b"]) == (4.0, 0.0)
     record = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
     assert {"g_gan", "cycle", "identity", "cam", "d"} <= record.keys()
     t = translator.load(str(out / "export"), "ugatit")
