@@ -9,7 +9,8 @@ fonts held out for the sample grids and the evaluation), or any folder whose sub
 Each class is one output of the discriminator, so the class list is fixed for a run (resume with the same
 data). A sample is a content image (any image of any class), K images of another class, and, when that
 class has an image of the same name (the same character of another font), that image as the target: the
-log's `paired_l1` compares the translation with it (a check on the side; no loss uses it).
+log's `paired_l1` compares the translation with it (a check on the side, unless the departure
+`lambda_paired` makes it a loss).
 
 Validation hold-out (`--val-fraction F`, the font recipe: 0.05): about F of the training classes are
 never trained on, so `training.select_step` can choose a step on classes the model never saw without
@@ -62,6 +63,9 @@ DEPARTURES = {
                             "FUNIT: 0.999, its gen_test); 0 exports the last weights"),
     "train_k": Departure(1, "class images averaged into each class code in training (official: 1); the first of "
                             "them is the real image the discriminator sees"),
+    "lambda_paired": Departure(0.0, "weight of an L1 loss between the translation and the class's own image of the "
+                                    "content (the same character in the target font), on the samples that have one: "
+                                    "supervision FUNIT does not use, which glyph data gives for free (official: 0)"),
 }
 
 
@@ -356,6 +360,10 @@ def main(argv=None) -> FUNIT:
             loss_recon = F.l1_loss(out["reconstruction"].float(), x_a.float())
             loss_fm = feature_matching([feat_r], [real_a]) + feature_matching([feat_t], [real_b])
             loss_g = args.lambda_gan * loss_adv + args.lambda_recon * loss_recon + args.lambda_fm * loss_fm
+            if args.lambda_paired > 0 and batch["has_target"].any():
+                paired = batch["has_target"]
+                loss_g = loss_g + args.lambda_paired * F.l1_loss(out["translation"][paired].float(),
+                                                                 batch["target"][paired].float())
         opt_g.zero_grad(set_to_none=True)
         run.accelerator.backward(loss_g)
         opt_g.step()
@@ -376,7 +384,8 @@ def main(argv=None) -> FUNIT:
                        "losses": {"gan": "hinge", "lambda_gan": args.lambda_gan, "lambda_recon": args.lambda_recon,
                                   "lambda_fm": args.lambda_fm, "lambda_gp": args.lambda_gp,
                                   "optimizer": args.optimizer, "weight_decay": args.weight_decay,
-                                  "train_k": args.train_k, "discriminator": {"ndf": args.ndf, "n_res": args.n_res_d}},
+                                  "train_k": args.train_k, "lambda_paired": args.lambda_paired,
+                                  "discriminator": {"ndf": args.ndf, "n_res": args.n_res_d}},
                        **data_version(args.data)})
     return model
 
