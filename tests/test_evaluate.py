@@ -146,3 +146,27 @@ def test_score_counts_what_the_judge_says():
     assert m["roughness"] == 0  # flat colours: no neighbouring pixels differ
     assert m["n"] == 3 and m["l1"] == pytest.approx(1 / 3 * 2 / 3)  # the red one is off by 1 in two channels of [0, 1]
     assert score(outputs, judge.features(outputs), blue, "sketch", "blue", judge, judge.features(blue))["target_vs_source"] is None
+
+
+def test_the_readme_table_has_a_row_for_few_shot_and_multimodal_models_and_reuses_saved_numbers(tmp_path):
+    import json
+
+    from training import evaluate
+
+    row = {"l1": 0.12, "psnr": 18.0, "ssim": 0.61, "retrieval_top1": 0.25, "retrieval_top5": 0.5, "n": 10}
+    fewshot = {"directions": {}, "fewshot": {"ks": {"K=5": {"model": row, "nearest training font": {**row, "l1": 0.15, "ssim": 0.55}}},
+                                             "bar": {"k": 5, "met": True}}}
+    multimodal = {"directions": {}, "multimodal": {"realism": 0.85, "style_control": 0.4}}
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- models:start -->\nold\n<!-- models:end -->\n<!-- benchmark:start -->\nold\n<!-- benchmark:end -->\n")
+    for name, metrics in (("cg", sample_metrics()), ("fs", fewshot), ("mm", multimodal)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
+    evaluate.main(["--model", *(str(tmp_path / n) for n in ("cg", "fs", "mm")), "--readme", str(readme), "--reuse-metrics"])
+    text = readme.read_text()
+    assert "| `cg` | x→y | 0.1000 (0.2000) |" in text
+    assert "| `fs` | glyph → unseen font, K = 5 (baseline: nearest training font) | 0.1200 (0.1500) | 0.6100 (0.5500) | " \
+           "style retrieval top-1 25.0% |" in text
+    assert "| `mm` | drawing → colour, random styles | – | – | realism 85.0%, style control 40.0% |" in text
+    with pytest.raises(SystemExit, match="metrics.json is missing"):
+        evaluate.main(["--model", str(tmp_path / "nothing"), "--readme", str(readme), "--reuse-metrics"])

@@ -949,6 +949,9 @@ def main(argv=None) -> None:
                                                     "and the share of the identity -> oracle gap each model closes")
     parser.add_argument("--readme", type=Path, help="also rewrite this README's model and benchmark tables")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--reuse-metrics", action="store_true",
+                        help="with --readme: take each model folder's metrics.json as it stands (no evaluation), "
+                             "e.g. to add a newly shipped model's row beside the others")
     parser.add_argument("--sheet-only", action="store_true",
                         help="only redraw each model folder's samples.png (the numbers are left as they are)")
     args = parser.parse_args(argv)
@@ -966,6 +969,18 @@ def main(argv=None) -> None:
         return
     oracle = json.loads(args.oracle.read_text()) if args.oracle else None
     tables = {}
+    if args.reuse_metrics:
+        if not args.readme:
+            raise SystemExit("--reuse-metrics only rewrites the README's tables: give --readme too")
+        for model in args.model:
+            path = Path(model) / "metrics.json"
+            if not path.exists():
+                raise SystemExit(f"{path} is missing: evaluate {model} first (without --reuse-metrics)")
+            tables[Path(model).name] = json.loads(path.read_text())
+        if oracle:
+            tables[oracle.get("name", "paired oracle")] = {**oracle, "is_oracle": True}
+        update_readme(args.readme, tables)
+        return
     for model in args.model:
         metrics, sheet = evaluate(model, args.test_a, args.test_b)
         folder = Path(model)

@@ -126,16 +126,30 @@ def metrics_table(metrics: dict) -> str:
 
 
 def models_table(tables: dict[str, dict]) -> str:
-    """The README's headline table: one row per model and direction, with its sample sheet."""
-    rows = ["| model | direction | L1 ↓ (identity) | SSIM ↑ (identity) | recognised as target ↑ | samples |",
+    """The README's headline table: one row per model and direction, with its sample sheet. The number in
+    brackets is the baseline each protocol measures against: the input unchanged (identity) for a
+    translation, the nearest training font for a few-shot model."""
+    rows = ["| model | task | L1 ↓ (baseline) | SSIM ↑ (baseline) | recognised as target ↑ | samples |",
             "|---|---|---|---|---|---|"]
     for name, metrics in tables.items():
         if metrics.get("is_oracle"):
             continue
+        sheet = f"[sheet](assets/models/{name}/samples.png)"
         for direction, r in metrics.get("directions", {}).items():
             m, i = r["model"], r["identity"]
             rows.append(f"| `{name}` | {direction} | {m['l1']:.4f} ({i['l1']:.4f}) | {m['ssim']:.4f} ({i['ssim']:.4f}) | "
-                        f"{_pct(m.get('target_share'))} | [sheet](assets/models/{name}/samples.png) |")
+                        f"{_pct(m.get('target_share'))} | {sheet} |")
+        if metrics.get("fewshot"):
+            f = metrics["fewshot"]
+            at = f["ks"][f"K={f['bar']['k']}"]
+            m, base = at["model"], at["nearest training font"]
+            rows.append(f"| `{name}` | glyph → unseen font, K = {f['bar']['k']} (baseline: nearest training font) | "
+                        f"{m['l1']:.4f} ({base['l1']:.4f}) | {m['ssim']:.4f} ({base['ssim']:.4f}) | "
+                        f"style retrieval top-1 {_pct(m['retrieval_top1'])} | {sheet} |")
+        if metrics.get("multimodal"):
+            m = metrics["multimodal"]
+            rows.append(f"| `{name}` | drawing → colour, random styles | – | – | realism {_pct(m['realism'])}, "
+                        f"style control {_pct(m['style_control'])} | {sheet} |")
     return "\n".join(rows)
 
 
