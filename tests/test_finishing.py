@@ -46,6 +46,37 @@ def test_training_pairs_are_aligned_crops_with_degraded_inputs():
     assert sum(c == 0 for c in changed) >= 1
 
 
+def test_real_model_outputs_pair_with_their_true_renders_in_aligned_crops(tmp_path):
+    """training.data.model_outputs writes a shipped model's outputs of training-split inputs beside a manifest
+    naming the true 256-px renders; FinishingPairs crops both at the same place (no synthetic degradation)."""
+    from training.data import model_outputs
+
+    data = tmp_path / "data"
+    for key, colour in (("1f600", (250, 200, 40)), ("2764", (220, 30, 40))):
+        (data / "emoji-64" / "noto-sketch" / "train").mkdir(parents=True, exist_ok=True)
+        (data / "emoji-256" / "noto" / "train").mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (64, 64), "white").save(data / "emoji-64" / "noto-sketch" / "train" / f"{key}.png")
+        Image.new("RGB", (256, 256), colour).save(data / "emoji-256" / "noto" / "train" / f"{key}.png")
+    Image.new("RGB", (64, 64), "white").save(data / "emoji-64" / "noto-sketch" / "train" / "no-target.png")
+    out = tmp_path / "outputs"
+    manifest = model_outputs.write(["pix2pix-sketch2emoji"], out, data=data)
+    assert manifest["pix2pix-sketch2emoji-a2b"]["images"] == 2  # an input without a true render is skipped
+    pairs = model_outputs.pairs(out)
+    assert sorted(p.name for p, _ in pairs) == ["1f600.png", "2764.png"]
+    assert all(t == data / "emoji-256" / "noto" / "train" / p.name for p, t in pairs)
+    dataset = train_finishing.FinishingPairs([], [f"{FONTS}/DejaVuSans.ttf"], crop=16, epoch_size=4,
+                                             model_pairs=pairs, model_share=1.0)
+    torch.manual_seed(0)
+    small, target = dataset[0]
+    assert small.shape == (3, 16, 16) and target.shape == (3, 64, 64)
+    stored = {p.name: (train_finishing.to_tensor(Image.open(p)), train_finishing.to_tensor(Image.open(t))) for p, t in pairs}
+    # the crop is a window of one pair's output, and its target is the matching true render (a flat colour)
+    assert any(target.flatten(1).std(1).max() < 1e-3 and (target[:, 0, 0] - whole_target[:, 0, 0]).abs().max() < 1e-3
+               and any(torch.equal(small, whole[:, y:y + 16, x:x + 16]) or torch.equal(small, whole.flip(2)[:, y:y + 16, x:x + 16])
+                       for y in range(49) for x in range(49))
+               for whole, whole_target in stored.values())
+
+
 def test_glyphs_render_dark_on_white_and_centred():
     image = train_finishing.render_glyph(f"{FONTS}/DejaVuSans.ttf", "H", 64)
     gray = torch.from_numpy(__import__("numpy").asarray(image.convert("L"), dtype="float32"))

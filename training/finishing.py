@@ -14,6 +14,10 @@ image): blur, colour gain and offset, low-frequency colour mottling, a period-2 
 strided upsampling), pixel noise, a sub-pixel shift (the output is not where the target is); a fifth of
 the inputs stay clean, so real renders are not harmed. The loss is L1 on the 256-px image.
 
+Real GAN outputs can be mixed in (`--model-outputs`, written by `python -m training.data.model_outputs`):
+each shipped model's 64-px output of a training-split input with the true 256-px render of its target, no
+synthetic degradation; `--model-share` of the samples come from them.
+
 Training works on random crops (a 48-px input crop, its 192-px target) aligned to the 4x grid, so a batch
 of 16 costs what 9 whole images would; the network is fully convolutional.
 """
@@ -30,6 +34,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 from training.common import Run, add_common_args, data_version, parse_args
+from training.data import model_outputs
 from training.data.folders import list_images
 from translator.finishing import Finisher
 
@@ -113,12 +118,14 @@ class FinishingPairs(torch.utils.data.Dataset):
     """(degraded 64-px-scale crop, clean 4x crop) pairs from 256-px emoji renders and rendered glyphs."""
 
     def __init__(self, emoji_files: list[Path], fonts: list[str], crop: int = 48, glyph_share: float = 0.25,
-                 epoch_size: int = 100_000, scale: int = 4, texture: float = 0.0):
+                 epoch_size: int = 100_000, scale: int = 4, texture: float = 0.0,
+                 model_pairs: list[tuple[Path, Path]] = (), model_share: float = 0.0):
         if not emoji_files and not fonts:
             raise SystemExit("no training images: build data/emoji-256 (see the module docstring) or pass --fonts")
         self.emoji_files, self.fonts = emoji_files, fonts
         self.crop, self.glyph_share, self.epoch_size, self.scale = crop, glyph_share, epoch_size, scale
         self.texture = texture
+        self.model_pairs, self.model_share = list(model_pairs), model_share if model_pairs else 0.0
 
     def __len__(self) -> int:
         return self.epoch_size
@@ -126,6 +133,11 @@ class FinishingPairs(torch.utils.data.Dataset):
     def __getitem__(self, index: int):
         rng = random.Random(torch.randint(0, 2 ** 31, ()).item())  # follows torch's seed (and workers')
         size = 64 * self.scale
+        if rng.random() < self.model_share:  # a real model output and the true render of its target
+            small_path, target_path = rng.choice(self.model_pairs)
+            small = to_tensor(Image.open(small_path))
+            target = to_tensor(Image.open(target_path).convert("RGB").resize((size, size), Image.Resampling.LANCZOS))
+            return self.aligned_crops(small, target, rng)
         if self.fonts and (not self.emoji_files or rng.random() < self.glyph_share):
             image = render_glyph(rng.choice(self.fonts), rng.choice(GLYPHS), size, rng)
         else:
@@ -133,13 +145,17 @@ class FinishingPairs(torch.utils.data.Dataset):
             if image.size != (size, size):
                 image = image.resize((size, size), Image.Resampling.LANCZOS)
         target = to_tensor(image)
+        return self.aligned_crops(degrade(shrink(target, self.scale, rng), rng, self.texture), target, rng)
+
+    def aligned_crops(self, small: torch.Tensor, target: torch.Tensor, rng: random.Random):
+        """The same random flip and crop of a 64-px input and its 4x target (offsets on the 64-px grid)."""
         if rng.random() < 0.5:
-            target = target.flip(2)
-        cells = 64 - self.crop  # crop offsets on the 64-px grid, so input and target stay aligned
+            small, target = small.flip(2), target.flip(2)
+        cells = 64 - self.crop
         left, top = rng.randint(0, cells), rng.randint(0, cells)
         s = self.scale
-        target = target[:, top * s:(top + self.crop) * s, left * s:(left + self.crop) * s]
-        return degrade(shrink(target, s, rng), rng, self.texture), target
+        return (small[:, top:top + self.crop, left:left + self.crop],
+                target[:, top * s:(top + self.crop) * s, left * s:(left + self.crop) * s])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -151,6 +167,10 @@ def main(argv: list[str] | None = None) -> None:
     data.add_argument("--crop", type=int, default=48, help="input crop side on the 64-px grid")
     data.add_argument("--texture", type=float, default=0.0,
                       help="probability of strong fine colour texture in the degraded input (see degrade)")
+    data.add_argument("--model-outputs", type=Path,
+                      help="real model outputs paired with true renders (training.data.model_outputs)")
+    data.add_argument("--model-share", type=float, default=0.5,
+                      help="with --model-outputs: the share of training samples taken from them")
     net = parser.add_argument_group("network")
     net.add_argument("--width", type=int, default=32)
     net.add_argument("--n-layers", type=int, default=4)
@@ -162,7 +182,9 @@ def main(argv: list[str] | None = None) -> None:
     emoji_files = [f for style in args.styles for f in list_images(args.emoji / style / "train")] \
         if args.emoji.is_dir() else []
     fonts = sorted(str(p) for p in Path(args.fonts).glob("*.ttf")) if args.fonts else []
-    dataset = FinishingPairs(emoji_files, fonts, crop=args.crop, texture=args.texture)
+    model_pairs = model_outputs.pairs(args.model_outputs) if args.model_outputs else []
+    dataset = FinishingPairs(emoji_files, fonts, crop=args.crop, texture=args.texture, model_pairs=model_pairs,
+                             model_share=args.model_share)
     model = Finisher(width=args.width, n_layers=args.n_layers).to(run.device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     model, opt = run.accelerator.prepare(model, opt)
@@ -191,10 +213,10 @@ def main(argv: list[str] | None = None) -> None:
     run.bar.close()
     run.save_checkpoint()
     if run.is_main:
-        export(run, model, args, emoji_files, fonts)
+        export(run, model, args, emoji_files, fonts, model_pairs)
 
 
-def export(run: Run, model, args, emoji_files, fonts) -> Path:
+def export(run: Run, model, args, emoji_files, fonts, model_pairs=()) -> Path:
     """fp16 config.json + model.safetensors + training.json (the card is written by training.finishing_measure)."""
     folder = run.out / "export"
     folder.mkdir(parents=True, exist_ok=True)
@@ -206,6 +228,9 @@ def export(run: Run, model, args, emoji_files, fonts) -> Path:
     info = {"name": "finisher-x4", "command": run.command, "sessions": run.commands, "steps": run.step,
             "wall_seconds": round(run.wall_seconds), "batch_size": args.batch_size, "crop": args.crop,
             "texture": args.texture,
+            "model_outputs": ({"folder": str(args.model_outputs), "pairs": len(model_pairs), "share": args.model_share,
+                               "made_by": json.loads((args.model_outputs / "manifest.json").read_text())}
+                              if args.model_outputs else None),
             "device": run.device.type, "seed": args.seed, "ema": args.ema, "torch": torch.__version__,
             "emoji": {"folder": str(args.emoji), "styles": args.styles, "images": len(emoji_files),
                       **(data_version(args.emoji) if args.emoji.is_dir() else {})},
