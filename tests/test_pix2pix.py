@@ -96,6 +96,35 @@ def test_sketch_pairs_and_written_drawings(tmp_path):
     assert Image.open(out / "test" / "1f600.png").size == (64, 64)
 
 
+def test_drawings_can_come_from_another_vendors_outline_while_the_target_stays(tmp_path):
+    """--outlines-from: with outline_share 1 every drawing is the other folder's shape (a square here) and the
+    target is still the colour image (a disc); a file the other folder lacks falls back to its own outline."""
+    for folder in ("noto", "square"):
+        (tmp_path / folder).mkdir()
+    disc = Image.new("RGB", (64, 64), "white")
+    ImageDraw.Draw(disc).ellipse((10, 10, 54, 54), fill=(250, 200, 30))
+    square = Image.new("RGB", (64, 64), "white")
+    ImageDraw.Draw(square).rectangle((6, 6, 58, 58), fill=(20, 120, 220))
+    disc.save(tmp_path / "noto" / "1f600.png")
+    disc.save(tmp_path / "noto" / "2764.png")
+    square.save(tmp_path / "square" / "1f600.png")
+    torch.manual_seed(0)
+    pairs = SketchPairs(tmp_path / "noto", 64, outline_folders=[tmp_path / "square"], outline_share=1.0)
+    names = [p.name for p in pairs.colors.files]
+    for _ in range(4):
+        pair = pairs[names.index("1f600.png")]
+        ink = (pair["a"][0] < 0).nonzero().float()
+        # the square's outline reaches its corners (about 26 px from the centre on both axes); a disc's does not
+        assert ((ink - 31.5).abs().min(1).values > 20).any(), "the drawing is the square's outline"
+        colour = (pair["b"] + 1) / 2
+        assert (colour[:, 32, 32] - torch.tensor([250, 200, 30]) / 255).abs().max() < 0.05, "the target is the disc"
+        assert (colour[:, 1:4, 1:4] > 0.95).all(), "the disc's corners stay white"
+        own = pairs[names.index("2764.png")]
+        assert not ((((own["a"][0] < 0).nonzero().float() - 31.5).abs().min(1).values > 24).any())
+    no_outlines = SketchPairs(tmp_path / "noto", 64)  # without other folders: the drawing is the target's own
+    assert no_outlines.outline_share == 0
+
+
 def test_sketch_input_is_cut_to_the_drawing_and_keeps_thin_strokes(tmp_path):
     folder, _ = tiny_pix2pix_dir(tmp_path, input_kind="sketch")
     t = translator.load(str(folder), warm_up=False)
@@ -117,13 +146,21 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         x, y = rng.integers(4, 20, 2)
         ImageDraw.Draw(image).ellipse((int(x), int(y), int(x) + 40, int(y) + 40), fill=(250, 200, 30))
         image.save(color / f"{i}.png")
-    for variant, extra in (("gan", ["--set", "diff_augment=color,translation,cutout"]), ("l1", ["--lambda-gan", "0"])):
+    other = tmp_path / "emoji" / "twemoji" / "train"  # another vendor's renderings, under the same names
+    other.mkdir(parents=True)
+    for i in range(4):
+        image = Image.new("RGB", (64, 64), "white")
+        ImageDraw.Draw(image).rectangle((10, 10, 50, 50), fill=(40, 120, 220))
+        image.save(other / f"{i}.png")
+    for variant, extra in (("gan", ["--set", "diff_augment=color,translation,cutout", "--outlines-from", str(other)]),
+                           ("l1", ["--lambda-gan", "0"])):
         out = tmp_path / variant
         train_pix2pix.main(["--sketch-from", str(color), "--out", str(out), "--image-size", "64", "--ngf", "4",
                             "--ndf", "4", "--steps", "3", "--log-every", "1", "--threads", "1", *extra])
         info = json.loads((out / "export" / "training.json").read_text())
         assert info["steps"] == 3 and info["losses"]["gan"] == ("vanilla" if variant == "gan" else "none")
         assert info["losses"].get("diff_augment") == ("color,translation,cutout" if variant == "gan" else None)
+        assert info.get("outlines_from") == ([str(other)] if variant == "gan" else None)
         t = translator.load(str(out / "export"), warm_up=False)
         assert t.config["input_kind"] == "sketch" and t.domains == ("noto-sketch", "noto")
         assert t.translate(ROOT / "assets/examples/pix2pix/hand-drawn-smiley.png").mode == "RGB"

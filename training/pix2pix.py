@@ -6,6 +6,8 @@
     python -m training.pix2pix --pairs DIR --out runs/p2p                              # A|B side-by-side images
     python -m training.pix2pix --recipe training/recipes/pix2pix-sketch2emoji.toml --out runs/p2p  # the shipped one
     python -m training.pix2pix ... --lambda-gan 0                                      # the L1-only ablation
+    python -m training.pix2pix --sketch-from data/emoji-64/noto/train \
+        --outlines-from data/emoji-64/twemoji/train data/emoji-64/fluent-flat/train ...  # drawings of other vendors' shapes
 
 Loss: the conditional GAN (vanilla, the discriminator sees input and output together) + 100 x L1 to the
 target; D step first, then G, as in the reference code. With --lambda-gan 0 there is no discriminator
@@ -40,6 +42,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     data = parser.add_argument_group("data (one of)")
     data.add_argument("--sketch-from", type=Path, help="colour images; drawings are made from them on the fly")
+    data.add_argument("--outlines-from", type=Path, nargs="+", default=[],
+                      help="with --sketch-from: other renderings of the same things under the same file names "
+                           "(other vendors' emoji); a share of the drawings is made from them (see SketchPairs)")
+    data.add_argument("--outline-share", type=float, default=0.5,
+                      help="with --outlines-from: the share of training drawings made from them")
     data.add_argument("--dataroot", type=Path, help="DATA/trainA, DATA/trainB with the same file names")
     data.add_argument("--train-a", type=Path, help="input images; with --train-b: the targets, paired by file name")
     data.add_argument("--train-b", type=Path)
@@ -81,8 +88,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def make_dataset(args, folder=None, augment=True, keep=None):
     """The training pairs, or (`folder`) held-out ones of the same kind for the sample grids."""
+    if args.outlines_from and not args.sketch_from:
+        raise SystemExit("--outlines-from goes with --sketch-from")
     if args.sketch_from:
-        return SketchPairs(folder or args.sketch_from, args.image_size, augment)
+        return SketchPairs(folder or args.sketch_from, args.image_size, augment,
+                           outline_folders=args.outlines_from if folder is None else (),
+                           outline_share=args.outline_share)
     if args.train_a:
         a, b = (folder / "A", folder / "B") if folder is not None else (args.train_a, args.train_b)
         return PairedDataset(a, b, args.image_size, augment, keep=keep)
@@ -162,6 +173,8 @@ def main(argv=None) -> Pix2Pix:
                                   "lambda_l1": args.lambda_l1,
                                   **({"diff_augment": args.diff_augment} if use_gan and args.diff_augment else {})},
                        "val_fraction": args.val_fraction,
+                       **({"outlines_from": [str(f) for f in args.outlines_from], "outline_share": args.outline_share}
+                          if sketch and args.outlines_from else {}),
                        **data_version(source)})
     return run.accelerator.unwrap_model(model)
 

@@ -55,24 +55,44 @@ def line_drawing(rgb: torch.Tensor, threshold: float = 0.12, width: int = 1, wob
 
 class SketchPairs(Dataset):
     """(drawing, colour emoji) pairs made on the fly from a folder of colour images; with `augment`,
-    every sample is a new random drawing of its emoji (and pairs share one random crop and flip)."""
+    every sample is a new random drawing of its emoji (and pairs share one random crop and flip).
 
-    def __init__(self, color_folder, size: int, augment: bool = True):
+    `outline_folders`: other renderings of the same things under the same file names (other vendors' emoji
+    of the same code points). With `augment`, a sample's drawing is made from one of them instead of the
+    target itself with probability `outline_share` (among the folders that have that file): the target
+    stays the colour image, so a drawing whose shapes differ from the target's (as a person's do) still
+    maps to it."""
+
+    def __init__(self, color_folder, size: int, augment: bool = True, outline_folders=(), outline_share: float = 0.5):
         self.colors = ImageFiles(color_folder, size)
         self.size, self.augment = size, augment
         self.geometry = random_geometry(size)
+        self.outlines = [ImageFiles(folder, size) for folder in outline_folders]
+        self.outline_index = [{p.name: j for j, p in enumerate(o.files)} for o in self.outlines]
+        self.outline_share = outline_share if self.outlines else 0.0
 
     def __len__(self) -> int:
         return len(self.colors)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         color = self.colors[i]
-        if self.augment:
-            color = self.geometry(color)
+        rng = None  # drawn from torch's generator (so it follows the seeding per worker), after the crop
+        source = color
+        if self.augment and self.outlines:
+            rng = random.Random(torch.randint(0, 2**31, ()).item())
+        if rng is not None and rng.random() < self.outline_share:
+            name = self.colors.files[i].name
+            others = [(o, index[name]) for o, index in zip(self.outlines, self.outline_index) if name in index]
+            if others:
+                outlines, j = rng.choice(others)
+                source = outlines[j]
+        if self.augment:  # one crop and flip for the drawing's source and the target
+            both = self.geometry(torch.cat([color, source]))
+            color, source = both[:3], both[3:]
         rgb = color.float() / 255
         if self.augment:
-            rng = random.Random(torch.randint(0, 2**31, ()).item())  # follows torch's seeding per worker
-            sketch = line_drawing(rgb, threshold=rng.uniform(0.08, 0.3), width=rng.choice([1, 1, 2, 2, 3]),
+            rng = rng or random.Random(torch.randint(0, 2**31, ()).item())
+            sketch = line_drawing(source.float() / 255, threshold=rng.uniform(0.08, 0.3), width=rng.choice([1, 1, 2, 2, 3]),
                                   wobble=rng.uniform(0.0, 0.6), gaps=rng.randint(0, 4), rng=rng)
         else:
             sketch = line_drawing(rgb)
