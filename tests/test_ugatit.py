@@ -3,6 +3,8 @@ against an independent recomputation), rho kept in [0, 1], and a trainer that ru
 what the core loads, discriminators included."""
 import json
 
+import pytest
+
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -80,3 +82,28 @@ def test_trainer_runs_resumes_keeps_rho_in_range_and_exports_the_discriminators(
     t = translator.load(str(out / "export"), "ugatit")
     assert any(k.startswith("d_global_a.") for k in t.model.state_dict())
     assert t.attention(tmp_path / "data" / "testA" / "000.png").local_attention.mode == "RGB"
+
+
+def test_sizes_the_networks_cannot_take_are_refused_at_construction():
+    with pytest.raises(ValueError, match="multiple of 4"):
+        UGATIT(image_size=30, ngf=4, n_blocks=1, ndf=4, n_layers_global=4, n_layers_local=3)
+    with pytest.raises(ValueError, match="n_layers_global = 7 does not fit 64-px images .*at most 6"):
+        UGATIT(image_size=64, ngf=4, n_blocks=1, ndf=4)  # the official 7-layer global discriminator
+    with pytest.raises(ValueError, match="n_layers_local = 2"):
+        UGATIT(image_size=64, ngf=4, n_blocks=1, ndf=4, n_layers_global=6, n_layers_local=2)
+    model = UGATIT(image_size=64, ngf=4, n_blocks=1, ndf=4, n_layers_global=6, n_layers_local=3).eval()
+    with torch.no_grad():  # the largest accepted depth runs
+        assert model.d_global_a(torch.zeros(1, 3, 64, 64))[0].shape[-1] >= 1
+    with pytest.raises(ValueError, match="direction must be"):
+        model.generator("ab")
+
+
+def test_opacity_must_be_a_number_from_0_to_1(tmp_path):
+    from translator.errors import OptionsError
+
+    t = translator.load(str(export(tiny_ugatit(), tmp_path / "m")), "ugatit", allow_local=True)
+    image = Image.new("RGB", (40, 30), (200, 60, 60))
+    for bad in (None, "0.5", float("nan"), 1.5, -0.1, True):
+        with pytest.raises(OptionsError, match="opacity"):
+            t.attention(image, opacity=bad)
+    assert t.attention(image, opacity=0).translation.size == (256, 192)  # shown at display size

@@ -34,6 +34,7 @@ from torch import nn
 
 from . import images
 from .base import Family, HubModel, Output, Tab, Translator
+from .errors import OptionsError
 from .layers import ConvNormAct, ResBlock, spectral
 from .options import check_options
 from .registry import register
@@ -324,6 +325,13 @@ class UGATIT(HubModel):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if image_size % 4:  # two stride-2 downsamplings, undone exactly by two x2 upsamplings
+            raise ValueError(f"image_size must be a multiple of 4, got {image_size}")
+        for name, n_layers in (("n_layers_global", n_layers_global), ("n_layers_local", n_layers_local)):
+            # n_layers - 2 halvings, then two 4x4 convs with reflection padding 1: at least 3 x 3 must be left
+            if n_layers < 3 or image_size >> (n_layers - 2) < 3:
+                raise ValueError(f"{name} = {n_layers} does not fit {image_size}-px images (at least 3 layers, and "
+                                 f"at most {max(3, (image_size // 3).bit_length() + 1)} at this size)")
         if variant != "tf" and rho_smoothing:
             raise ValueError("rho_smoothing is the TF variant's (variant='tf')")
         if variant == "tf":
@@ -342,9 +350,13 @@ class UGATIT(HubModel):
         self.d_global_b, self.d_local_b = discriminator(n_layers_global), discriminator(n_layers_local)
 
     def generator(self, direction: str) -> Generator | TFGenerator:
+        if direction not in ("a2b", "b2a"):
+            raise ValueError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
         return self.gen_ab if direction == "a2b" else self.gen_ba
 
     def discriminators(self, domain: str) -> tuple[nn.Module, nn.Module]:
+        if domain not in ("a", "b"):
+            raise ValueError(f"domain must be 'a' or 'b', got {domain!r}")
         return (self.d_global_a, self.d_local_a) if domain == "a" else (self.d_global_b, self.d_local_b)
 
     def forward(self, x: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
@@ -393,6 +405,8 @@ class UGATITTranslator(Translator):
         """`tiled=True`: the translation at the input's own size, in tiles (see `translate`); the heatmaps and
         the classifier stay those of the whole image at the model size (and are overlaid on its translation)."""
         self.check_direction(direction)
+        if isinstance(opacity, bool) or not isinstance(opacity, (int, float)) or not 0 <= opacity <= 1:
+            raise OptionsError(f"opacity must be a number from 0 to 1, got {opacity!r}.")
         native = self.prepare_native(image) if check_options(self, options).get("tiled") else None
         x, layout = self.prepare(image)
         maps = self._timed(self.heatmaps, x, direction)
