@@ -392,9 +392,9 @@ class FamilyTab:
                                                 height=160 if spec.small else 420, elem_id=f"{family.name}-{spec.field}"))
                     else:
                         outputs.append(gr.Markdown(label=spec.field, elem_id=f"{family.name}-{spec.field}"))
-                # the optional finishing stage (translator/finishing.py), off by default: it sharpens clean
-                # renders far better than bicubic, but did not beat bicubic on every model's output (its card)
-                finish = gr.Checkbox(False, label="Finish at 4× for display (experimental)", visible=t.finishing is not None,
+                # the finishing stage (translator/finishing.py), on by default since it beat bicubic on every
+                # held-out set, models' outputs included (its card); the raw output is one click away
+                finish = gr.Checkbox(True, label="Finish at 4× for display", visible=t.finishing is not None,
                                      info="A small network that enlarges and cleans the model's "
                                           f"{t.image_size}-px output; off shows the raw output, enlarged.",
                                      elem_id=f"{family.name}-finish")
@@ -423,7 +423,7 @@ class FamilyTab:
         shared_names = (["direction"] if two_way else []) + ["model"] + option_names + ["text"] * len(texts) + ["finish"]
         # an API call may leave out everything but the image: the model's first direction, the tab's model,
         # and each option "not given"
-        defaults = {"direction": t.directions[0], "model": self.default_model, "finish": False, "text": "",
+        defaults = {"direction": t.directions[0], "model": self.default_model, "finish": True, "text": "",
                     **{n: (False if n in ("sample", "tiled") else None) for n in option_names}}
         all_outputs = outputs + [compare, info]
 

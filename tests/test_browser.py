@@ -194,11 +194,13 @@ def test_an_error_is_a_message_that_does_not_cover_the_last_result(page):
 def test_the_finishing_switch_reruns_and_fills_the_raw_vs_finished_slider(page):
     page.locator("#cyclegan-examples button, #cyclegan-examples tbody tr").first.click()
     assert wait_for(lambda: has_image(page, "cyclegan-translation") and " ms" in info_text(page, "cyclegan"))
-    raw = page.locator("#cyclegan-translation img").get_attribute("src")
-    assert "finished" not in info_text(page, "cyclegan")  # off by default
-    page.locator("#cyclegan-finish input[type=checkbox]").check()  # it re-runs by itself
-    assert wait_for(lambda: "finished ×4" in info_text(page, "cyclegan")
-                    and page.locator("#cyclegan-translation img").get_attribute("src") != raw)
+    assert wait_for(lambda: "finished ×4" in info_text(page, "cyclegan"))  # on by default
+    finished = page.locator("#cyclegan-translation img").get_attribute("src")
+    page.locator("#cyclegan-finish input[type=checkbox]").uncheck()  # it re-runs by itself: the raw output
+    assert wait_for(lambda: "finished" not in info_text(page, "cyclegan")
+                    and page.locator("#cyclegan-translation img").get_attribute("src") != finished)
+    page.locator("#cyclegan-finish input[type=checkbox]").check()
+    assert wait_for(lambda: "finished ×4" in info_text(page, "cyclegan"))
     page.get_by_text("Raw model output ↔ finished").first.click()
     assert wait_for(lambda: page.locator("#cyclegan-compare img").count() >= 2)
     shot(page, "cyclegan-finished")

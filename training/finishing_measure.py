@@ -157,7 +157,7 @@ Turns a 64-px model output (emoji, glyphs) into a clean 256-px image for display
 learned correction ({sum(p.numel() for p in Finisher(**_config(folder)).parameters()):,} parameters, 3x3
 convolutions at 64 px and a x4 pixel shuffle). Trained on vector emoji (Noto, Twemoji, Fluent flat and
 high contrast, with skin tones) and DejaVu glyphs rendered at 256 px, their 64-px versions degraded as
-GAN outputs are (blur, colour shifts, mottling, checkerboard, noise, sub-pixel shifts). See
+GAN outputs are (blur, colour shifts, mottling, checkerboard, noise, sub-pixel shifts){real_outputs(info)}. See
 `translator/finishing.py` and `training/finishing.py`.
 
 Every family's metrics are computed on its raw output; this stage is measured on its own here.
@@ -192,6 +192,17 @@ Weights: Apache-2.0. Training images: Noto Emoji (Apache-2.0), Twemoji (CC-BY-4.
 contributors), Fluent Emoji (MIT, Microsoft), DejaVu fonts (Bitstream Vera licence).
 """
     (folder / "README.md").write_text(card)
+
+
+def real_outputs(info: dict) -> str:
+    """The card's line on real model outputs in the training data, when there were any."""
+    used = info.get("model_outputs")
+    if not used:
+        return ""
+    made = ", ".join(f"{v['model']} {v['direction']}" for v in used.get("made_by", {}).values())
+    return (f"; and, for {used['share']:.0%} of the samples, real outputs of the shipped models on training-split "
+            f"inputs ({used['pairs']:,} images: {made}; `training.data.model_outputs`) paired with the true "
+            "256-px render of their target")
 
 
 def verdict(metrics: dict) -> str:

@@ -61,7 +61,7 @@ def write_model_card(folder: Path) -> Path:
                  "output (at its own size, pixels enlarged as they are), the nearest training font's glyph (the "
                  "baseline) and the true glyph:" if family.evaluation == "fewshot" else
                  "Fixed held-out inputs, the model's raw output (at its own size, pixels enlarged as they are), the "
-                 "output of the optional x4 finishing stage (*: off by default, see assets/finishing/finisher-x4) "
+                 "output of the x4 finishing stage the app shows (see assets/finishing/finisher-x4) "
                  "and the true target, then the app's examples:")
         lines += ["## What it does", "", shown, "", "![sample sheet](samples.png)", ""]
     lines += ["## Network", "", "| setting | value |", "|---|---|"]
