@@ -175,3 +175,43 @@ def test_a_missing_finisher_leaves_models_usable(monkeypatch, tmp_path):
     with pytest.warns(UserWarning, match="No finishing stage"):
         t = translator.load("cyclegan-noto2twemoji", finishing=True)
     assert t.finishing is None and t.translate(Image.new("RGB", (64, 64), "white")).size == (256, 256)
+
+
+def test_the_shipped_stage_is_on_in_the_app_because_its_numbers_met_the_rule():
+    """The app turns the stage on by default only on the strength of its card: better than bicubic on PSNR and
+    SSIM on every held-out set, each shipped model's outputs among them, within 15 ms."""
+    metrics = json.loads((ROOT / "assets/finishing/finisher-x4/metrics.json").read_text())
+    assert all(m["finisher"][k] > m["bicubic"][k] for m in metrics["sets"].values() for k in ("psnr", "ssim"))
+    assert metrics["latency"]["median_ms"]["finisher"] <= 15
+    for name in translator.list_models():
+        if translator.load(name).image_size * 4 <= 512:  # the models the stage applies to
+            assert any(s.startswith(f"{name} ") for s in metrics["sets"]), f"{name}'s outputs were not measured"
+    import inspect
+
+    import app
+    assert "gr.Checkbox(True, label=\"Finish at 4×" in inspect.getsource(app.FamilyTab.build)
+
+
+def test_a_few_shot_glyph_model_is_measured_on_unseen_fonts_against_their_true_glyphs(tmp_path):
+    """finishing_measure's set for a FUNIT model: K = 5 references of each unseen font, the content in the base
+    font, the truth the font's own 256-px glyph (here a stand-in 'font' that is the bundled DejaVu Sans)."""
+    import shutil
+
+    from test_funit import tiny_funit
+    from training import finishing_measure
+    from translator.funit import render_glyph as layout_glyph
+
+    (tmp_path / "fonts").mkdir()
+    (tmp_path / "fonts" / "manifest.json").write_text(json.dumps({"fonts": [
+        {"id": "pkg__Sans__0", "split": "unseen", "package": "pkg", "file": "DejaVuSans.ttf"},
+        {"id": "pkg__Other__0", "split": "train", "package": "pkg", "file": "DejaVuSans.ttf"}]}))
+    (tmp_path / "debs" / "root" / "pkg").mkdir(parents=True)
+    shutil.copy(f"{FONTS}/DejaVuSans.ttf", tmp_path / "debs" / "root" / "pkg" / "DejaVuSans.ttf")
+    from conftest import export
+    t = translator.load(str(export(tiny_funit(), tmp_path / "tiny-funit")), "funit", allow_local=True, warm_up=False)
+    keys, small, large = finishing_measure.fewshot_set(t, tmp_path / "fonts", tmp_path / "debs")
+    chars = finishing_measure.FEWSHOT_CONTENT
+    assert keys == [f"pkg__Sans__0-{c}" for c in chars]  # the unseen font only
+    assert small.shape == (len(chars), 3, t.image_size, t.image_size) and large.shape == (len(chars), 3, 256, 256)
+    assert torch.equal(large[0], train_finishing.to_tensor(layout_glyph(chars[0], tmp_path / "debs/root/pkg/DejaVuSans.ttf", 256)))
+

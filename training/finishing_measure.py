@@ -6,7 +6,8 @@ Inputs, all held out from the finisher's training (test code points of the emoji
 Liberation faces, a family never rendered in training):
   - real 64-px renders (data/emoji-64/<style>/test, rendered at 64 px by the same builder), and glyphs
     rendered at 256 px and shrunk to 64 (see glyph_set);
-  - every shipped 64-px model's outputs on its test inputs, scored against the true 256-px render of the
+  - every shipped 64-px model's outputs on its test inputs (a few-shot glyph model: K = 5 references of unseen
+    fonts, fewshot_set), scored against the true 256-px render of the
     target (the translation's own errors are in both columns; what differs is what finishing adds).
 For each: PSNR and SSIM of bicubic, of Lanczos (what the app did before this stage), and of the finisher.
 Cost: median milliseconds per 64-px image on 2 threads, batch 1, after warm-up.
@@ -80,12 +81,40 @@ def score(finisher: Finisher, small: torch.Tensor, large: torch.Tensor) -> dict:
     return results
 
 
-def model_sets(data64: Path, data256: Path) -> dict[str, tuple[list[str], torch.Tensor, torch.Tensor]]:
+FEWSHOT_CONTENT, FEWSHOT_REFERENCES, FEWSHOT_FONTS = "HbxQ3", "AgRek", 40
+
+
+def fewshot_set(t, fonts_data: Path, debs: Path) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """A few-shot glyph model's outputs for unseen fonts: the content characters drawn in the app's base font,
+    K = 5 references of other characters of the font; the truth is the font's own 256-px glyph. Every glyph is
+    rendered once at 256 px and box-shrunk to the model's size (as glyph_set does, so nothing is misaligned)."""
+    from translator.funit import render_glyph as layout_glyph
+
+    manifest = json.loads((fonts_data / "manifest.json").read_text())
+    unseen = [f for f in manifest["fonts"] if f["split"] == "unseen"][:FEWSHOT_FONTS]
+    shrink = lambda image: F.interpolate(to_tensor(image)[None], size=t.image_size, mode="area")[0]  # noqa: E731
+    content = torch.stack([shrink(layout_glyph(c, None, 256)) for c in FEWSHOT_CONTENT])
+    keys, outs, large = [], [], []
+    for font in unseen:
+        path = debs / "root" / font["package"] / font["file"]
+        references = torch.stack([shrink(layout_glyph(c, path, 256)) for c in FEWSHOT_REFERENCES])
+        with torch.inference_mode():
+            outs.append(t.translate_tensor(content, references=references).clamp(-1, 1))
+        large += [to_tensor(layout_glyph(c, path, 256)) for c in FEWSHOT_CONTENT]
+        keys += [f"{font['id']}-{c}" for c in FEWSHOT_CONTENT]
+    return keys, torch.cat(outs), torch.stack(large)
+
+
+def model_sets(data64: Path, data256: Path, fonts_data: Path = Path("data/fonts-64"),
+               debs: Path = Path("data/font-debs")) -> dict[str, tuple[list[str], torch.Tensor, torch.Tensor]]:
     """Each shipped 64-px model's outputs on its test inputs, with the true 256-px render of the target."""
     sets = {}
     for name in translator.list_models():
         t = translator.load(name, warm_up=False, device="cpu")
         if t.image_size != 64:
+            continue
+        if t.family_name == "funit":
+            sets[f"{name} base font → {FEWSHOT_FONTS} unseen fonts, K = 5 (model output)"] = fewshot_set(t, fonts_data, debs)
             continue
         for direction in t.directions:
             source, target = t.domains if direction == "a2b" else reversed(t.domains)
