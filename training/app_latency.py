@@ -38,7 +38,7 @@ BAR_MS = 30.0
 
 # The app process: measures the model in-process, then serves the app and an echo app, prints one JSON line.
 CHILD = r"""
-import json, shutil, statistics, sys, tempfile, time
+import json, shutil, sys, tempfile
 from pathlib import Path
 import torch
 torch.set_num_threads({threads})
@@ -46,13 +46,8 @@ import gradio as gr
 import app, translator
 spec = json.loads(sys.argv[1])
 
-def median_ms(fn, runs):
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(runs):
-        s = time.perf_counter(); fn(); times.append((time.perf_counter() - s) * 1000)
-    return statistics.median(times)
+from training.benchmark import median_ms as timings
+median_ms = lambda fn, runs: timings(fn, runs)[0]  # noqa: E731
 
 model_ms = {{}}
 with translator.raw_output():

@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
-import json, resource, statistics, sys, time
+import json, resource, sys, time
 start = time.perf_counter()
 import torch
 torch.set_num_threads({threads})
@@ -38,13 +39,7 @@ t0 = time.perf_counter()
 t = translator.load({name!r}, device="cpu")
 loaded = time.perf_counter() - t0
 x = torch.rand(1, 3, t.image_size, t.image_size) * 2 - 1
-def median_ms(fn, runs):
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(runs):
-        s = time.perf_counter(); fn(); times.append((time.perf_counter() - s) * 1000)
-    return statistics.median(times), min(times), max(times)
+from training.benchmark import median_ms
 with torch.inference_mode():
     model = median_ms(lambda: t.translate_tensor(x, t.directions[0]), {runs})
 Image.new("RGBA", (512, 384), (255, 200, 0, 255)).save({image!r})
@@ -53,6 +48,18 @@ print(json.dumps({{"import_s": imported, "load_s": loaded, "model_ms": model, "p
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "image_size": t.image_size, "source": t.provenance.source}}))
 """
+
+
+def median_ms(fn, runs: int, warm_up: int = 3) -> tuple[float, float, float]:
+    """(median, min, max) milliseconds of `runs` calls of fn, after `warm_up` calls not counted."""
+    for _ in range(warm_up):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), min(times), max(times)
 
 
 def free_port() -> int:
