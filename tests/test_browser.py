@@ -206,6 +206,33 @@ def test_the_finishing_switch_reruns_and_fills_the_raw_vs_finished_slider(page):
     shot(page, "cyclegan-finished")
 
 
+def test_shipped_funit_writes_the_same_word_differently_for_each_examples_font(page):
+    """The real FUNIT, as a visitor meets it: an example fills the references and the word and translates;
+    with another font's references, the same word comes back different (the style follows the references)."""
+    import translator
+
+    if "funit-fonts" not in translator.list_models():
+        pytest.skip("no FUNIT model is shipped")
+    open_tab(page, "FUNIT")
+    examples = page.locator("#funit-examples button, #funit-examples tbody tr")
+    word = page.locator("#funit-text textarea, #funit-text input").first
+    assert wait_for(lambda: examples.count() >= 2, SLOW)
+    examples.nth(0).click()
+    assert wait_for(lambda: loaded(page, "funit-translation") and "K = 5" in page.locator("#funit-summary").inner_text(), SLOW)
+    first_word, first = word.input_value(), page.locator("#funit-translation img").get_attribute("src")
+    size, first_pixels = pixels(page, "funit-translation")
+    assert size[0] > size[1], "the word comes back as one line"
+    shot(page, "funit-shipped-example")
+    examples.nth(1).click()  # another font (and its own word) ...
+    assert wait_for(lambda: page.locator("#funit-translation img").get_attribute("src") != first, SLOW)
+    second = page.locator("#funit-translation img").get_attribute("src")
+    word.fill(first_word)  # ... then the first example's word in it
+    assert wait_for(lambda: page.locator("#funit-translation img").get_attribute("src") not in (first, second), SLOW)
+    assert wait_for(lambda: pixels(page, "funit-translation") is not None, SLOW)
+    assert pixels(page, "funit-translation")[1] != first_pixels
+    shot(page, "funit-shipped-other-font")
+
+
 # --- the families with no shipped model yet (MUNIT, FUNIT, U-GAT-IT) -------------------------------------
 # Their tabs appear only for a model, so a second app is launched with tiny ones: each family's
 # `tiny_config` network, randomly initialised and exported as the trainers do (as test_app.py does).
