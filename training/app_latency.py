@@ -38,7 +38,7 @@ BAR_MS = 30.0
 
 # The app process: measures the model in-process, then serves the app and an echo app, prints one JSON line.
 CHILD = r"""
-import json, shutil, sys, tempfile
+import itertools, json, shutil, sys, tempfile
 from pathlib import Path
 import torch
 torch.set_num_threads({threads})
@@ -53,11 +53,8 @@ model_ms = {{}}
 with translator.raw_output():
     if spec.get("munit"):
         t = translator.load(spec["munit"], "munit", allow_local=True)
-        styles = t.sample_styles(spec["moves"], 0)
-        i = iter(range(10 ** 9))
-        model_ms["munit"] = median_ms(lambda: t.translate(spec["image"], style=styles[next(i) % len(styles)]),
-                                      spec["moves"])
-        style_dim = t.style_dim
+        styles = itertools.cycle(t.sample_styles(spec["moves"], 0))
+        model_ms["munit"] = median_ms(lambda: t.translate(spec["image"], style=next(styles)), spec["moves"])
     if spec.get("funit"):
         f = translator.load(spec["funit"], "funit", allow_local=True)
         model_ms["funit"] = median_ms(lambda: f.translate_text(spec["word"], references=spec["references"]),
@@ -161,18 +158,6 @@ def content_image(folder: Path) -> str:
     return str(path)
 
 
-def references(folder: Path, k: int = 5) -> list[str]:
-    """K glyphs of an unseen font from the font builder's data, else of the bundled base font."""
-    from translator.funit import render_glyph
-
-    paths = []
-    for i, char in enumerate("AbgRw"[:k]):
-        path = folder / f"ref-{i}.png"
-        render_glyph(char, None, 128).save(path)
-        paths.append(str(path))
-    return paths
-
-
 def table(results: dict) -> str:
     rows = ["| action | median ms | p95 ms | model ms (in-process) | echo floor ms | bar |", "|---|---|---|---|---|---|"]
     if "munit_slider" in results:
@@ -199,10 +184,13 @@ def main(argv=None) -> None:
         parser.error("give --munit and/or --funit")
     import translator
     with tempfile.TemporaryDirectory() as tmp:
+        # the references: the five glyphs of the app's first FUNIT example (a font no model trained on)
+        references = next(iter(translator.hub.example_reference_sets("funit").values()))[0]
         spec = {"munit": args.munit, "funit": args.funit, "moves": max(5, args.moves), "word": WORD,
-                "image": content_image(Path(tmp)), "references": references(Path(tmp))}
-        if args.munit:
-            spec["style_values"] = translator.load(args.munit, "munit", allow_local=True).style_dim
+                "image": content_image(Path(tmp)), "references": references}
+        if args.munit:  # the slider count, read off the config (the app process loads the network)
+            config = translator.read_config(translator.hub.resolve(args.munit, allow_local=True).path)
+            spec["style_values"] = config["style_dim"]
         results = measure(spec, args.threads)
     results.update(machine=machine(), threads=args.threads, command="python -m training.app_latency " +
                    " ".join(argv if argv is not None else sys.argv[1:]))
