@@ -28,7 +28,6 @@ import json
 import random
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
@@ -37,6 +36,7 @@ from training.common import Run, add_common_args, data_version, parse_args
 from training.data import model_outputs
 from training.data.folders import list_images
 from translator.finishing import Finisher
+from translator.images import pil_to_tensor
 
 EMOJI_STYLES = ("noto", "twemoji", "fluent-flat", "fluent-hc")  # permissive licences only
 GLYPHS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789&?@%"
@@ -58,7 +58,8 @@ def render_glyph(font_path: str, char: str, size: int, rng: random.Random | None
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1
+    """RGB 3xHxW in [-1, 1] (the translator's conversion, without the batch dimension)."""
+    return pil_to_tensor(image)[0]
 
 
 def shrink(target: torch.Tensor, scale: int, rng: random.Random) -> torch.Tensor:

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import translator
+from training.data.model_outputs import translated_split
 from training.evaluate import draw_sheet, psnr, save_sheet, sheet_keys, ssim
 from training.finishing import HELD_OUT_FONTS, render_glyph, to_tensor
 from translator.finishing import Finisher
@@ -117,15 +118,12 @@ def model_sets(data64: Path, data256: Path, fonts_data: Path = Path("data/fonts-
             sets[f"{name} base font → {FEWSHOT_FONTS} unseen fonts, K = 5 (model output)"] = fewshot_set(t, fonts_data, debs)
             continue
         for direction in t.directions:
-            source, target = t.domains if direction == "a2b" else reversed(t.domains)
-            if not ((data64 / source / "test").is_dir() and (data256 / target / "test").is_dir()):
+            split = translated_split(t, direction, "test", data64, data256)
+            if split is None:
                 continue
-            keys = sorted(p.stem for p in (data64 / source / "test").glob("*.png") if (data256 / target / "test" / p.name).exists())
-            x = torch.stack([to_tensor(Image.open(data64 / source / "test" / f"{k}.png")) for k in keys])
-            with torch.inference_mode():
-                outs = torch.cat([t.translate_tensor(x[i:i + 32], direction) for i in range(0, len(x), 32)]).clamp(-1, 1)
-            large = torch.stack([to_tensor(Image.open(data256 / target / "test" / f"{k}.png")) for k in keys])
-            sets[f"{name} {source} → {target} (model output)"] = (keys, outs, large)
+            keys, outs, inputs, targets = split
+            large = torch.stack([to_tensor(Image.open(targets / f"{k}.png")) for k in keys])
+            sets[f"{name} {inputs.parent.name} → {targets.parent.name} (model output)"] = (keys, outs, large)
     return sets
 
 

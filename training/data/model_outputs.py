@@ -18,36 +18,47 @@ import json
 from pathlib import Path
 
 import torch
+from PIL import Image
 from tqdm import tqdm
 
 import translator
-from training.data.domains import DATA, load_folder
-from translator.images import tensor_to_pil
+from training.data.domains import DATA
+from translator.images import pil_to_tensor, tensor_to_pil
 
 
-def write(models: list[str], out: Path, data: Path = DATA, size: int = 64, target_size: int = 256,
-          batch: int = 64) -> dict:
+def translated_split(t, direction: str, split: str, data64: Path, data256: Path, batch: int = 32):
+    """One direction of a model over one split of the emoji data (64-px inputs, 256-px truths): (keys, the
+    model's outputs Nx3xSxS in [-1, 1], the input folder, the target folder) for the inputs whose target has
+    a render; None when either folder is missing. Shared by `write` (training split) and
+    training.finishing_measure (test split)."""
+    source, target = t.domains if direction == "a2b" else t.domains[::-1]
+    inputs, targets = data64 / source / split, data256 / target / split
+    if not (inputs.is_dir() and targets.is_dir()):
+        return None
+    keys = sorted(p.stem for p in inputs.glob("*.png") if (targets / p.name).exists())
+    x = torch.cat([pil_to_tensor(Image.open(inputs / f"{k}.png")) for k in keys])
+    with torch.inference_mode():
+        outs = torch.cat([t.translate_tensor(x[i:i + batch], direction)
+                          for i in tqdm(range(0, len(x), batch), desc=f"{t.name} {direction}", leave=False)])
+    return keys, outs.clamp(-1, 1), inputs, targets
+
+
+def write(models: list[str], out: Path, data: Path = DATA, size: int = 64, target_size: int = 256) -> dict:
     manifest = {}
     for name in models:
         t = translator.load(name, device="cpu")
         for direction in t.directions:
-            source, target = t.domains if direction == "a2b" else t.domains[::-1]
-            inputs, targets = data / f"emoji-{size}" / source / "train", data / f"emoji-{target_size}" / target / "train"
-            if not inputs.is_dir() or not targets.is_dir():
-                raise SystemExit(f"{name} {direction}: needs {inputs} and {targets} (training.data.emoji, "
-                                 f"training.data.sketch)")
-            keys, images = load_folder(inputs, t.image_size)
-            keep = [i for i, k in enumerate(keys) if (targets / f"{k}.png").exists()]
+            split = translated_split(t, direction, "train", data / f"emoji-{size}", data / f"emoji-{target_size}")
+            if split is None:
+                raise SystemExit(f"{name} {direction}: needs its training split at {size} and {target_size} px in "
+                                 f"{data} (training.data.emoji, training.data.sketch)")
+            keys, outputs, inputs, targets = split
             folder = out / f"{name}-{direction}"
             folder.mkdir(parents=True, exist_ok=True)
-            with torch.inference_mode():
-                for start in tqdm(range(0, len(keep), batch), desc=f"{name} {direction}"):
-                    index = keep[start:start + batch]
-                    outputs = t.translate_tensor(images[index], direction).clamp(-1, 1)
-                    for i, y in zip(index, outputs):
-                        tensor_to_pil(y).save(folder / f"{keys[i]}.png")
+            for key, y in zip(keys, outputs):
+                tensor_to_pil(y).save(folder / f"{key}.png")
             manifest[folder.name] = {"model": name, "direction": direction, "inputs": str(inputs),
-                                     "targets": str(targets), "images": len(keep)}
+                                     "targets": str(targets), "images": len(keys)}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
 
