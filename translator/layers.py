@@ -38,12 +38,15 @@ class LayerNorm(nn.Module):
         return (x - mean) / (std + self.eps) * self.gamma.view(1, -1, 1, 1) + self.beta.view(1, -1, 1, 1)
 
 
-def instance_layer_mix(x: torch.Tensor, rho: torch.Tensor, eps: float) -> torch.Tensor:
-    """rho * instance-normalised x + (1 - rho) * layer-normalised x, both with the unbiased variance
-    (U-GAT-IT's choice, kept so its official weights give its official outputs)."""
-    x_in = (x - x.mean((2, 3), keepdim=True)) / torch.sqrt(x.var((2, 3), keepdim=True) + eps)
-    x_ln = (x - x.mean((1, 2, 3), keepdim=True)) / torch.sqrt(x.var((1, 2, 3), keepdim=True) + eps)
-    rho = rho.clamp(0, 1)  # the paper clips rho to [0, 1]; clamping here keeps any state in range
+def instance_layer_mix(x: torch.Tensor, rho: torch.Tensor, eps: float, unbiased: bool = True,
+                       clamp: bool = True) -> torch.Tensor:
+    """rho * instance-normalised x + (1 - rho) * layer-normalised x. The official PyTorch U-GAT-IT uses the
+    unbiased variance and (the paper) rho clipped to [0, 1]; its TF code the biased variance (`tf.nn.moments`)
+    and rho as stored: `unbiased` and `clamp` select, so each one's weights give its own outputs."""
+    x_in = (x - x.mean((2, 3), keepdim=True)) / torch.sqrt(x.var((2, 3), unbiased=unbiased, keepdim=True) + eps)
+    x_ln = (x - x.mean((1, 2, 3), keepdim=True)) / torch.sqrt(x.var((1, 2, 3), unbiased=unbiased, keepdim=True) + eps)
+    if clamp:
+        rho = rho.clamp(0, 1)  # clamping here keeps any state in range
     return rho * x_in + (1 - rho) * x_ln
 
 

@@ -35,7 +35,7 @@ from torch import nn
 from . import images
 from .base import Family, HubModel, Output, Tab, Translator
 from .errors import OptionsError
-from .layers import ConvNormAct, ResBlock, spectral
+from .layers import ConvNormAct, ResBlock, instance_layer_mix, spectral
 from .options import check_options
 from .registry import register
 
@@ -153,13 +153,6 @@ class TFConv2d(nn.Conv2d):
         return super().forward(x)
 
 
-def tf_instance_layer_mix(x: torch.Tensor, rho: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """rho * instance-normalised x + (1 - rho) * layer-normalised x with the biased variance (`tf.nn.moments`)."""
-    x_in = (x - x.mean((2, 3), keepdim=True)) / torch.sqrt(x.var((2, 3), unbiased=False, keepdim=True) + eps)
-    x_ln = (x - x.mean((1, 2, 3), keepdim=True)) / torch.sqrt(x.var((1, 2, 3), unbiased=False, keepdim=True) + eps)
-    return rho * x_in + (1 - rho) * x_ln
-
-
 class TFLayerInstanceNorm(nn.Module):
     """`ops.layer_instance_norm` (the decoder's upsampling): rho (initialised 0), gamma, beta. rho is used as
     stored, as TF does (its trainer's constraint keeps it in [0, 1])."""
@@ -171,7 +164,7 @@ class TFLayerInstanceNorm(nn.Module):
         self.beta = nn.Parameter(torch.zeros(1, channels, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return tf_instance_layer_mix(x, self.rho) * self.gamma + self.beta
+        return instance_layer_mix(x, self.rho, 1e-5, unbiased=False, clamp=False) * self.gamma + self.beta
 
 
 class TFAdaLIN(nn.Module):
@@ -186,7 +179,7 @@ class TFAdaLIN(nn.Module):
     def forward(self, x: torch.Tensor, style: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         gamma, beta = style
         rho = (self.rho - self.smoothing).clamp(0, 1) if self.smoothing else self.rho
-        return tf_instance_layer_mix(x, rho) * gamma[:, :, None, None] + beta[:, :, None, None]
+        return instance_layer_mix(x, rho, 1e-5, unbiased=False, clamp=False) * gamma[:, :, None, None] + beta[:, :, None, None]
 
 
 class TFConvNormAct(nn.Module):
