@@ -221,6 +221,29 @@ def test_paired_and_class_folders(tmp_path, dataroot):
         list_images(tmp_path / "missing")
 
 
+def test_single_colour_images_are_left_out_of_unpaired_training(dataroot, tmp_path, capsys):
+    Image.new("RGB", (40, 40), "white").save(dataroot / "trainA" / "blank.png")
+    Image.new("RGB", (40, 40), (250, 250, 249)).save(dataroot / "trainA" / "almost-blank.png")  # within 2 levels
+    dataset = UnpairedDataset(dataroot / "trainA", dataroot / "trainB", 32)
+    assert sorted(dataset.a.blank) == ["almost-blank.png", "blank.png"] and len(dataset.a) == 6
+    assert not dataset.b.blank
+    assert all(not dataset.a.files[i].stem.endswith("blank") for i in range(len(dataset.a)))
+    assert dataset.a[5].float().std() > 0  # the cache lines up with the files that are kept
+    train_cyclegan.main(["--dataroot", str(dataroot), "--out", str(tmp_path / "run"), "--steps", "1", *TINY])
+    assert f"left out 2 single-colour image(s) of {dataroot / 'trainA'}" in capsys.readouterr().out
+    for path in (dataroot / "trainB").iterdir():
+        Image.new("RGB", (40, 40), "white").save(path)
+    with pytest.raises(FileNotFoundError, match="single colour"):
+        UnpairedDataset(dataroot / "trainA", dataroot / "trainB", 32)
+
+
+def test_a_diverged_run_stops_with_a_message(dataroot, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit, match="training diverged: .* not finite at step 2"):
+        train_cyclegan.main(["--dataroot", str(dataroot), "--out", str(out), "--steps", "20", *TINY, "--lr", "1e30"])
+    assert not (out / "export").exists()
+
+
 def test_emoji_keys_and_split_are_deterministic():
     assert emoji.normalise_key("1F600") == "1f600"
     assert emoji.normalise_key("2764-FE0F-200D-1F525") == "2764-200d-1f525"

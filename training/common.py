@@ -17,6 +17,7 @@ import ast
 import contextlib
 import copy
 import json
+import math
 import os
 import shlex
 import sys
@@ -216,6 +217,7 @@ class Run:
         if self.step % self.args.log_every == 0:
             values = losses()
             self.log(values)
+            self.check_finite(values)
             self.bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()})
         if self.step % self.args.sample_every == 0 or self.step == self.args.steps:
             samples()
@@ -223,6 +225,15 @@ class Run:
             self.save_checkpoint()
         if self.args.snapshot_every and self.step % self.args.snapshot_every == 0:
             self.save_snapshot()
+
+    def check_finite(self, losses: dict[str, float]) -> None:
+        """Stop a diverged run at once, with what to do, instead of writing NaN checkpoints for hours."""
+        broken = [name for name, value in losses.items() if not math.isfinite(value)]
+        if broken:
+            self.bar.close()
+            raise SystemExit(f"training diverged: {', '.join(broken)} not finite at step {self.step} "
+                             f"(logged in {self.out / 'log.jsonl'}). Nothing after the last checkpoint was saved; "
+                             "resume from it with a lower --lr, or look for the input that overflows (README, Training).")
 
     def finish(self, model: HubModel, training_info: dict) -> Path | None:
         self.bar.close()
@@ -420,6 +431,10 @@ def unpaired_data(args: argparse.Namespace, run: Run):
 
     held_out = lambda name: is_held_out(name, args.val_fraction)  # noqa: E731
     dataset = UnpairedDataset(args.train_a, args.train_b, args.image_size, keep=lambda name: not held_out(name))
+    for folder, files in ((args.train_a, dataset.a), (args.train_b, dataset.b)):
+        if files.blank:
+            run.accelerator.print(f"left out {len(files.blank)} single-colour image(s) of {folder}: "
+                                  f"{', '.join(files.blank[:10])}{' ...' if len(files.blank) > 10 else ''}")
     if args.val_fraction > 0 and run.is_main:
         write_validation_list(args, held_out)
     fixed = {}  # held-out images for the sample grids (training images if no test folder was given)
