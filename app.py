@@ -158,7 +158,8 @@ def describe(t: translator.Translator, seconds: float, finished: bool = True,
     licence = f"  \n⚠️ {t.config['licence_note']}" if t.config.get("licence_note") else ""  # e.g. non-commercial weights
     size = (f"in {t.image_size}-px tiles at {tiled[0]}×{tiled[1]} px" if tiled  # the input's own size
             else f"at {t.image_size}×{t.image_size} px")
-    return (f"**{seconds * 1000:.0f} ms** on {t.device.type} {size}{finished} · "
+    runtime = " with ONNX Runtime" if t.last_fast and not tiled else ""
+    return (f"**{seconds * 1000:.0f} ms** on {t.device.type}{runtime} {size}{finished} · "
             f"{t.name}: {t.provenance.summary}{licence}")
 
 
@@ -173,15 +174,16 @@ def sketch_composite(sketch: dict | None):
 class FamilyTab:
     """The generic tab: everything comes from the family's declaration and its default model's config."""
 
-    def __init__(self, family: Family, default_model: str, allow_local: bool = False, device: str | None = None):
+    def __init__(self, family: Family, default_model: str, allow_local: bool = False, device: str | None = None,
+                 fast: bool = True):
         self.family, self.default_model = family, default_model
-        self.allow_local, self.device = allow_local, device
+        self.allow_local, self.device, self.fast = allow_local, device, fast
         self.outputs_spec = family.tab.outputs
 
     # the core; a user's mistake stays a TranslatorError here and becomes a message in the handlers
     def load(self, name: str) -> translator.Translator:
         return translator.load((name or "").strip() or self.default_model, self.family.name,
-                               allow_local=self.allow_local, device=self.device, finishing=True)
+                               allow_local=self.allow_local, device=self.device, finishing=True, fast=self.fast)
 
     def translate(self, image, direction: str | None, model: str, options: dict, finish: bool = False,
                   text: str | None = None) -> list:
@@ -553,7 +555,8 @@ def comparable_groups(models: dict[str, str]) -> dict[tuple[str, str], list[str]
     return {pair: names for pair, names in groups.items() if len(names) > 1}
 
 
-def compare_tab(pair: tuple[str, str], names: list[str], allow_local: bool, device: str | None) -> None:
+def compare_tab(pair: tuple[str, str], names: list[str], allow_local: bool, device: str | None,
+                fast: bool = True) -> None:
     a, b = pair
     gr.Markdown(f"One input through every model of **{pretty(a)} ↔ {pretty(b)}**, side by side, each with its time.")
     with gr.Row():
@@ -577,7 +580,7 @@ def compare_tab(pair: tuple[str, str], names: list[str], allow_local: bool, devi
         try:
             for name in names:
                 # the same cached translator the family tabs use; compared as the models make them (raw)
-                t = translator.load(name, allow_local=allow_local, device=device, finishing=True)
+                t = translator.load(name, allow_local=allow_local, device=device, finishing=True, fast=fast)
                 with translator.raw_output():
                     out = t.translate(image_value, direction=direction_value)
                 results.append(OUTPUTS.save(out, f"{Path(t.name).name}-translation"))
@@ -604,8 +607,9 @@ def shipped_defaults() -> dict[str, str]:
 
 
 def build_demo(allow_local_models: bool = False, models: dict[str, str] | None = None,
-               device: str | None = None) -> gr.Blocks:
-    """models: family -> default model name (default: the shipped ones)."""
+               device: str | None = None, fast: bool = True) -> gr.Blocks:
+    """models: family -> default model name (default: the shipped ones). fast: run translations with ONNX
+    Runtime where that is measured faster at load (translator/fast_path.py)."""
     models = models or shipped_defaults()
     with gr.Blocks(title="Translator Studio") as demo:
         gr.Markdown("# Translator Studio\nClassic GAN image-to-image translation, running on this machine. "
@@ -615,10 +619,10 @@ def build_demo(allow_local_models: bool = False, models: dict[str, str] | None =
             for family_name, model_name in models.items():
                 family = translator.FAMILIES[family_name]
                 with gr.Tab(family.title, id=family.name):
-                    FamilyTab(family, model_name, allow_local_models, device).build()
+                    FamilyTab(family, model_name, allow_local_models, device, fast).build()
             for pair, names in comparable_groups(models).items():
                 with gr.Tab("Compare", id=f"compare-{pair[0]}-{pair[1]}"):
-                    compare_tab(pair, names, allow_local_models, device)
+                    compare_tab(pair, names, allow_local_models, device, fast)
         demo.load(None, js=ACTIVATE_BRUSH_JS)
     return demo
 
@@ -633,10 +637,13 @@ def main(argv=None) -> None:
                         help="let the Model box name folders on this machine (off: only shipped names and Hub repos)")
     parser.add_argument("--device", default=os.environ.get("TRANSLATOR_DEVICE"),
                         help="cpu, cuda or mps (default: $TRANSLATOR_DEVICE, else the best available)")
+    parser.add_argument("--no-fast-path", action="store_true", default=os.environ.get("TRANSLATOR_FAST_PATH") == "0",
+                        help="eager PyTorch only (default: ONNX Runtime where it is measured faster; "
+                             "$TRANSLATOR_FAST_PATH=0 also turns it off)")
     parser.add_argument("--share", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    demo = build_demo(args.allow_local_models, device=args.device)
+    demo = build_demo(args.allow_local_models, device=args.device, fast=not args.no_fast_path)
     demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=gr.themes.Soft(),
                 max_file_size="20mb")

@@ -13,6 +13,7 @@ os.environ["HF_HOME"] = _HOME
 os.environ["HF_HUB_CACHE"] = os.path.join(_HOME, "hub")
 os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"  # nothing listens on the discard port: "no network"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["TRANSLATOR_STUDIO_CACHE"] = os.path.join(_HOME, "translator-studio")  # the fast path's graphs
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["TRANSLATOR_HUB_TIMEOUT"] = "2"
 os.environ["TRANSLATOR_HUB_DEADLINE"] = "5"  # the deadline tests stay well inside their 10 s

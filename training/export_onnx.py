@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 import translator
-from translator.layers import scaled_styles, split_style
+from translator.fast_path import Direction, FewShotTranslate, StyledDirection
 
 PARITY_BAR = 2 / 255  # in [0, 1] units
 NEEDS_MORE = ("style", "references")  # options without which a family cannot translate deterministically
@@ -64,33 +64,7 @@ class Graph:
     check: Callable[[dict, torch.Generator, int], dict]  # (sessions by name, generator, checks) -> parity numbers
 
 
-# --- the modules traced ----------------------------------------------------------------------------------
-class Direction(nn.Module):
-    """One direction of an image-only translator as a plain module (what the exporter traces)."""
-
-    def __init__(self, t: translator.Translator, direction: str):
-        super().__init__()
-        self.t, self.direction = t, direction
-        self.network = t.model  # registered, so its weights become the graph's initialisers
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.t.translate_tensor(image, self.direction)
-
-
-class StyledDirection(nn.Module):
-    """MUNIT, one direction: (image, style) -> translation, the style (N or 1 rows) broadcast over the batch."""
-
-    def __init__(self, t, direction: str):
-        super().__init__()
-        self.network = t.model
-        self.source, self.target = t.domains_of(direction)
-
-    def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        content = self.network.generator(self.source).content_encoder(image)
-        # the batch read off the traced shape: translate_tensor's len(x) would freeze the example's into the graph
-        return self.network.generator(self.target).decode(content, style.expand(image.shape[0], -1))
-
-
+# --- the modules traced (the translation graphs are the fast path's: translator/fast_path.py) ------------
 class StyleEncoder(nn.Module):
     """MUNIT, one domain: image -> its style code."""
 
@@ -111,29 +85,6 @@ class ClassCode(nn.Module):
 
     def forward(self, references: torch.Tensor) -> torch.Tensor:
         return self.network.class_code(self.t.to_network(references))
-
-
-class FewShotTranslate(nn.Module):
-    """FUNIT / COCO-FUNIT: (content, class code) -> translation. `FUNIT.decode` and COCO-FUNIT's
-    `ContentConditioning` with the batch read off the traced shapes (their len() would freeze the example's
-    batch into the graph, and the universal style bias would not follow N); the same maths, checked against
-    the model's own decode."""
-
-    def __init__(self, t):
-        super().__init__()
-        self.t, self.network = t, t.model
-
-    def forward(self, content: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
-        network = self.network
-        features = network.content_encoder(self.t.to_network(content))
-        code = code.expand(features.shape[0], -1)
-        if network.coco is not None:
-            coco = network.coco
-            style = coco.mlp_style(torch.cat([code, coco.usb.expand(code.shape[0], -1)], 1))
-            code = style * coco.mlp_content(features.mean((2, 3)))
-        styles = scaled_styles(split_style(network.mlp(code), network.decoder), network.adain_scale)
-        out = network.decoder(features, styles)
-        return out.expand(-1, 3, -1, -1) if self.t.channels == 1 else out
 
 
 # --- parity ----------------------------------------------------------------------------------------------

@@ -1,71 +1,64 @@
-"""How much faster is ONNX Runtime than eager PyTorch on the paper-size networks? (issue 20's fast path)
+"""How much faster is the fast path (ONNX Runtime) than eager PyTorch? (issue 20)
 
-    python -m training.fast_path_bench --threads 2 --repeats 20
+    python -m training.fast_path_bench --threads 2 --repeats 20                # paper-size networks, then the shipped models
+    python -m training.fast_path_bench --families cyclegan munit --no-shipped  # a subset
 
-For each image-only family at its paper size (random weights: speed does not depend on them), one 256-px
-image, batch 1: the median seconds of eager `translate_tensor` (inference mode, flush-denormal on, as the
-app runs it) and of an ONNX Runtime session of the same graph (training/export_onnx.py, all graph
-optimisations on, the same thread count), measured interleaved in one run, and their largest difference
-in [0, 1] units. Prints a Markdown table; `--json FILE` also writes the numbers.
+Two tables. **Paper size**: every family's official configuration (random weights: speed does not depend
+on them), one image at its paper resolution (256 px; FUNIT 128). **Shipped**: the models the app serves,
+at their own size. Each row is `translator.fast_path.FastPath` exactly as `translator.load(..., fast=True)`
+builds it (the same export, session options and thread count), timed against the translator's eager
+`translate_tensor` (inference mode, flush-denormal on, as the app runs it), interleaved in one run so both
+see the same machine; MUNIT with a style code, FUNIT with two references (its class code is computed in
+PyTorch on both sides). "max difference" is the parity check's, in [0, 1] units of the image (bar 2/255).
+Prints Markdown; `--json FILE` also writes the numbers.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import platform
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import translator
-from training.export_onnx import export_onnx
+from translator.fast_path import FastPath
 
-PAPER_SIZE = {  # family -> constructor arguments of the official configuration at 256 px
+PAPER_SIZE = {  # family -> constructor arguments of the official configuration
     "cyclegan": {"image_size": 256},                      # ResNet-9, ngf 64
     "pix2pix": {"image_size": 256},                       # U-Net 256, ngf 64
-    "ugatit": {"image_size": 256, "light": True},         # U-GAT-IT light
     "unit": {"image_size": 256},                          # the official UNIT generator pair
+    "munit": {"image_size": 256},                         # edges2shoes: dim 64, style 8, 4 residual blocks
+    "funit": {"image_size": 128},                         # animal faces: 128 px
+    "ugatit": {"image_size": 256, "light": True},         # U-GAT-IT light
 }
 
 
-def bench(family: str, threads: int, repeats: int, folder: Path) -> dict:
+def bench(t: translator.Translator, repeats: int, label: str) -> dict:
+    fast = FastPath(t, "always", cache=Path(tempfile.mkdtemp(prefix="fast-path-bench-")))
+    if not fast.used:
+        raise SystemExit(f"{label}: no fast path ({fast.report.get('reason')})")
+    eager_s, fast_s = fast.timings(t, repeats)
+    return {"model": label, "family": t.family_name, "image_size": t.image_size,
+            "parameters": sum(p.numel() for p in t.model.parameters()), "eager_s": eager_s, "onnxruntime_s": fast_s,
+            "speed_up": eager_s / fast_s, "max_abs_difference": fast.report["max_abs_difference"]}
+
+
+def paper_size(family: str, repeats: int, folder: Path) -> dict:
     network = translator.FAMILIES[family].network(**PAPER_SIZE[family]).eval()
     network.save_pretrained(folder / family)
-    export_onnx(str(folder / family), folder / f"{family}-onnx", checks=1)
-    t = translator.load(str(folder / family), device="cpu", warm_up=False)
+    return bench(translator.load(str(folder / family), device="cpu", warm_up=False), repeats,
+                 translator.FAMILIES[family].title)
 
-    import onnxruntime
 
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = onnxruntime.InferenceSession(str(folder / f"{family}-onnx" / "a2b.onnx"), options,
-                                           providers=["CPUExecutionProvider"])
-    torch.set_num_threads(threads)
-    torch.set_flush_denormal(True)
-    x = torch.rand(1, 3, 256, 256) * 2 - 1
-    eager_fn = lambda: t.translate_tensor(x, "a2b")  # noqa: E731
-    onnx_fn = lambda: session.run(None, {"image": x.numpy()})[0]  # noqa: E731
-    with torch.inference_mode():
-        for _ in range(3):
-            eager_fn(), onnx_fn()
-        eager, fast = [], []
-        for _ in range(repeats):  # interleaved, so both see the same machine
-            start = time.perf_counter()
-            expected = eager_fn()
-            eager.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            got = onnx_fn()
-            fast.append(time.perf_counter() - start)
-    difference = float(np.abs(np.clip(got, -1, 1) - expected.clamp(-1, 1).numpy()).max()) / 2
-    parameters = sum(p.numel() for p in network.parameters())
-    return {"family": family, "parameters": parameters, "eager_s": statistics.median(eager),
-            "onnxruntime_s": statistics.median(fast), "speed_up": statistics.median(eager) / statistics.median(fast),
-            "max_abs_difference": difference}
+def table(rows: list[dict], first: str) -> str:
+    lines = [f"| {first} | parameters | size | eager PyTorch | ONNX Runtime | speed-up | max difference |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['parameters'] / 1e6:.2f} M | {r['image_size']} px | {r['eager_s'] * 1000:.1f} ms | "
+                     f"{r['onnxruntime_s'] * 1000:.1f} ms | {r['speed_up']:.2f}× | {r['max_abs_difference'] * 255:.3f}/255 |")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> None:
@@ -73,19 +66,25 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--families", nargs="+", default=list(PAPER_SIZE), choices=list(PAPER_SIZE))
+    parser.add_argument("--no-shipped", action="store_true", help="only the paper-size networks")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [bench(f, args.threads, args.repeats, Path(tmp)) for f in args.families]
-    print(f"Machine: {platform.machine()}, {args.threads} threads, torch {torch.__version__}; "
-          f"one 256-px image, median of {args.repeats}.\n")
-    print("| family (paper size) | parameters | eager PyTorch | ONNX Runtime | speed-up | max difference |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {translator.FAMILIES[r['family']].title} | {r['parameters'] / 1e6:.1f} M | {r['eager_s'] * 1000:.0f} ms | "
-              f"{r['onnxruntime_s'] * 1000:.0f} ms | {r['speed_up']:.2f}× | {r['max_abs_difference'] * 255:.3f}/255 |")
+        paper = [paper_size(f, args.repeats, Path(tmp)) for f in args.families]
+    shipped = [] if args.no_shipped else [
+        bench(translator.load(name, device="cpu", warm_up=False), args.repeats, f"`{name}`")
+        for name in translator.list_models()]
+    print(f"Machine: {platform.machine()}, {args.threads} threads, torch {torch.__version__}; one image, "
+          f"median of {args.repeats}. Command: python -m training.fast_path_bench --threads {args.threads} "
+          f"--repeats {args.repeats}\n")
+    print(table(paper, "family (paper size)"))
+    if shipped:
+        print("\n" + table(shipped, "shipped model"))
     if args.json:
-        args.json.write_text(json.dumps({"threads": args.threads, "repeats": args.repeats, "rows": rows}, indent=2))
+        args.json.write_text(json.dumps({"threads": args.threads, "repeats": args.repeats, "paper_size": paper,
+                                         "shipped": shipped}, indent=2))
 
 
 if __name__ == "__main__":

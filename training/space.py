@@ -46,6 +46,8 @@ safetensors>=0.4.3
 numpy>=1.26,<3
 pillow>=10.3,<13
 tqdm>=4.66
+onnx>=1.16,<2
+onnxruntime>=1.18,<2
 """
 
 

@@ -6,6 +6,7 @@
     image = t.translate("face.png", direction="a2b") # PIL in or path/array in, PIL out
     t.provenance                                     # where the weights came from
     translator.load(name, finishing=True)           # with the optional x4 finishing stage for display
+    translator.load(name, fast=True)                 # ONNX Runtime on a CPU, where it is measured faster
     translator.families()                            # every registered family and what it offers
 
 Nothing here imports gradio or the training code.
@@ -28,6 +29,7 @@ from safetensors import SafetensorError  # noqa: E402
 
 from .base import Family, Provenance, Translator, raw_output  # noqa: E402
 from .errors import ImageError, OptionsError, TranslatorError, WeightsError, WeightsNotFoundError  # noqa: E402
+from .fast_path import FastPath  # noqa: E402
 from .finishing import load_finishing  # noqa: E402
 from .hub import SHIPPED, resolve  # noqa: E402
 from .options import OPTIONS  # noqa: E402
@@ -67,7 +69,7 @@ _guard = threading.Lock()  # held only for dictionary updates, never while loadi
 
 def load(name_or_repo: str, family: str | None = None, *, revision: str | None = None,
          device: str | torch.device | None = None, warm_up: bool = True, allow_local: bool = True,
-         finishing: bool = False) -> Translator:
+         finishing: bool = False, fast: bool | str = False) -> Translator:
     """A ready translator for a shipped model name, a Hub repo id or a local folder (cached per process,
     the CACHE_SIZE most recently used).
 
@@ -76,14 +78,18 @@ def load(name_or_repo: str, family: str | None = None, *, revision: str | None =
     finishing: attach the shipped finishing stage (x4 for display, translator/finishing.py) to models whose
     output is small enough to gain from it; `translate` then returns the finished image (raw in .info["raw"]).
     Off by default here, so the API returns what the model computed (every metric is measured on that); the
-    app turns it on (it beat bicubic on every held-out set, models' outputs included: see its model card)."""
+    app turns it on (it beat bicubic on every held-out set, models' outputs included: see its model card).
+    fast: on a CPU, run the translation graph with ONNX Runtime where that is measured faster than PyTorch
+    (translator/fast_path.py: exported once into a cache folder, checked against PyTorch at load; the reason
+    it is not used, if it is not, in `t.fast_path.report`). "always": skip the timing. Off by default here
+    (the first load of a model pays the export); the app turns it on."""
     if family is not None:
         get_family(family)  # an unknown family asked for is the caller's mistake: say so
     device = pick_device(device)
     name = str(name_or_repo).strip()
     if allow_local and name not in SHIPPED and Path(name).expanduser().is_dir():
         name = str(Path(name).expanduser().resolve())  # one cache entry however the folder is spelled
-    key = (name, revision, str(device), allow_local, finishing)
+    key = (name, revision, str(device), allow_local, finishing, fast)
     with _guard:
         if key in _cache:
             _cache.move_to_end(key)
@@ -95,6 +101,8 @@ def load(name_or_repo: str, family: str | None = None, *, revision: str | None =
             t = _load(name, revision, device, warm_up, allow_local, family)
             if finishing:
                 t.finishing = finishing_for(t, warm_up)
+            if fast:
+                t.fast_path = FastPath(t, fast)
             with _guard:
                 _cache[key] = t
                 while len(_cache) > CACHE_SIZE:

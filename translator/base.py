@@ -190,7 +190,9 @@ class Translator:
     provenance: Provenance
     device: torch.device
     finishing: Any = field(default=None, repr=False)  # translator.finishing.Finishing: the display stage, or None
+    fast_path: Any = field(default=None, repr=False)  # translator.fast_path.FastPath: ONNX Runtime sessions, or None
     last_seconds: float = field(default=0.0, init=False)
+    last_fast: bool = field(default=False, init=False)  # whether the last translation ran on the fast path
 
     family_name: ClassVar[str] = ""  # set by register()
     directions: ClassVar[tuple[str, ...]] = ("a2b",)
@@ -257,7 +259,7 @@ class Translator:
         """The first call is several times slower than the rest: pay it at load, not on a user's click."""
         white = torch.ones(1, 3, self.image_size, self.image_size, device=self.device)
         for direction in self.directions:
-            self._timed(self.translate_tensor, white, direction)
+            self._timed(self.network_output, white, direction)
 
     def translate(self, image, direction: str = "a2b", **options) -> Image.Image:
         """Any image in, the translated PIL image out (at display size, original aspect ratio).
@@ -270,7 +272,14 @@ class Translator:
             x = self.prepare_native(image)
             return images.tensor_to_pil(self._timed(self.translate_tiled_tensor, x, direction, **options))
         x, layout = self.prepare(image)
-        return self.finish(self._timed(self.translate_tensor, x, direction, **options), layout)
+        return self.finish(self._timed(self.network_output, x, direction, **options), layout)
+
+    def network_output(self, x: torch.Tensor, direction: str = "a2b", **options) -> torch.Tensor:
+        """`translate_tensor`, through the fast path (ONNX Runtime) where it holds this call's graph."""
+        self.last_fast = self.fast_path is not None and self.fast_path.applies(x, direction, options)
+        if self.last_fast:
+            return self.fast_path.run(self, x, direction, options).to(self.device)
+        return self.translate_tensor(x, direction, **options)
 
     def translate_tensor(self, x: torch.Tensor, direction: str = "a2b", **options) -> torch.Tensor:
         """Nx3xSxS in [-1, 1] at the model size -> the same shape translated (what evaluation scores).
@@ -365,6 +374,7 @@ class Translator:
         return Translation(out, self.last_seconds)
 
     def _timed(self, fn, *args, **kwargs):
+        self.last_fast = False  # network_output sets it, if this call goes through the fast path
         start = time.perf_counter()
         with torch.inference_mode():
             out = fn(*args, **kwargs)

@@ -565,7 +565,7 @@ class FUNITTranslator(Translator):
         for x, char in drawn:
             ImageDraw.Draw(canvas).text((x - left, -top), char, fill="black", font=layout.plain, anchor="ls")
         if frames:
-            out = self._timed(self.translate_tensor, torch.cat(frames).to(self.device), **options)
+            out = self._timed(self.network_output, torch.cat(frames).to(self.device), **options)
             for output, (x, y) in zip(out, places):
                 paste_frame(canvas, images.tensor_to_pil(output), (x - left, y - top, x - left + size, y - top + size))
         scale = min(TEXT_FRAME / size, TEXT_MAX_WIDTH / canvas.width)  # one height for every line, unless too long

@@ -1,0 +1,145 @@
+"""The CPU fast path (translator/fast_path.py): ONNX Runtime runs what eager PyTorch would, for every family
+that has a translation graph, within the parity bar; it is cached on disk, skipped where it does not apply,
+and never makes a model unusable."""
+from __future__ import annotations
+
+import copy
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import app
+import translator
+from translator import fast_path
+from translator.fast_path import PARITY_BAR, FastPath
+from translator.layers import init_weights
+
+pytest.importorskip("onnxruntime")
+
+FAMILIES = sorted(f for f in translator.FAMILIES if f != "toy")
+
+
+def tiny_folder(family: str, folder, seed: int = 0):
+    torch.manual_seed(seed)
+    spec = translator.FAMILIES[family]
+    model = spec.network(**spec.tiny_config)
+    init_weights(model)
+    copy.deepcopy(model).half().save_pretrained(folder)
+    return folder
+
+
+def picture(seed: int = 0, size: int = 40) -> Image.Image:
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (size, size + 7, 3), dtype=np.uint8))
+
+
+def glyph(seed: int = 0) -> Image.Image:
+    """Ink on paper, as FUNIT's references must be."""
+    from PIL import ImageDraw
+    image = Image.new("RGB", (40, 40), "white")
+    x, y = np.random.default_rng(seed).integers(4, 14, 2)
+    ImageDraw.Draw(image).rectangle((int(x), int(y), int(x) + 8, int(y) + 20), fill="black")
+    return image
+
+
+def counting(monkeypatch) -> list:
+    calls = []
+    original = FastPath.run
+
+    def run(self, *args):
+        calls.append(args[2])  # the direction
+        return original(self, *args)
+    monkeypatch.setattr(FastPath, "run", run)
+    return calls
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_translates_the_same_through_onnx_runtime(family, tmp_path, monkeypatch):
+    folder = tiny_folder(family, tmp_path / family)
+    eager = translator.load(str(folder), warm_up=False)
+    fast = translator.load(str(folder), warm_up=False, fast="always")
+    report = fast.fast_path.report
+    assert report["used"] and report["kind"] == fast_path.kind_of(fast), report
+    assert report["max_abs_difference"] <= PARITY_BAR
+    calls = counting(monkeypatch)
+    generator = torch.Generator().manual_seed(3)
+    for direction in fast.directions:
+        x = torch.rand(3, 3, fast.image_size, fast.image_size, generator=generator) * 2 - 1
+        options = fast.fast_path.example_options(fast, generator)
+        with torch.inference_mode():
+            got = fast.network_output(x, direction, **options)
+            expected = eager.translate_tensor(x, direction, **options)
+        assert fast.last_fast and got.shape == expected.shape
+        assert (got - expected).abs().max() / 2 <= PARITY_BAR
+    assert calls == list(fast.directions)
+    # the public call too: the same picture, the same answer, timed and marked as the fast path's
+    options, image = ({"style": [0.3] * fast.style_dim} if family == "munit" else {}), picture()
+    if family == "funit":
+        options, image = {"references": [glyph(5), glyph(6)]}, glyph(1)
+    for direction in fast.directions:
+        a = np.asarray(fast.translate(image, direction, **options), dtype=float)
+        b = np.asarray(eager.translate(image, direction, **options), dtype=float)
+        assert fast.last_fast and not eager.last_fast and fast.last_seconds > 0
+        assert np.abs(a - b).max() <= 3  # 8-bit images after resizing: a rounding step or two
+
+
+def test_the_graph_is_exported_once_and_reused(tmp_path, monkeypatch):
+    folder = tiny_folder("cyclegan", tmp_path / "m")
+    t = translator.load(str(folder), warm_up=False)
+    first = FastPath(t, "always")
+    assert first.used and (fast_path.cache_root() / fast_path.weights_key(t, "image") / "a2b.onnx").exists()
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported again")
+    monkeypatch.setattr(fast_path, "export", no_export)
+    again = FastPath(t, "always")
+    assert again.used and again.report["max_abs_difference"] == first.report["max_abs_difference"]
+    other = tiny_folder("cyclegan", tmp_path / "other", seed=1)  # other weights: another graph
+    assert not FastPath(translator.load(str(other), warm_up=False), "always").used
+
+
+def test_what_stays_on_pytorch(tmp_path, monkeypatch):
+    unit, cyclegan, munit = (translator.load(str(tiny_folder(f, tmp_path / f)), warm_up=False, fast="always")
+                             for f in ("unit", "cyclegan", "munit"))
+    calls = counting(monkeypatch)  # from here on, every session run is counted
+    unit.translate(picture(), "a2b", sample=True, seed=3)  # a draw from the posterior: eager
+    assert not unit.last_fast and calls == []
+    unit.translate(picture(), "a2b", seed=3)  # a seed without sampling: the mean, on the fast path
+    assert unit.last_fast and calls == ["a2b"]
+    cyclegan.translate(picture(size=70), "a2b", tiled=True)  # tiles share whole-image statistics: eager
+    assert not cyclegan.last_fast and calls == ["a2b"]
+    munit.samples(picture(), n=3, seed=1)  # the grid: one content code, decoded n times, eager
+    assert calls == ["a2b"]
+    assert fast_path.kind_of(translator.FAMILIES["toy"].translator) is None  # a family needing what no graph takes
+
+
+def test_any_failure_leaves_the_model_on_pytorch(tmp_path, monkeypatch):
+    folder = tiny_folder("cyclegan", tmp_path / "m")
+    t = translator.load(str(folder), warm_up=False)
+    monkeypatch.setattr(fast_path, "PARITY_BAR", -1.0)  # no session can pass
+    failed = FastPath(t, "always")
+    assert not failed.used and "differs from PyTorch" in failed.report["reason"]
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # not installed
+    missing = FastPath(t, "always")
+    assert not missing.used and missing.report["reason"].startswith(("ModuleNotFoundError", "ImportError"))
+    t.fast_path = missing
+    assert t.translate(picture()).size and not t.last_fast
+
+
+def test_the_timing_decides_where_it_pays(tmp_path):
+    t = translator.load(str(tiny_folder("pix2pix", tmp_path / "p")), warm_up=False, fast=True)
+    report = t.fast_path.report
+    assert report["eager_ms"] > 0 and report["onnxruntime_ms"] > 0
+    assert report["used"] == (report["onnxruntime_ms"] <= fast_path.PAYS * report["eager_ms"])
+    assert report["used"] or report["reason"] == "not faster than PyTorch here"
+
+
+def test_the_app_says_when_onnx_runtime_ran(tmp_path):
+    t = translator.load(str(tiny_folder("cyclegan", tmp_path / "m")), warm_up=False, fast="always")
+    t.translate(picture())
+    assert "on cpu with ONNX Runtime at 32×32 px" in app.describe(t, 0.01)
+    t.translate(picture(size=70), tiled=True)
+    assert "ONNX Runtime" not in app.describe(t, 0.01, tiled=(70, 77))

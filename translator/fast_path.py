@@ -1,0 +1,258 @@
+"""The CPU fast path: a model's translation graph run by ONNX Runtime instead of eager PyTorch, where it pays.
+
+    t = translator.load("cyclegan-noto2twemoji", fast=True)
+    t.fast_path.report      # {"used": True, "speed_up": 3.1, "max_abs_difference": 1e-6, ...}
+
+Eager PyTorch pays a per-layer dispatch cost that dominates small networks (the shipped 64-px models spend
+most of their time there) and fuses nothing; ONNX Runtime runs the same graph with its convolutions in a
+blocked memory layout and the activations fused into them. Measured by `python -m training.fast_path_bench`.
+
+At load, for each direction: the graph is exported (torch.onnx, opset 17, batch axis dynamic) into a cache
+folder keyed by a hash of the weights, the config and the library versions, so the export is paid once per
+model and machine; ONNX Runtime builds a session on it; the session is checked against eager PyTorch on two
+random batches (the parity bar of training.export_onnx, 2/255 of the output image); then both are timed,
+interleaved, and the session is used only if it is at least 10 % faster (`fast="always"` skips the timing,
+for tests). Anything that fails (the packages missing, an export error, parity) leaves the translator on
+eager PyTorch, with the reason in `report`: the fast path never makes a model unusable.
+
+What runs on it: `translate` of the families whose translation is one image graph (CycleGAN, pix2pix, UNIT's
+posterior mean, U-GAT-IT's translation); MUNIT's (image, style) graph for every style, given, seeded or read
+off a reference; FUNIT's (content, class code) graph for any references (codes are computed in PyTorch: the
+style encoder is small, the class encoder runs once per call). Everything else -- UNIT's sampled latent,
+U-GAT-IT's attention maps, MUNIT's sample grid, tiles and whole images at other sizes -- stays eager.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .layers import scaled_styles, split_style
+
+OPSET = 17
+PARITY_BAR = 2 / 255  # largest difference allowed, in [0, 1] units of the output image
+PAYS = 0.9  # used if the session's median time is at most this fraction of eager PyTorch's
+VERSION = 1  # of this module's graphs: part of the cache key
+
+
+def cache_root() -> Path:
+    """Where exported graphs are kept: $TRANSLATOR_STUDIO_CACHE, else ~/.cache/translator-studio."""
+    return Path(os.environ.get("TRANSLATOR_STUDIO_CACHE", Path.home() / ".cache" / "translator-studio")) / "onnx"
+
+
+# --- the modules exported (also what training.export_onnx writes) ---------------------------------------------
+class Direction(nn.Module):
+    """One direction of an image-only translator as a plain module: image -> `translate_tensor(image)`."""
+
+    def __init__(self, t, direction: str):
+        super().__init__()
+        self.t, self.direction = t, direction
+        self.network = t.model  # registered, so its weights become the graph's initialisers
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.t.translate_tensor(image, self.direction)
+
+
+class StyledDirection(nn.Module):
+    """MUNIT, one direction: (image, style) -> translation, the style (N or 1 rows) broadcast over the batch."""
+
+    def __init__(self, t, direction: str):
+        super().__init__()
+        self.network = t.model
+        self.source, self.target = t.domains_of(direction)
+
+    def forward(self, image: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        content = self.network.generator(self.source).content_encoder(image)
+        # the batch read off the traced shape: len(x) would freeze the example's batch into the graph
+        return self.network.generator(self.target).decode(content, style.expand(image.shape[0], -1))
+
+
+class FewShotTranslate(nn.Module):
+    """FUNIT / COCO-FUNIT: (content, class code) -> translation. `FUNIT.decode` and COCO-FUNIT's
+    `ContentConditioning` with the batch read off the traced shapes (their len() would freeze the example's
+    batch into the graph, and the universal style bias would not follow N); the same maths, checked against
+    the model's own decode."""
+
+    def __init__(self, t):
+        super().__init__()
+        self.t, self.network = t, t.model
+
+    def forward(self, content: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        network = self.network
+        features = network.content_encoder(self.t.to_network(content))
+        code = code.expand(features.shape[0], -1)
+        if network.coco is not None:
+            coco = network.coco
+            style = coco.mlp_style(torch.cat([code, coco.usb.expand(code.shape[0], -1)], 1))
+            code = style * coco.mlp_content(features.mean((2, 3)))
+        styles = scaled_styles(split_style(network.mlp(code), network.decoder), network.adain_scale)
+        out = network.decoder(features, styles)
+        return out.expand(-1, 3, -1, -1) if self.t.channels == 1 else out
+
+
+def kind_of(t) -> str | None:
+    """"image" (image -> translation), "styled" (MUNIT: image and style code), "fewshot" (FUNIT: content
+    and class code), or None (no fast path)."""
+    if t.family_name == "munit":
+        return "styled"
+    if t.family_name == "funit":
+        return "fewshot"
+    if any(option in t.options for option in ("style", "references")):
+        return None
+    return "image"
+
+
+def weights_key(t, kind: str) -> str:
+    """A hash of everything the exported graph depends on: weights, config, kind and library versions."""
+    import onnx
+    import onnxruntime
+
+    digest = hashlib.sha256(json.dumps([VERSION, OPSET, kind, t.family_name, t.config, torch.__version__,
+                                        onnx.__version__, onnxruntime.__version__], sort_keys=True, default=str).encode())
+    for name, tensor in t.model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def export(module: nn.Module, example: tuple, path: Path, inputs: list[str]) -> None:
+    """torch.onnx.export into `path`, written to a temporary name first so a crash leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    dynamic = {name: {0: "batch"} for name in [*inputs, "translation"]}
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's notes on tracing and its own deprecation
+        torch.onnx.export(module.eval(), example, str(partial), dynamo=False, opset_version=OPSET,
+                          input_names=inputs, output_names=["translation"], dynamic_axes=dynamic)
+    os.replace(partial, path)
+
+
+class FastPath:
+    """ONNX Runtime sessions of one translator, per direction; `report` says whether they are used and why."""
+
+    def __init__(self, t, mode: bool | str = True, cache: Path | None = None):
+        self.kind = kind_of(t)
+        self.sessions: dict = {}
+        self.report: dict = {"used": False, "kind": self.kind}
+        self.size = t.image_size
+        try:
+            self._build(t, mode, cache or cache_root())
+        except Exception as err:  # noqa: BLE001 -- any failure means eager PyTorch, said in the report
+            self.sessions = {}
+            self.report.update(used=False, reason=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+
+    @property
+    def used(self) -> bool:
+        return bool(self.sessions)
+
+    def _build(self, t, mode, cache: Path) -> None:
+        if self.kind is None:
+            self.report["reason"] = f"{t.family_name} has no single translation graph"
+            return
+        if t.device.type != "cpu":
+            self.report["reason"] = f"on {t.device.type}: PyTorch runs it there"
+            return
+        import onnxruntime
+
+        folder = cache / weights_key(t, self.kind)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # no spin-waiting between runs: on a shared 2-core machine it steals the other requests' CPU
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        sessions, started = {}, time.perf_counter()
+        for direction in t.directions:
+            path = folder / f"{direction}.onnx"
+            if not path.exists():
+                image = torch.zeros(1, 3, self.size, self.size)
+                if self.kind == "styled":
+                    module, inputs, example = StyledDirection(t, direction), ["image", "style"], (image, torch.zeros(1, t.style_dim))
+                elif self.kind == "fewshot":
+                    code = t.model.class_code(t.to_network(image))
+                    module, inputs, example = FewShotTranslate(t), ["image", "code"], (image, code)
+                else:
+                    module, inputs, example = Direction(t, direction), ["image"], (image,)
+                export(module, example, path, inputs)
+            sessions[direction] = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.sessions = sessions
+        self.report.update(folder=str(folder), build_seconds=round(time.perf_counter() - started, 2))
+        self.report["max_abs_difference"] = difference = self.parity(t)
+        if difference > PARITY_BAR:
+            self.sessions = {}
+            self.report["reason"] = f"differs from PyTorch by {difference * 255:.2f}/255 (bar {PARITY_BAR * 255:.0f}/255)"
+            return
+        if mode != "always":
+            eager, fast = self.timings(t)
+            self.report.update(eager_ms=round(eager * 1000, 2), onnxruntime_ms=round(fast * 1000, 2),
+                               speed_up=round(eager / fast, 2))
+            if fast > PAYS * eager:
+                self.sessions = {}
+                self.report["reason"] = "not faster than PyTorch here"
+                return
+        self.report.update(used=True, reason="")
+
+    # --- running -------------------------------------------------------------------------------------------
+    def applies(self, x: torch.Tensor, direction: str, options: dict) -> bool:
+        if not self.sessions or direction not in self.sessions or tuple(x.shape[-2:]) != (self.size, self.size):
+            return False
+        return self.kind != "image" or not options.get("sample")  # a seed without sampling changes nothing
+
+    def run(self, t, x: torch.Tensor, direction: str, options: dict) -> torch.Tensor:
+        """What `t.translate_tensor(x, direction, **options)` computes, the codes in PyTorch, the rest in the session."""
+        feeds = {"image": x}
+        if self.kind == "styled":
+            feeds["style"] = t.style_code(direction, len(x), **options)
+        elif self.kind == "fewshot":
+            references = options.get("references")
+            feeds["code"] = t.model.class_encoder(t.to_network(x)) if references is None else \
+                t.model.class_code(t.to_network(references))
+        feeds = {name: value.detach().cpu().float().numpy() for name, value in feeds.items()}
+        return torch.from_numpy(self.sessions[direction].run(None, feeds)[0])
+
+    def example_options(self, t, generator: torch.Generator) -> dict:
+        """Options a call of this kind takes: a style code, two reference images, or none."""
+        if self.kind == "styled":
+            return {"style": torch.randn(1, t.style_dim, generator=generator)}
+        if self.kind == "fewshot":
+            return {"references": torch.rand(2, 3, self.size, self.size, generator=generator) * 2 - 1}
+        return {}
+
+    def parity(self, t) -> float:
+        """The largest difference between the sessions and eager PyTorch on random batches of 1 and 2."""
+        generator, worst = torch.Generator().manual_seed(0), 0.0
+        with torch.inference_mode():
+            for direction in self.sessions:
+                for batch in (1, 2):
+                    x = torch.rand(batch, 3, self.size, self.size, generator=generator) * 2 - 1
+                    options = self.example_options(t, generator)
+                    got = self.run(t, x, direction, options)
+                    expected = t.translate_tensor(x, direction, **options)
+                    worst = max(worst, float((got.clamp(-1, 1) - expected.clamp(-1, 1)).abs().max()) / 2)
+        return worst
+
+    def timings(self, t, repeats: int = 7) -> tuple[float, float]:
+        """Median seconds of eager PyTorch and of the session, one image, interleaved (the same machine state)."""
+        direction = next(iter(self.sessions))
+        generator = torch.Generator().manual_seed(1)
+        x = torch.rand(1, 3, self.size, self.size, generator=generator) * 2 - 1
+        options = self.example_options(t, generator)
+        eager, fast = [], []
+        with torch.inference_mode():
+            for i in range(repeats + 2):
+                start = time.perf_counter()
+                t.translate_tensor(x, direction, **options)
+                middle = time.perf_counter()
+                self.run(t, x, direction, options)
+                end = time.perf_counter()
+                if i >= 2:  # the first runs warm caches and allocators
+                    eager.append(middle - start)
+                    fast.append(end - middle)
+        return statistics.median(eager), statistics.median(fast)
