@@ -237,6 +237,37 @@ def test_single_colour_images_are_left_out_of_unpaired_training(dataroot, tmp_pa
         UnpairedDataset(dataroot / "trainA", dataroot / "trainB", 32)
 
 
+def test_no_training_view_is_flat(tmp_path):
+    """A big flat square: about one random crop in ten falls inside it; the loader shows the whole image then."""
+    from training.data.folders import FLAT_STD, train_augmentation
+    for side in ("a", "b"):
+        (tmp_path / side).mkdir()
+        image = Image.new("RGB", (64, 64), "white")
+        image.paste((200, 30, 30), (2, 2, 62, 62))
+        image.save(tmp_path / side / "square.png")
+    dataset = UnpairedDataset(tmp_path / "a", tmp_path / "b", 64)
+    flatness = lambda x: float(x.flatten(1).std(1).max())  # noqa: E731
+    crops = [flatness(train_augmentation(64)(dataset.a[0])) for _ in range(300)]
+    assert sum(c < FLAT_STD for c in crops) > 5  # the plain augmentation does make flat views
+    views = [dataset[0] for _ in range(300)]
+    assert min(flatness(v[side]) for v in views for side in ("a", "b")) >= FLAT_STD
+
+
+def test_an_update_with_non_finite_gradients_is_skipped_and_counted(dataroot, tmp_path):
+    from types import SimpleNamespace
+
+    from training.common import Run
+    weight = torch.nn.Parameter(torch.ones(3))
+    optimizer = torch.optim.Adam([weight], lr=0.1)
+    run = SimpleNamespace(accelerator=SimpleNamespace(scaler=None), skipped_updates=0)
+    weight.grad = torch.tensor([1.0, float("inf"), 0.0])
+    assert not Run.finite_step(run, optimizer) and run.skipped_updates == 1
+    assert torch.equal(weight.detach(), torch.ones(3)) and weight.grad is None and not optimizer.state
+    weight.grad = torch.tensor([1.0, 1.0, 0.0])
+    assert Run.finite_step(run, optimizer) and run.skipped_updates == 1
+    assert weight[0] < 1 and torch.isfinite(weight).all()
+
+
 def test_a_diverged_run_stops_with_a_message(dataroot, tmp_path):
     out = tmp_path / "run"
     with pytest.raises(SystemExit, match="training diverged: .* not finite at step 2"):

@@ -89,6 +89,28 @@ def test_trainer_runs_resumes_exports_and_selects(tmp_path):
     assert json.loads((folder / "training.json").read_text())["selected"]["step"] in (1, 2, 3)
 
 
+def test_identity_departure_asks_each_translator_to_keep_its_own_domain(tmp_path):
+    from training import unit as train_unit
+    from test_training import shapes
+
+    torch.manual_seed(0)
+    spec = translator.FAMILIES["unit"]
+    model = spec.network(**spec.tiny_config)
+    a, b = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    out = train_unit.GeneratorPass(model)(a, b, cycle=False, identity=True)
+    assert torch.equal(out["idt_b"], model.decode(model.encode(b, "a"), "b"))  # the A->B translator on a B image
+    assert torch.equal(out["idt_a"], model.decode(model.encode(a, "b"), "a"))
+    assert "idt_a" not in train_unit.GeneratorPass(model)(a, b, cycle=False)  # off by default: the paper's losses
+    for side, kind in (("A", "circles"), ("B", "squares")):
+        shapes(tmp_path / "data" / f"train{side}", kind)
+    args = ["--dataroot", str(tmp_path / "data"), *TINY, "--steps", "1"]
+    train_unit.main([*args, "--out", str(tmp_path / "paper")])
+    train_unit.main([*args, "--out", str(tmp_path / "idt"), "--set", "lambda_identity=5"])
+    paper, idt = (json.loads((tmp_path / run / "log.jsonl").read_text().splitlines()[-1]) for run in ("paper", "idt"))
+    assert paper["identity"] == 0 and idt["identity"] > 0
+    assert json.loads((tmp_path / "idt" / "export" / "training.json").read_text())["losses"]["lambda_identity"] == 5
+
+
 def test_help_is_the_official_method():
     import subprocess
     import sys

@@ -139,6 +139,7 @@ class Run:
         """`module` and `argv` make the recorded command (what the model card says reproduces the run)."""
         self.args = args
         self.out: Path = args.out
+        self.skipped_updates = 0  # updates finite_step left out (non-finite gradients), this session
         self.name = args.name or self.out.name
         if args.threads:
             torch.set_num_threads(args.threads)
@@ -269,8 +270,24 @@ class Run:
         finally:
             net.train(training)
 
+    def finite_step(self, optimizer) -> bool:
+        """optimizer.step(), unless a gradient is not finite: then the update is skipped and counted (logged as
+        `skipped_updates`), so one overflowing batch cannot turn every weight to NaN. Under fp16 mixed
+        precision accelerate's gradient scaler does this itself (and must see every step to adjust its scale)."""
+        if self.accelerator.scaler is None:
+            parameters = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+            # max_norm inf: measures the norm, changes nothing (get_total_norm needs torch 2.6)
+            if parameters and not torch.isfinite(torch.nn.utils.clip_grad_norm_(parameters, float("inf"))):
+                optimizer.zero_grad(set_to_none=True)
+                self.skipped_updates += 1
+                return False
+        optimizer.step()
+        return True
+
     # --- logging, samples, checkpoints -------------------------------------------------------------------
     def log(self, losses: dict[str, float]) -> None:
+        if self.skipped_updates:
+            losses = {**losses, "skipped_updates": float(self.skipped_updates)}
         if self.is_main:
             record = {"step": self.step, "seconds": round(self.wall_seconds, 1), **{k: round(v, 5) for k, v in losses.items()}}
             with open(self.out / "log.jsonl", "a") as f:

@@ -133,7 +133,7 @@ def main(argv=None) -> MUNIT:
                 + args.lambda_content * loss_content + args.lambda_cycle * loss_cycle
         opt_g.zero_grad(set_to_none=True)
         run.accelerator.backward(loss_g)
-        opt_g.step()
+        run.finite_step(opt_g)  # an overflowing batch is skipped, not applied (see Run.finite_step)
 
         run.step_done(lambda: {"g_gan": loss_gan.item(), "recon": loss_recon.item(), "style": loss_style.item(),
                                "content": loss_content.item(), "cycle": loss_cycle.item(), "d": loss_d.item(),

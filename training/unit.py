@@ -37,6 +37,9 @@ DEPARTURES = {
     "cycle_blur_a": Departure(0.0, "the cycle A->B->A compares images blurred with this sigma, so a translation "
                                    "need not carry A's fine detail just to be reconstructed (found for CycleGAN)"),
     "cycle_blur_b": Departure(0.0, "the same for the cycle B->A->B"),
+    "lambda_identity": Departure(0.0, "CycleGAN's identity term on UNIT's translators: G_B(E_A(b)) ~ b and "
+                                      "G_A(E_B(a)) ~ a (L1, posterior means). Without it the run at step 8,000 "
+                                      "swapped colours (grey keycap -> orange) that the cycle undoes"),
 }
 
 
@@ -60,7 +63,7 @@ def discriminator_step(run: Run, discriminators: Discriminators, opt_d, real: tu
         loss_d = gan_loss(real_a, True) + gan_loss(fake_a, False) + gan_loss(real_b, True) + gan_loss(fake_b, False)
     opt_d.zero_grad(set_to_none=True)
     run.accelerator.backward(weight * loss_d)
-    opt_d.step()
+    run.finite_step(opt_d)
     return loss_d
 
 
@@ -71,7 +74,8 @@ class GeneratorPass(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor, cycle: bool = True) -> dict[str, torch.Tensor]:
+    def forward(self, a: torch.Tensor, b: torch.Tensor, cycle: bool = True,
+                identity: bool = False) -> dict[str, torch.Tensor]:
         m = self.model
         noisy = lambda z: z + torch.randn_like(z)  # noqa: E731  (a sample of the unit-variance posterior)
         z_a, z_b = m.encode(a, "a"), m.encode(b, "b")
@@ -81,6 +85,8 @@ class GeneratorPass(nn.Module):
         if cycle:
             out["z_ab"], out["z_ba"] = m.encode(out["fake_b"], "b"), m.encode(out["fake_a"], "a")
             out["cyc_a"], out["cyc_b"] = m.decode(noisy(out["z_ab"]), "a"), m.decode(noisy(out["z_ba"]), "b")
+        if identity:  # each translator given an image already of its target domain
+            out["idt_a"], out["idt_b"] = m.decode(m.encode(a, "b"), "a"), m.decode(m.encode(b, "a"), "b")
         return out
 
 
@@ -154,21 +160,25 @@ def main(argv=None) -> UNIT:
 
         # encoder/generator step
         with frozen(d_raw), run.accelerator.autocast():
-            out = generator_pass(a, b, cycle=cycle)
+            out = generator_pass(a, b, cycle=cycle, identity=args.lambda_identity > 0)
             loss_gan = gan_loss(d_raw.d_a(out["fake_a"]), True) + gan_loss(d_raw.d_b(out["fake_b"]), True)
             loss_recon = F.l1_loss(out["rec_a"], a) + F.l1_loss(out["rec_b"], b)
             loss_kl = kl(out["z_a"]) + kl(out["z_b"])
             loss_cycle = blurred_l1(out["cyc_a"], a, args.cycle_blur_a) + blurred_l1(out["cyc_b"], b, args.cycle_blur_b) \
                 if cycle else torch.zeros(())
             loss_cycle_kl = kl(out["z_ab"]) + kl(out["z_ba"]) if cycle else torch.zeros(())
+            loss_identity = F.l1_loss(out["idt_a"], a) + F.l1_loss(out["idt_b"], b) if args.lambda_identity > 0 \
+                else torch.zeros(())
             loss_g = args.lambda_gan * loss_gan + args.lambda_recon * loss_recon + args.lambda_kl * loss_kl \
-                + args.lambda_cycle * loss_cycle + args.lambda_cycle_kl * loss_cycle_kl
+                + args.lambda_cycle * loss_cycle + args.lambda_cycle_kl * loss_cycle_kl \
+                + args.lambda_identity * loss_identity
         opt_g.zero_grad(set_to_none=True)
         run.accelerator.backward(loss_g)
-        opt_g.step()
+        run.finite_step(opt_g)
 
         run.step_done(lambda: {"g_gan": loss_gan.item(), "recon": loss_recon.item(), "kl": loss_kl.item(),
-                               "cycle": loss_cycle.item(), "cycle_kl": loss_cycle_kl.item(), "d": loss_d.item(),
+                               "cycle": loss_cycle.item(), "cycle_kl": loss_cycle_kl.item(),
+                               "identity": loss_identity.item(), "d": loss_d.item(),
                                "lr": opt_g.param_groups[0]["lr"]},
                       lambda: save_samples(run, model, fixed))
     run.finish(model, {"family": "unit",

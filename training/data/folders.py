@@ -130,21 +130,36 @@ def to_signed(x: torch.Tensor) -> torch.Tensor:
     return x * 2 - 1
 
 
+FLAT_STD = 4 / 255  # in [-1, 1] units: a view this flat normalises to noise (see UnpairedDataset)
+
+
 class UnpairedDataset(Dataset):
-    """An A image in order and an independently drawn B image (the CycleGAN `unaligned` mode)."""
+    """An A image in order and an independently drawn B image (the CycleGAN `unaligned` mode).
+
+    A random crop can fall entirely inside a flat region (a big coloured square emoji): instance norm then
+    divides by sqrt(eps), the gradient overflows, and MUNIT's training turned to NaN at step 1,050 on such a
+    crop. A view flatter than FLAT_STD is replaced by the whole image, resized without the crop (flipped as
+    drawn); wholly flat images are left out at load (ImageFiles(drop_blank=True))."""
 
     def __init__(self, folder_a, folder_b, size: int, augment: bool = True, cache: bool = True,
                  keep: Callable[[str], bool] | None = None):
         self.a = ImageFiles(folder_a, size, cache, keep, drop_blank=True)
         self.b = ImageFiles(folder_b, size, cache, keep, drop_blank=True)
+        self.augment = augment
         self.transform = train_augmentation(size) if augment else eval_transform()
+        self.whole = train_augmentation(size, jitter=1.0) if augment else eval_transform()
 
     def __len__(self) -> int:
         return max(len(self.a), len(self.b))
 
+    def view(self, image: torch.Tensor) -> torch.Tensor:
+        out = self.transform(image)
+        if self.augment and float(out.flatten(1).std(1).max()) < FLAT_STD:
+            out = self.whole(image)
+        return out
+
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"a": self.transform(self.a[i % len(self.a)]),
-                "b": self.transform(self.b[random.randrange(len(self.b))])}
+        return {"a": self.view(self.a[i % len(self.a)]), "b": self.view(self.b[random.randrange(len(self.b))])}
 
 
 class PairedDataset(Dataset):
