@@ -85,19 +85,56 @@ def test_every_family_translates_the_same_through_onnx_runtime(family, tmp_path,
         assert np.abs(a - b).max() <= 3  # 8-bit images after resizing: a rounding step or two
 
 
-def test_the_graph_is_exported_once_and_reused(tmp_path, monkeypatch):
+def test_the_graph_and_the_decision_are_made_once_and_reused(tmp_path, monkeypatch):
     folder = tiny_folder("cyclegan", tmp_path / "m")
     t = translator.load(str(folder), warm_up=False)
     first = FastPath(t, "always")
-    assert first.used and (fast_path.cache_root() / fast_path.weights_key(t, "image") / "a2b.onnx").exists()
+    graph = fast_path.cache_root() / fast_path.weights_key(t, "image") / "a2b.onnx"
+    assert first.used and graph.exists()
 
-    def no_export(*args, **kwargs):
-        raise AssertionError("exported again")
-    monkeypatch.setattr(fast_path, "export", no_export)
-    again = FastPath(t, "always")
+    def never(*args, **kwargs):
+        raise AssertionError("done again")
+    monkeypatch.setattr(fast_path, "export", never)
+    monkeypatch.setattr(FastPath, "parity", never)
+    again = FastPath(t, "always")  # the graph and the parity check come from the cache
     assert again.used and again.report["max_abs_difference"] == first.report["max_abs_difference"]
-    other = tiny_folder("cyclegan", tmp_path / "other", seed=1)  # other weights: another graph
-    assert not FastPath(translator.load(str(other), warm_up=False), "always").used
+    other = tiny_folder("cyclegan", tmp_path / "other", seed=1)  # other weights: another graph, not built here
+    refused = FastPath(translator.load(str(other), warm_up=False), "always")
+    assert not refused.used and "done again" in refused.report["reason"]
+    monkeypatch.undo()
+    graph.write_bytes(b"not an onnx file")  # damaged on disk: exported again, once
+    for decision in graph.parent.glob("decision-*.json"):
+        decision.unlink()
+    repaired = FastPath(t, "always")
+    assert repaired.used and graph.stat().st_size > 1000
+
+
+def test_export_leaves_the_modes_alone_and_random_networks_stay_eager(tmp_path):
+    t = translator.load(str(tiny_folder("cyclegan", tmp_path / "c")), warm_up=False)
+    t.model.g_ab.train()  # whatever the translator set up, the export must not change it
+    modes = {name: m.training for name, m in t.model.named_modules()}
+    FastPath(t, "always")
+    assert modes == {name: m.training for name, m in t.model.named_modules()}
+    spec = translator.FAMILIES["pix2pix"]  # with dropout blocks (6 levels), kept on as the official test does
+    network = spec.network(**{**spec.tiny_config, "image_size": 64, "num_downs": 6, "test_dropout": True})
+    folder = tmp_path / "p"
+    network.save_pretrained(folder)
+    random_one = translator.load(str(folder), warm_up=False, fast="always")
+    assert not random_one.fast_path.used and fast_path.kind_of(random_one) is None
+    assert any(isinstance(m, torch.nn.Dropout) and m.training for m in random_one.model.modules())
+
+
+def test_an_error_while_running_falls_back_to_pytorch(tmp_path):
+    t = translator.load(str(tiny_folder("cyclegan", tmp_path / "c")), warm_up=False, fast="always")
+    eager = np.asarray(translator.load(str(tmp_path / "c"), warm_up=False).translate(picture()), dtype=float)
+
+    class Broken:
+        def run(self, *args):
+            raise RuntimeError("onnxruntime fell over")
+    t.fast_path.sessions = {d: Broken() for d in t.directions}
+    out = np.asarray(t.translate(picture()), dtype=float)
+    assert not t.last_fast and np.abs(out - eager).max() == 0
+    assert not t.fast_path.used and "fell over" in t.fast_path.report["reason"]
 
 
 def test_what_stays_on_pytorch(tmp_path, monkeypatch):
@@ -119,21 +156,21 @@ def test_any_failure_leaves_the_model_on_pytorch(tmp_path, monkeypatch):
     folder = tiny_folder("cyclegan", tmp_path / "m")
     t = translator.load(str(folder), warm_up=False)
     monkeypatch.setattr(fast_path, "PARITY_BAR", -1.0)  # no session can pass
-    failed = FastPath(t, "always")
+    failed = FastPath(t, "always", cache=tmp_path / "cache")  # (a cache of its own: no decision kept yet)
     assert not failed.used and "differs from PyTorch" in failed.report["reason"]
     monkeypatch.undo()
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # not installed
-    missing = FastPath(t, "always")
+    missing = FastPath(t, "always", cache=tmp_path / "cache2")
     assert not missing.used and missing.report["reason"].startswith(("ModuleNotFoundError", "ImportError"))
     t.fast_path = missing
     assert t.translate(picture()).size and not t.last_fast
 
 
 def test_the_timing_decides_where_it_pays(tmp_path):
-    t = translator.load(str(tiny_folder("pix2pix", tmp_path / "p")), warm_up=False, fast=True)
+    t = translator.load(str(tiny_folder("pix2pix", tmp_path / "p", seed=7)), warm_up=False, fast=True)
     report = t.fast_path.report
-    assert report["eager_ms"] > 0 and report["onnxruntime_ms"] > 0
-    assert report["used"] == (report["onnxruntime_ms"] <= fast_path.PAYS * report["eager_ms"])
+    assert report["eager_s"] > 0 and report["onnxruntime_s"] > 0
+    assert report["used"] == (report["onnxruntime_s"] <= fast_path.PAYS * report["eager_s"])
     assert report["used"] or report["reason"] == "not faster than PyTorch here"
 
 

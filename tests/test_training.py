@@ -222,13 +222,13 @@ def test_paired_and_class_folders(tmp_path, dataroot):
 
 
 def test_single_colour_images_are_left_out_of_unpaired_training(dataroot, tmp_path, capsys):
-    Image.new("RGB", (40, 40), "white").save(dataroot / "trainA" / "blank.png")
-    Image.new("RGB", (40, 40), (250, 250, 249)).save(dataroot / "trainA" / "almost-blank.png")  # within 2 levels
+    Image.new("RGB", (40, 40), "white").save(dataroot / "trainA" / "!blank.png")  # sorted first: indices shift
+    Image.new("RGB", (40, 40), (250, 250, 249)).save(dataroot / "trainA" / "003-almost-blank.png")  # within 2 levels
     dataset = UnpairedDataset(dataroot / "trainA", dataroot / "trainB", 32)
-    assert sorted(dataset.a.blank) == ["almost-blank.png", "blank.png"] and len(dataset.a) == 6
+    assert sorted(dataset.a.blank) == ["!blank.png", "003-almost-blank.png"] and len(dataset.a) == 6
     assert not dataset.b.blank
     assert all(not dataset.a.files[i].stem.endswith("blank") for i in range(len(dataset.a)))
-    assert dataset.a[5].float().std() > 0  # the cache lines up with the files that are kept
+    assert all(torch.equal(dataset.a[i], dataset.a.decode(i)) for i in range(6))  # the cache lines up with the files
     train_cyclegan.main(["--dataroot", str(dataroot), "--out", str(tmp_path / "run"), "--steps", "1", *TINY])
     assert f"left out 2 single-colour image(s) of {dataroot / 'trainA'}" in capsys.readouterr().out
     for path in (dataroot / "trainB").iterdir():
@@ -246,6 +246,7 @@ def test_no_training_view_is_flat(tmp_path):
         image.paste((200, 30, 30), (2, 2, 62, 62))
         image.save(tmp_path / side / "square.png")
     dataset = UnpairedDataset(tmp_path / "a", tmp_path / "b", 64)
+    torch.manual_seed(0)
     flatness = lambda x: float(x.flatten(1).std(1).max())  # noqa: E731
     crops = [flatness(train_augmentation(64)(dataset.a[0])) for _ in range(300)]
     assert sum(c < FLAT_STD for c in crops) > 5  # the plain augmentation does make flat views
@@ -270,7 +271,7 @@ def test_an_update_with_non_finite_gradients_is_skipped_and_counted(dataroot, tm
 
 def test_a_diverged_run_stops_with_a_message(dataroot, tmp_path):
     out = tmp_path / "run"
-    with pytest.raises(SystemExit, match="training diverged: .* not finite at step 2"):
+    with pytest.raises(SystemExit, match="training diverged: the weights are no longer finite at step"):
         train_cyclegan.main(["--dataroot", str(dataroot), "--out", str(out), "--steps", "20", *TINY, "--lr", "1e30"])
     assert not (out / "export").exists()
 

@@ -227,14 +227,25 @@ class Run:
         if self.args.snapshot_every and self.step % self.args.snapshot_every == 0:
             self.save_snapshot()
 
+    def weights_finite(self) -> bool:
+        """Whether every weight of the trained model is finite (the same on every process: DDP keeps them equal)."""
+        model = getattr(self, "exported", None)
+        return model is None or all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
     def check_finite(self, losses: dict[str, float]) -> None:
-        """Stop a diverged run at once, with what to do, instead of writing NaN checkpoints for hours."""
-        broken = [name for name, value in losses.items() if not math.isfinite(value)]
-        if broken:
-            self.bar.close()
-            raise SystemExit(f"training diverged: {', '.join(broken)} not finite at step {self.step} "
-                             f"(logged in {self.out / 'log.jsonl'}). Nothing after the last checkpoint was saved; "
-                             "resume from it with a lower --lr, or look for the input that overflows (README, Training).")
+        """Stop a diverged run at once, with what to do, instead of writing NaN checkpoints for hours. A
+        non-finite loss alone is one bad batch (finite_step skips its update); weights that are no longer
+        finite are a broken run."""
+        if self.weights_finite():
+            broken = [name for name, value in losses.items() if not math.isfinite(value)]
+            if broken:
+                self.accelerator.print(f"step {self.step}: {', '.join(broken)} not finite on this batch; the weights "
+                                       "still are, so training goes on")
+            return
+        self.bar.close()
+        raise SystemExit(f"training diverged: the weights are no longer finite at step {self.step} (losses logged "
+                         f"in {self.out / 'log.jsonl'}). Nothing after the last checkpoint was saved; resume from it "
+                         "with a lower --lr, or look for the input that overflows (README, Training).")
 
     def finish(self, model: HubModel, training_info: dict) -> Path | None:
         self.bar.close()
@@ -304,6 +315,7 @@ class Run:
 
     def save_checkpoint(self) -> None:
         """Models, optimisers and RNG states through accelerate, plus our step counter; one rolling copy."""
+        self.check_finite({})  # never overwrite the last good checkpoint with broken weights
         self.accelerator.wait_for_everyone()
         self.accelerator.save_state(self.checkpoint_dir())
         if self.is_main:

@@ -38,7 +38,8 @@ DEPARTURES = {
                                    "need not carry A's fine detail just to be reconstructed (found for CycleGAN)"),
     "cycle_blur_b": Departure(0.0, "the same for the cycle B->A->B"),
     "lambda_identity": Departure(0.0, "CycleGAN's identity term on UNIT's translators: G_B(E_A(b)) ~ b and "
-                                      "G_A(E_B(a)) ~ a (L1, posterior means). Without it the run at step 8,000 "
+                                      "G_A(E_B(a)) ~ a (L1, posterior means), an absolute weight (CycleGAN's "
+                                      "is 0.5 x its cycle weight of 10 = 5). Without it the run at step 8,000 "
                                       "swapped colours (grey keycap -> orange) that the cycle undoes"),
 }
 

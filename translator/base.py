@@ -278,7 +278,11 @@ class Translator:
         """`translate_tensor`, through the fast path (ONNX Runtime) where it holds this call's graph."""
         self.last_fast = self.fast_path is not None and self.fast_path.applies(x, direction, options)
         if self.last_fast:
-            return self.fast_path.run(self, x, direction, options).to(self.device)
+            try:
+                return self.fast_path.run(self, x, direction, options).to(self.device)
+            except Exception as err:  # noqa: BLE001 -- ONNX Runtime failed at run time: PyTorch from now on
+                self.fast_path.disable(err)
+                self.last_fast = False
         return self.translate_tensor(x, direction, **options)
 
     def translate_tensor(self, x: torch.Tensor, direction: str = "a2b", **options) -> torch.Tensor:

@@ -89,7 +89,7 @@ class CycleGANTranslator(Translator):
             x, step, show = self.prepare_native(image), self.translate_tiled_tensor, images.tensor_to_pil
         else:
             x, layout = self.prepare(image)
-            step, show = self.translate_tensor, lambda y: self.finish(y, layout)  # noqa: E731
+            step, show = self.network_output, lambda y: self.finish(y, layout)  # noqa: E731
         back = "b2a" if direction == "a2b" else "a2b"
         if back not in self.directions:
             y = self._timed(step, x, direction)

@@ -7,12 +7,13 @@ Eager PyTorch pays a per-layer dispatch cost that dominates small networks (the 
 most of their time there) and fuses nothing; ONNX Runtime runs the same graph with its convolutions in a
 blocked memory layout and the activations fused into them. Measured by `python -m training.fast_path_bench`.
 
-At load, for each direction: the graph is exported (torch.onnx, opset 17, batch axis dynamic) into a cache
-folder keyed by a hash of the weights, the config and the library versions, so the export is paid once per
-model and machine; ONNX Runtime builds a session on it; the session is checked against eager PyTorch on two
-random batches (the parity bar of training.export_onnx, 2/255 of the output image); then both are timed,
-interleaved, and the session is used only if it is at least 10 % faster (`fast="always"` skips the timing,
-for tests). Anything that fails (the packages missing, an export error, parity) leaves the translator on
+At load, for each direction: the graph is exported (torch.onnx, opset 17, batch axes dynamic) into a cache
+folder keyed by a hash of the weights, the config, the code and the library versions; ONNX Runtime builds a
+session on it. The first time, the session is checked against eager PyTorch on two random batches (the
+parity bar of training.export_onnx, 2/255 of the output image), then both are timed, interleaved, and the
+session is used only if it is at least 10 % faster (`fast="always"` skips the timing, for tests); that
+decision is kept beside the graph (per thread count), so later loads pay only the session. Anything that
+fails (the packages missing, an export error, parity, an error while running) leaves the translator on
 eager PyTorch, with the reason in `report`: the fast path never makes a model unusable.
 
 What runs on it: `translate` of the families whose translation is one image graph (CycleGAN, pix2pix, UNIT's
@@ -27,6 +28,8 @@ import hashlib
 import json
 import os
 import statistics
+import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -97,25 +100,34 @@ class FewShotTranslate(nn.Module):
         return out.expand(-1, 3, -1, -1) if self.t.channels == 1 else out
 
 
+IMAGE_OPTIONS = {"tiled", "seed", "sample"}  # options an image graph may ignore (see FastPath.applies)
+
+
 def kind_of(t) -> str | None:
     """"image" (image -> translation), "styled" (MUNIT: image and style code), "fewshot" (FUNIT: content
-    and class code), or None (no fast path)."""
+    and class code), or None (no fast path: a family whose options change what the graph would compute,
+    or a network that is random at inference, e.g. pix2pix with the official test's dropout)."""
+    model = getattr(t, "model", None)
+    if model is not None and any(isinstance(m, nn.Dropout) and m.training for m in model.modules()):
+        return None
     if t.family_name == "munit":
         return "styled"
     if t.family_name == "funit":
         return "fewshot"
-    if any(option in t.options for option in ("style", "references")):
-        return None
-    return "image"
+    return "image" if set(t.options) <= IMAGE_OPTIONS else None
 
 
 def weights_key(t, kind: str) -> str:
-    """A hash of everything the exported graph depends on: weights, config, kind and library versions."""
+    """A hash of everything the exported graph depends on: the weights, the config, the code that computes
+    it (the family's module, the shared layers, this file) and the library versions."""
     import onnx
     import onnxruntime
 
     digest = hashlib.sha256(json.dumps([VERSION, OPSET, kind, t.family_name, t.config, torch.__version__,
                                         onnx.__version__, onnxruntime.__version__], sort_keys=True, default=str).encode())
+    for module in {sys.modules[type(t.model).__module__], sys.modules[type(t).__module__], sys.modules[__name__],
+                   sys.modules[scaled_styles.__module__]}:
+        digest.update(Path(module.__file__).read_bytes())
     for name, tensor in t.model.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -123,15 +135,24 @@ def weights_key(t, kind: str) -> str:
 
 
 def export(module: nn.Module, example: tuple, path: Path, inputs: list[str]) -> None:
-    """torch.onnx.export into `path`, written to a temporary name first so a crash leaves no half file."""
+    """torch.onnx.export into `path`, through a temporary file of its own (threads and processes may export
+    at once), so a crash leaves no half file. The modules' train/eval modes are left as they were."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.partial")
-    dynamic = {name: {0: "batch"} for name in [*inputs, "translation"]}
-    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's notes on tracing and its own deprecation
-        torch.onnx.export(module.eval(), example, str(partial), dynamo=False, opset_version=OPSET,
-                          input_names=inputs, output_names=["translation"], dynamic_axes=dynamic)
-    os.replace(partial, path)
+    handle, partial = tempfile.mkstemp(suffix=".partial", dir=path.parent)
+    os.close(handle)
+    modes = {m: m.training for m in module.modules()}
+    # the code and style inputs have their own batch axis: one code for N images is broadcast in the graph
+    dynamic = {name: {0: "batch" if name in ("image", "translation") else "codes"} for name in [*inputs, "translation"]}
+    try:
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's notes on tracing and its own deprecation
+            torch.onnx.export(module, example, partial, dynamo=False, opset_version=OPSET,
+                              input_names=inputs, output_names=["translation"], dynamic_axes=dynamic)
+        os.replace(partial, path)
+    finally:
+        for m, training in modes.items():
+            m.train(training)
+        Path(partial).unlink(missing_ok=True)
 
 
 class FastPath:
@@ -145,16 +166,27 @@ class FastPath:
         try:
             self._build(t, mode, cache or cache_root())
         except Exception as err:  # noqa: BLE001 -- any failure means eager PyTorch, said in the report
-            self.sessions = {}
-            self.report.update(used=False, reason=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+            self.disable(err)
 
     @property
     def used(self) -> bool:
         return bool(self.sessions)
 
+    def disable(self, err: Exception) -> None:
+        self.sessions = {}
+        self.report.update(used=False, reason=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+
+    def graph(self, t, direction: str) -> tuple[nn.Module, list[str], tuple]:
+        image = torch.zeros(1, 3, self.size, self.size)
+        if self.kind == "styled":
+            return StyledDirection(t, direction), ["image", "style"], (image, torch.zeros(1, t.style_dim))
+        if self.kind == "fewshot":
+            return FewShotTranslate(t), ["image", "code"], (image, t.model.class_code(t.to_network(image)))
+        return Direction(t, direction), ["image"], (image,)
+
     def _build(self, t, mode, cache: Path) -> None:
         if self.kind is None:
-            self.report["reason"] = f"{t.family_name} has no single translation graph"
+            self.report["reason"] = f"{t.family_name} has no single deterministic translation graph"
             return
         if t.device.type != "cpu":
             self.report["reason"] = f"on {t.device.type}: PyTorch runs it there"
@@ -168,36 +200,45 @@ class FastPath:
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         # no spin-waiting between runs: on a shared 2-core machine it steals the other requests' CPU
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        sessions, started = {}, time.perf_counter()
+        started = time.perf_counter()
         for direction in t.directions:
             path = folder / f"{direction}.onnx"
-            if not path.exists():
-                image = torch.zeros(1, 3, self.size, self.size)
-                if self.kind == "styled":
-                    module, inputs, example = StyledDirection(t, direction), ["image", "style"], (image, torch.zeros(1, t.style_dim))
-                elif self.kind == "fewshot":
-                    code = t.model.class_code(t.to_network(image))
-                    module, inputs, example = FewShotTranslate(t), ["image", "code"], (image, code)
-                else:
-                    module, inputs, example = Direction(t, direction), ["image"], (image,)
-                export(module, example, path, inputs)
-            sessions[direction] = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.sessions = sessions
+            for attempt in (1, 2):
+                if not path.exists():
+                    module, inputs, example = self.graph(t, direction)
+                    export(module, example, path, inputs)
+                try:
+                    self.sessions[direction] = onnxruntime.InferenceSession(str(path), options,
+                                                                            providers=["CPUExecutionProvider"])
+                    break
+                except Exception:  # noqa: BLE001 -- a damaged cached file: export it again, once
+                    path.unlink(missing_ok=True)
+                    if attempt == 2:
+                        raise
         self.report.update(folder=str(folder), build_seconds=round(time.perf_counter() - started, 2))
-        self.report["max_abs_difference"] = difference = self.parity(t)
-        if difference > PARITY_BAR:
+        # parity and timing are measured once per graph, thread count and mode, and kept beside the graph
+        decision_file = folder / f"decision-{torch.get_num_threads()}-threads{'-always' if mode == 'always' else ''}.json"
+        try:
+            decision = json.loads(decision_file.read_text())
+        except (OSError, ValueError):
+            decision = self.decide(t, mode)
+            decision_file.write_text(json.dumps(decision))
+        self.report.update(decision)
+        if not decision["used"]:
             self.sessions = {}
-            self.report["reason"] = f"differs from PyTorch by {difference * 255:.2f}/255 (bar {PARITY_BAR * 255:.0f}/255)"
-            return
+
+    def decide(self, t, mode) -> dict:
+        decision = {"max_abs_difference": self.parity(t)}
+        if decision["max_abs_difference"] > PARITY_BAR:
+            return {**decision, "used": False, "reason": f"differs from PyTorch by "
+                    f"{decision['max_abs_difference'] * 255:.2f}/255 (bar {PARITY_BAR * 255:.0f}/255)"}
         if mode != "always":
             eager, fast = self.timings(t)
-            self.report.update(eager_ms=round(eager * 1000, 2), onnxruntime_ms=round(fast * 1000, 2),
-                               speed_up=round(eager / fast, 2))
+            decision.update(eager_s=eager, onnxruntime_s=fast, eager_ms=round(eager * 1000, 2),
+                            onnxruntime_ms=round(fast * 1000, 2), speed_up=round(eager / fast, 2))
             if fast > PAYS * eager:
-                self.sessions = {}
-                self.report["reason"] = "not faster than PyTorch here"
-                return
-        self.report.update(used=True, reason="")
+                return {**decision, "used": False, "reason": "not faster than PyTorch here"}
+        return {**decision, "used": True, "reason": ""}
 
     # --- running -------------------------------------------------------------------------------------------
     def applies(self, x: torch.Tensor, direction: str, options: dict) -> bool:
