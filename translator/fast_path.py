@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -161,6 +162,9 @@ class FastPath:
     def __init__(self, t, mode: bool | str = True, cache: Path | None = None):
         self.kind = kind_of(t)
         self.sessions: dict = {}
+        # every run on one thread of its own: ONNX Runtime keeps per-calling-thread buffers, and an app serves
+        # each request from whichever worker thread is free (the RSS grew 100 MB over the bad-input probe)
+        self.runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onnxruntime")
         self.report: dict = {"used": False, "kind": self.kind}
         self.size = t.image_size
         try:
@@ -256,7 +260,8 @@ class FastPath:
             feeds["code"] = t.model.class_encoder(t.to_network(x)) if references is None else \
                 t.model.class_code(t.to_network(references))
         feeds = {name: value.detach().cpu().float().numpy() for name, value in feeds.items()}
-        return torch.from_numpy(self.sessions[direction].run(None, feeds)[0])
+        session = self.sessions[direction]
+        return torch.from_numpy(self.runner.submit(session.run, None, feeds).result()[0])
 
     def example_options(self, t, generator: torch.Generator) -> dict:
         """Options a call of this kind takes: a style code, two reference images, or none."""
