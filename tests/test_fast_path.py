@@ -180,3 +180,16 @@ def test_the_app_says_when_onnx_runtime_ran(tmp_path):
     assert "on cpu with ONNX Runtime at 32×32 px" in app.describe(t, 0.01)
     t.translate(picture(size=70), tiled=True)
     assert "ONNX Runtime" not in app.describe(t, 0.01, tiled=(70, 77))
+
+
+def test_funit_takes_a_class_per_content_image_only_when_the_counts_match(tmp_path, monkeypatch):
+    t = translator.load(str(tiny_folder("funit", tmp_path / "f")), warm_up=False, fast="always")
+    calls = counting(monkeypatch)
+    x = torch.rand(2, 3, t.image_size, t.image_size) * 2 - 1
+    per_image = torch.rand(2, 3, 3, t.image_size, t.image_size) * 2 - 1  # N x K references
+    with torch.inference_mode():
+        got = t.network_output(x, "a2b", references=per_image)
+        expected = t.translate_tensor(x, "a2b", references=per_image)
+    assert calls == ["a2b"] and (got - expected).abs().max() / 2 <= PARITY_BAR
+    fast = t.fast_path.applies(x[:1], "a2b", {"references": per_image})  # 2 classes for 1 image: not the graph's
+    assert not fast

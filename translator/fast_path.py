@@ -248,6 +248,9 @@ class FastPath:
     def applies(self, x: torch.Tensor, direction: str, options: dict) -> bool:
         if not self.sessions or direction not in self.sessions or tuple(x.shape[-2:]) != (self.size, self.size):
             return False
+        if self.kind == "fewshot":  # a class per content image must come with one per image (eager says why not)
+            references = options.get("references")
+            return references is None or references.dim() == 4 or len(references) == len(x)
         return self.kind != "image" or not options.get("sample")  # a seed without sampling changes nothing
 
     def run(self, t, x: torch.Tensor, direction: str, options: dict) -> torch.Tensor:
