@@ -229,8 +229,7 @@ class Run:
 
     def weights_finite(self) -> bool:
         """Whether every weight of the trained model is finite (the same on every process: DDP keeps them equal)."""
-        model = getattr(self, "exported", None)
-        return model is None or all(bool(torch.isfinite(p).all()) for p in model.parameters())
+        return self.exported is None or all(bool(torch.isfinite(p).all()) for p in self.exported.parameters())
 
     def check_finite(self, losses: dict[str, float]) -> None:
         """Stop a diverged run at once, with what to do, instead of writing NaN checkpoints for hours. A

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -44,9 +43,8 @@ import torch
 from torch import nn
 
 import translator
-from translator.fast_path import Direction, FewShotTranslate, StyledDirection
+from translator.fast_path import PARITY_BAR, Direction, FewShotTranslate, StyledDirection, export
 
-PARITY_BAR = 2 / 255  # in [0, 1] units
 NEEDS_MORE = ("style", "references")  # options without which a family cannot translate deterministically
 IMAGES = "N x 3 x S x S in [-1, 1]"
 TRANSLATION = "N x 3 x S x S in [-1, 1]"
@@ -233,11 +231,7 @@ def export_onnx(model: str, out: Path, opset: int = 17, checks: int = 4) -> dict
     sessions = {}
     for graph in graphs:
         path = out / f"{graph.name}.onnx"
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporter's notes on its own deprecation and tracing
-            torch.onnx.export(graph.module.eval(), graph.example, path, dynamo=False, opset_version=opset,
-                              input_names=list(graph.inputs), output_names=list(graph.outputs),
-                              dynamic_axes=graph.dynamic)
+        export(graph.module, graph.example, path, list(graph.inputs), list(graph.outputs), graph.dynamic, opset)
         sessions[graph.name] = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     generator = torch.Generator().manual_seed(0)
     for graph in graphs:  # after all are written: a code graph is checked through its translation graph

@@ -35,8 +35,8 @@ PAPER_SIZE = {  # family -> constructor arguments of the official configuration
 }
 
 
-def bench(t: translator.Translator, repeats: int, label: str) -> dict:
-    fast = FastPath(t, "always", cache=Path(tempfile.mkdtemp(prefix="fast-path-bench-")))
+def bench(t: translator.Translator, repeats: int, label: str, folder: Path) -> dict:
+    fast = FastPath(t, "always", cache=folder / "cache")  # a fresh cache: the graph exported as a first load does
     if not fast.used:
         raise SystemExit(f"{label}: no fast path ({fast.report.get('reason')})")
     eager_s, fast_s = fast.timings(t, repeats)
@@ -49,7 +49,7 @@ def paper_size(family: str, repeats: int, folder: Path) -> dict:
     network = translator.FAMILIES[family].network(**PAPER_SIZE[family]).eval()
     network.save_pretrained(folder / family)
     return bench(translator.load(str(folder / family), device="cpu", warm_up=False), repeats,
-                 translator.FAMILIES[family].title)
+                 translator.FAMILIES[family].title, folder)
 
 
 def table(rows: list[dict], first: str) -> str:
@@ -71,11 +71,11 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:  # the networks and their graphs (paper size: hundreds of MB)
         paper = [paper_size(f, args.repeats, Path(tmp)) for f in args.families]
-    shipped = [] if args.no_shipped else [
-        bench(translator.load(name, device="cpu", warm_up=False), args.repeats, f"`{name}`")
-        for name in translator.list_models()]
+        shipped = [] if args.no_shipped else [
+            bench(translator.load(name, device="cpu", warm_up=False), args.repeats, f"`{name}`", Path(tmp))
+            for name in translator.list_models()]
     print(f"Machine: {platform.machine()}, {args.threads} threads, torch {torch.__version__}; one image, "
           f"median of {args.repeats}. Command: python -m training.fast_path_bench --threads {args.threads} "
           f"--repeats {args.repeats}\n")

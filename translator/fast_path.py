@@ -135,20 +135,24 @@ def weights_key(t, kind: str) -> str:
     return digest.hexdigest()[:32]
 
 
-def export(module: nn.Module, example: tuple, path: Path, inputs: list[str]) -> None:
-    """torch.onnx.export into `path`, through a temporary file of its own (threads and processes may export
-    at once), so a crash leaves no half file. The modules' train/eval modes are left as they were."""
+def export(module: nn.Module, example: tuple, path: Path, inputs: list[str], outputs: list[str] | None = None,
+           dynamic: dict | None = None, opset: int = OPSET) -> None:
+    """torch.onnx.export (in inference mode) into `path`, through a temporary file of its own (threads and
+    processes may export at once), so a crash leaves no half file. The modules' train/eval modes are left as
+    they were. Default: one output, "translation"; every batch axis dynamic, the images' ("batch") apart from
+    the code and style inputs' ("codes": one code for N images is broadcast in the graph)."""
+    outputs = outputs or ["translation"]
+    if dynamic is None:
+        dynamic = {name: {0: "batch" if name in ("image", "translation") else "codes"} for name in [*inputs, *outputs]}
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(suffix=".partial", dir=path.parent)
     os.close(handle)
     modes = {m: m.training for m in module.modules()}
-    # the code and style inputs have their own batch axis: one code for N images is broadcast in the graph
-    dynamic = {name: {0: "batch" if name in ("image", "translation") else "codes"} for name in [*inputs, "translation"]}
     try:
         with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's notes on tracing and its own deprecation
-            torch.onnx.export(module, example, partial, dynamo=False, opset_version=OPSET,
-                              input_names=inputs, output_names=["translation"], dynamic_axes=dynamic)
+            torch.onnx.export(module, example, partial, dynamo=False, opset_version=opset,
+                              input_names=inputs, output_names=outputs, dynamic_axes=dynamic)
         os.replace(partial, path)
     finally:
         for m, training in modes.items():
