@@ -175,7 +175,7 @@ class FamilyTab:
     """The generic tab: everything comes from the family's declaration and its default model's config."""
 
     def __init__(self, family: Family, default_model: str, allow_local: bool = False, device: str | None = None,
-                 fast: bool = True):
+                 fast: bool | str = True):
         self.family, self.default_model = family, default_model
         self.allow_local, self.device, self.fast = allow_local, device, fast
         self.outputs_spec = family.tab.outputs
@@ -400,7 +400,7 @@ class FamilyTab:
                                      info="A small network that enlarges and cleans the model's "
                                           f"{t.image_size}-px output; off shows the raw output, enlarged.",
                                      elem_id=f"{family.name}-finish")
-                with gr.Accordion("Raw model output ↔ finished", open=False, visible=t.finishing is not None):
+                with gr.Accordion("Raw model output ↔ finished", open=False, visible=t.finishing is not None) as compare_box:
                     compare = gr.ImageSlider(type="filepath", format="png", label="raw (left) · finished (right)",
                                              interactive=False, height=360, elem_id=f"{family.name}-compare")
                 info = gr.Markdown(label="info", elem_id=f"{family.name}-info")
@@ -427,7 +427,17 @@ class FamilyTab:
         # and each option "not given"
         defaults = {"direction": t.directions[0], "model": self.default_model, "finish": True, "text": "",
                     **{n: (False if n in ("sample", "tiled") else None) for n in option_names}}
-        all_outputs = outputs + [compare, info]
+        # the raw/finished pair reaches the browser only while its accordion is open: a live re-run (a slider
+        # move) keeps it server-side in compare_pair, and opening the accordion shows the latest one
+        compare_open, compare_pair = gr.State(False), gr.State(None)
+        compare_box.expand(lambda pair: (True, pair), compare_pair, [compare_open, compare], api_visibility="private")
+        compare_box.collapse(lambda: False, None, compare_open, api_visibility="private")
+        compare_pair.change(lambda pair, is_open: pair if is_open else gr.skip(), [compare_pair, compare_open], compare,
+                            api_visibility="private", show_progress="hidden")
+        all_outputs = outputs + [compare, compare_pair, info]  # a State is not part of the API's answer
+
+        def with_pair(result: list) -> list:  # (..., pair, info) -> (..., pair, pair, info) for all_outputs
+            return result[:-1] + result[-2:]
 
         def split(values):
             direction_value = values[0] if two_way else None
@@ -445,7 +455,7 @@ class FamilyTab:
                 raise user_error(ImageError("Add an image first: upload one, paste it, use the webcam or click an example"
                                             + (", or type a word." if texts else ".")))
             try:
-                return self.translate(image_value, *split(values))
+                return with_pair(self.translate(image_value, *split(values)))
             except TranslatorError as err:
                 raise user_error(err) from None
 
@@ -470,7 +480,7 @@ class FamilyTab:
         if sliders:
             self.many_styles(image, pad, direction, model, sliders, (grid_n, grid_seed, grid_button, grid),
                              (strip_steps, strip_seed, strip_button, strip))
-        live_inputs, live_outputs = [image, *shared], all_outputs + [image]
+        live_inputs, live_outputs = [image, *shared], outputs + [compare_pair, info, image]
         controls_that_rerun = [c for c in shared if c is not model]  # a model name re-runs on the button
         image.change(live, live_inputs, live_outputs, api_visibility="private", show_progress="hidden",
                      trigger_mode="always_last", concurrency_id="model")
@@ -484,7 +494,7 @@ class FamilyTab:
                 if sketch_composite(sketch) is None:
                     raise user_error(ImageError("Draw something first."))
                 try:
-                    return self.translate(sketch_composite(sketch), *split(values))
+                    return with_pair(self.translate(sketch_composite(sketch), *split(values)))
                 except TranslatorError as err:
                     raise user_error(err) from None
 
@@ -501,7 +511,7 @@ class FamilyTab:
 
             draw_button.click(self.endpoint(run_drawing, ["sketch", *shared_names], defaults), [pad, *shared], all_outputs,
                               api_name=f"{api}_drawing", **progress)
-            pad.change(live_drawing, [pad, *shared], all_outputs, api_visibility="private", show_progress="hidden",
+            pad.change(live_drawing, [pad, *shared], live_outputs[:-1], api_visibility="private", show_progress="hidden",
                        trigger_mode="always_last", concurrency_id="model")
 
             # a control that changes re-runs whichever input was used last: the drawing or the upload
@@ -535,7 +545,7 @@ class FamilyTab:
                                   api_visibility="private", elem_id=f"{family.name}-examples", examples_per_page=12,
                                   visible_columns=[0])  # the direction is set too, but the picture says enough
             if pad is not None:  # a sketchpad does not fire .change when an example is loaded into it
-                gallery.load_input_event.then(live_drawing, [pad, *shared], all_outputs, api_visibility="private",
+                gallery.load_input_event.then(live_drawing, [pad, *shared], live_outputs[:-1], api_visibility="private",
                                               show_progress="hidden", concurrency_id="model")
 
 
@@ -556,7 +566,7 @@ def comparable_groups(models: dict[str, str]) -> dict[tuple[str, str], list[str]
 
 
 def compare_tab(pair: tuple[str, str], names: list[str], allow_local: bool, device: str | None,
-                fast: bool = True) -> None:
+                fast: bool | str = True) -> None:
     a, b = pair
     gr.Markdown(f"One input through every model of **{pretty(a)} ↔ {pretty(b)}**, side by side, each with its time.")
     with gr.Row():
@@ -607,9 +617,11 @@ def shipped_defaults() -> dict[str, str]:
 
 
 def build_demo(allow_local_models: bool = False, models: dict[str, str] | None = None,
-               device: str | None = None, fast: bool = True) -> gr.Blocks:
+               device: str | None = None, fast: bool | str = True) -> gr.Blocks:
     """models: family -> default model name (default: the shipped ones). fast: run translations with ONNX
-    Runtime where that is measured faster at load (translator/fast_path.py)."""
+    Runtime where that is measured faster at load (translator/fast_path.py); each model's export and timing
+    run in the background, so the app starts (and serves, on PyTorch) without waiting for them."""
+    fast = "background" if fast is True else fast
     models = models or shipped_defaults()
     with gr.Blocks(title="Translator Studio") as demo:
         gr.Markdown("# Translator Studio\nClassic GAN image-to-image translation, running on this machine. "

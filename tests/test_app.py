@@ -68,6 +68,30 @@ def test_the_finishing_stage_is_one_switch_away_with_the_raw_output_beside_it(cl
     assert none is None and Image.open(plain).tobytes() == Image.open(raw).tobytes()
 
 
+def test_live_reruns_keep_the_raw_vs_finished_pair_server_side_until_its_accordion_opens():
+    """A slider move re-translates live; the comparison pair (two more PNGs) travels only while its
+    accordion is open: live events write a State, and opening the accordion (or the pair changing while it
+    is open) fills the slider."""
+    import gradio as gr
+
+    import app
+
+    demo = app.build_demo()
+    blocks = demo.blocks
+    sliders = [c for c in blocks.values() if isinstance(c, gr.ImageSlider) and (c.elem_id or "").endswith("-compare")]
+    assert {s.elem_id for s in sliders} >= {"cyclegan-compare", "pix2pix-compare"}
+    for slider in sliders:
+        writers = [d for d in demo.fns.values() if slider._id in [o._id for o in d.outputs]]
+        names = {d.api_name for d in writers}
+        family = slider.elem_id.removesuffix("-compare")
+        # the named endpoints (API clients get the pair), the accordion's expand and the pair's change
+        assert writers and {family} <= names, names
+        live = [d for d in writers if d.api_name not in (family, f"{family}_drawing")]
+        assert len(live) == 2, [(d.api_name, [t[1] for t in d.targets]) for d in live]
+        assert sorted(t[1] for d in live for t in d.targets) == ["change", "expand"]
+        assert all(d.inputs and isinstance(d.inputs[0], gr.State) for d in live)
+
+
 def test_a_model_of_another_family_is_a_message(client):
     example = sorted((ROOT / "assets/examples/cyclegan").glob("noto-*.png"))[0]
     with pytest.raises(Exception, match="is a pix2pix model.*needs cyclegan"):

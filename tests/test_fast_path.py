@@ -182,6 +182,59 @@ def test_the_app_says_when_onnx_runtime_ran(tmp_path):
     assert "ONNX Runtime" not in app.describe(t, 0.01, tiled=(70, 77))
 
 
+def test_in_the_background_the_model_serves_on_pytorch_until_its_session_is_checked(tmp_path, monkeypatch):
+    """What the app does: load returns at once, translations run eagerly while the export and the timing run
+    on a background thread, and the fast path is used from the moment its decision is in."""
+    import threading
+
+    release, original = threading.Event(), FastPath._build
+
+    def held(self, *args):
+        assert release.wait(60)
+        original(self, *args)
+    monkeypatch.setattr(FastPath, "_build", held)
+    monkeypatch.setattr(fast_path, "PAYS", 1e9)  # the timing is noise on tiny networks: let it pass
+    t = translator.load(str(tiny_folder("cyclegan", tmp_path / "m")), warm_up=False, fast="background")
+    assert not t.fast_path.ready.is_set() and "being built" in t.fast_path.report["reason"]
+    eager = t.translate(picture())
+    assert not t.last_fast and not t.fast_path.used
+    release.set()
+    assert t.fast_path.wait(60) and t.fast_path.used and t.fast_path.report["speed_up"] > 0
+    fast = t.translate(picture())
+    assert t.last_fast
+    assert np.abs(np.asarray(fast, dtype=float) - np.asarray(eager, dtype=float)).max() <= 2 * PARITY_BAR * 255 + 1
+
+
+def test_ugatit_attention_view_has_a_graph_of_its_own_that_matches_eager(tmp_path):
+    """U-GAT-IT's tab computes the translation, three CAM heatmaps and the CAM logit: one graph per direction
+    (issue 19's latency bar is on exactly that), each output within the parity bar of eager PyTorch relative
+    to its range; the model's own spectral norms are untouched; a run-time failure falls back to PyTorch."""
+    from torch.nn.utils import parametrize
+
+    t = translator.load(str(tiny_folder("ugatit", tmp_path / "u")), warm_up=False, fast="always")
+    assert set(t.fast_path.heatmap_sessions) == {"a2b", "b2a"}
+    x = torch.rand(2, 3, t.image_size, t.image_size) * 2 - 1
+    for direction in ("a2b", "b2a"):
+        with torch.inference_mode():
+            fast = t.heatmaps(x, direction)
+            assert t.last_fast
+            eager = t.heatmaps_tensor(x, direction)
+        assert set(fast) == set(eager)
+        for name, value in eager.items():
+            assert fast[name].shape == value.shape
+            assert (fast[name] - value).abs().max() <= PARITY_BAR * max(float(value.abs().max()), 1.0), name
+    t.attention(picture())
+    assert t.last_fast
+    assert any(parametrize.is_parametrized(m) for m in t.model.modules())  # eager keeps its spectral norms
+
+    class Broken:
+        def run(self, *args):
+            raise RuntimeError("boom")
+    t.fast_path.heatmap_sessions["a2b"] = Broken()
+    attention = t.attention(picture())
+    assert not t.last_fast and not t.fast_path.used and attention.translation.size
+
+
 def test_funit_takes_a_class_per_content_image_only_when_the_counts_match(tmp_path, monkeypatch):
     t = translator.load(str(tiny_folder("funit", tmp_path / "f")), warm_up=False, fast="always")
     calls = counting(monkeypatch)

@@ -2,6 +2,7 @@
 
     python -m training.fast_path_bench --threads 2 --repeats 20                # paper-size networks, then the shipped models
     python -m training.fast_path_bench --families cyclegan munit --no-shipped  # a subset
+    python -m training.fast_path_bench --families ugatit --no-shipped --models runs/x/export  # any model folder
 
 Two tables. **Paper size**: every family's official configuration (random weights: speed does not depend
 on them), one image at its paper resolution (256 px; FUNIT 128). **Shipped**: the models the app serves,
@@ -9,7 +10,9 @@ at their own size. Each row is `translator.fast_path.FastPath` exactly as `trans
 builds it (the same export, session options and thread count), timed against the translator's eager
 `translate_tensor` (inference mode, flush-denormal on, as the app runs it), interleaved in one run so both
 see the same machine; MUNIT with a style code, FUNIT with two references (its class code is computed in
-PyTorch on both sides). "max difference" is the parity check's, in [0, 1] units of the image (bar 2/255).
+PyTorch on both sides); U-GAT-IT also with its attention view (translation, three heatmaps and the CAM logit:
+the network + CAMs of issue 19's latency bar). "max difference" is the parity check's, in [0, 1] units of
+the image (bar 2/255).
 Prints Markdown; `--json FILE` also writes the numbers.
 """
 from __future__ import annotations
@@ -17,7 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -40,9 +46,30 @@ def bench(t: translator.Translator, repeats: int, label: str, folder: Path) -> d
     if not fast.used:
         raise SystemExit(f"{label}: no fast path ({fast.report.get('reason')})")
     eager_s, fast_s = fast.timings(t, repeats)
-    return {"model": label, "family": t.family_name, "image_size": t.image_size,
-            "parameters": sum(p.numel() for p in t.model.parameters()), "eager_s": eager_s, "onnxruntime_s": fast_s,
-            "speed_up": eager_s / fast_s, "max_abs_difference": fast.report["max_abs_difference"]}
+    row = {"model": label, "family": t.family_name, "image_size": t.image_size,
+           "parameters": sum(p.numel() for p in t.model.parameters()), "eager_s": eager_s, "onnxruntime_s": fast_s,
+           "speed_up": eager_s / fast_s, "max_abs_difference": fast.report["max_abs_difference"]}
+    if fast.heatmap_sessions:  # U-GAT-IT's attention view: the translation, three heatmaps and the CAM logit
+        eager_s, fast_s = attention_timings(t, fast, repeats)
+        row["attention"] = {"eager_s": eager_s, "onnxruntime_s": fast_s, "speed_up": eager_s / fast_s}
+    return row
+
+
+def attention_timings(t: translator.Translator, fast: FastPath, repeats: int) -> tuple[float, float]:
+    """Median seconds of `heatmaps_tensor` (eager) and of its session, one image, interleaved."""
+    x = torch.rand(1, 3, t.image_size, t.image_size, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    eager, session = [], []
+    with torch.inference_mode():
+        for i in range(repeats + 2):
+            start = time.perf_counter()
+            t.heatmaps_tensor(x, "a2b")
+            middle = time.perf_counter()
+            fast.heatmaps(x, "a2b")
+            end = time.perf_counter()
+            if i >= 2:
+                eager.append(middle - start)
+                session.append(end - middle)
+    return statistics.median(eager), statistics.median(session)
 
 
 def paper_size(family: str, repeats: int, folder: Path) -> dict:
@@ -58,6 +85,10 @@ def table(rows: list[dict], first: str) -> str:
     for r in rows:
         lines.append(f"| {r['model']} | {r['parameters'] / 1e6:.2f} M | {r['image_size']} px | {r['eager_s'] * 1000:.1f} ms | "
                      f"{r['onnxruntime_s'] * 1000:.1f} ms | {r['speed_up']:.2f}× | {r['max_abs_difference'] * 255:.3f}/255 |")
+        if "attention" in r:
+            a = r["attention"]
+            lines.append(f"| {r['model']}, attention view | | | {a['eager_s'] * 1000:.1f} ms | "
+                         f"{a['onnxruntime_s'] * 1000:.1f} ms | {a['speed_up']:.2f}× | (same check) |")
     return "\n".join(lines)
 
 
@@ -65,8 +96,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--families", nargs="+", default=list(PAPER_SIZE), choices=list(PAPER_SIZE))
+    parser.add_argument("--families", nargs="*", default=list(PAPER_SIZE), choices=list(PAPER_SIZE),
+                        help="paper-size networks to measure (none: only the models)")
     parser.add_argument("--no-shipped", action="store_true", help="only the paper-size networks")
+    parser.add_argument("--models", nargs="+", default=[], help="more models (names or folders), as the shipped ones")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -76,12 +109,15 @@ def main(argv=None) -> None:
         shipped = [] if args.no_shipped else [
             bench(translator.load(name, device="cpu", warm_up=False), args.repeats, f"`{name}`", Path(tmp))
             for name in translator.list_models()]
+        shipped += [bench(translator.load(name, device="cpu", warm_up=False), args.repeats, f"`{name}`", Path(tmp))
+                    for name in args.models]
     print(f"Machine: {platform.machine()}, {args.threads} threads, torch {torch.__version__}; one image, "
-          f"median of {args.repeats}. Command: python -m training.fast_path_bench --threads {args.threads} "
-          f"--repeats {args.repeats}\n")
-    print(table(paper, "family (paper size)"))
+          f"median of {args.repeats}. Command: python -m training.fast_path_bench "
+          + " ".join(sys.argv[1:] if argv is None else argv) + "\n")
+    if paper:
+        print(table(paper, "family (paper size)") + "\n")
     if shipped:
-        print("\n" + table(shipped, "shipped model"))
+        print(table(shipped, "model (shipped, then --models)"))
     if args.json:
         args.json.write_text(json.dumps({"threads": args.threads, "repeats": args.repeats, "paper_size": paper,
                                          "shipped": shipped}, indent=2))

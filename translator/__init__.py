@@ -81,8 +81,9 @@ def load(name_or_repo: str, family: str | None = None, *, revision: str | None =
     app turns it on (it beat bicubic on every held-out set, models' outputs included: see its model card).
     fast: on a CPU, run the translation graph with ONNX Runtime where that is measured faster than PyTorch
     (translator/fast_path.py: exported once into a cache folder, checked against PyTorch at load; the reason
-    it is not used, if it is not, in `t.fast_path.report`). "always": skip the timing. Off by default here
-    (the first load of a model pays the export); the app turns it on."""
+    it is not used, if it is not, in `t.fast_path.report`). "always": skip the timing; "background": build
+    and time it on a background thread, eager PyTorch until it is ready (`t.fast_path.wait()`). Off by
+    default here (the first load of a model pays the export); the app turns it on, in the background."""
     if family is not None:
         get_family(family)  # an unknown family asked for is the caller's mistake: say so
     device = pick_device(device)

@@ -12,15 +12,20 @@ folder keyed by a hash of the weights, the config, the code and the library vers
 session on it. The first time, the session is checked against eager PyTorch on two random batches (the
 parity bar of training.export_onnx, 2/255 of the output image), then both are timed, interleaved, and the
 session is used only if it is at least 10 % faster (`fast="always"` skips the timing, for tests); that
-decision is kept beside the graph (per thread count), so later loads pay only the session. Anything that
+decision is kept beside the graph (per thread count), so later loads pay only the session. With
+`fast="background"` (what the app uses) all of that happens on a background thread, one model at a time,
+and the model translates with eager PyTorch until its session is ready: a first start is not held up by
+exports (1-5 s a model at 64 px, more at paper size). Anything that
 fails (the packages missing, an export error, parity, an error while running) leaves the translator on
 eager PyTorch, with the reason in `report`: the fast path never makes a model unusable.
 
 What runs on it: `translate` of the families whose translation is one image graph (CycleGAN, pix2pix, UNIT's
 posterior mean, U-GAT-IT's translation); MUNIT's (image, style) graph for every style, given, seeded or read
 off a reference; FUNIT's (content, class code) graph for any references (codes are computed in PyTorch: the
-style encoder is small, the class encoder runs once per call). Everything else -- UNIT's sampled latent,
-U-GAT-IT's attention maps, MUNIT's sample grid, tiles and whole images at other sizes -- stays eager.
+style encoder is small, the class encoder runs once per call); U-GAT-IT's attention view (the translation,
+the three heatmaps and the CAM logit), a second graph per direction, checked the same way (each heatmap
+relative to its own largest value). Everything else -- UNIT's sampled latent, MUNIT's sample grid, tiles and
+whole images at other sizes -- stays eager.
 """
 from __future__ import annotations
 
@@ -30,10 +35,12 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -43,7 +50,7 @@ from .layers import scaled_styles, split_style
 OPSET = 17
 PARITY_BAR = 2 / 255  # largest difference allowed, in [0, 1] units of the output image
 PAYS = 0.9  # used if the session's median time is at most this fraction of eager PyTorch's
-VERSION = 1  # of this module's graphs: part of the cache key
+VERSION = 2  # of this module's graphs: part of the cache key
 
 
 def cache_root() -> Path:
@@ -76,6 +83,21 @@ class StyledDirection(nn.Module):
         content = self.network.generator(self.source).content_encoder(image)
         # the batch read off the traced shape: len(x) would freeze the example's batch into the graph
         return self.network.generator(self.target).decode(content, style.expand(image.shape[0], -1))
+
+
+class Heatmaps(nn.Module):
+    """U-GAT-IT's attention view, one direction: image -> the translation, the CAM heatmaps of the generator
+    and of the target domain's two discriminators, and the generator's CAM logit (`heatmaps_tensor`)."""
+    OUTPUTS = ("translation", "generator", "global", "local", "cam_logit")
+
+    def __init__(self, t, direction: str):
+        super().__init__()
+        self.t, self.direction = t, direction
+        self.network = t.model
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        maps = self.t.heatmaps_tensor(image, self.direction)
+        return tuple(maps[name] for name in self.OUTPUTS)
 
 
 class FewShotTranslate(nn.Module):
@@ -135,6 +157,12 @@ def weights_key(t, kind: str) -> str:
     return digest.hexdigest()[:32]
 
 
+def _vdot(g, a, b):
+    """aten::vdot (spectral norm's sigma, which ONNX lacks) as ReduceSum(a * b); its inputs are weights, so
+    ONNX Runtime folds it into a constant when it loads the graph."""
+    return g.op("ReduceSum", g.op("Mul", a, b), keepdims_i=0)
+
+
 def export(module: nn.Module, example: tuple, path: Path, inputs: list[str], outputs: list[str] | None = None,
            dynamic: dict | None = None, opset: int = OPSET) -> None:
     """torch.onnx.export (in inference mode) into `path`, through a temporary file of its own (threads and
@@ -151,6 +179,7 @@ def export(module: nn.Module, example: tuple, path: Path, inputs: list[str], out
     try:
         with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's notes on tracing and its own deprecation
+            torch.onnx.register_custom_op_symbolic("aten::vdot", _vdot, opset)  # U-GAT-IT's discriminators
             torch.onnx.export(module, example, partial, dynamo=False, opset_version=opset,
                               input_names=inputs, output_names=outputs, dynamic_axes=dynamic)
         os.replace(partial, path)
@@ -160,28 +189,49 @@ def export(module: nn.Module, example: tuple, path: Path, inputs: list[str], out
         Path(partial).unlink(missing_ok=True)
 
 
+# background builds, one at a time: each exports and times a model, and they share the CPU with requests
+_builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fast-path-build")
+
+
 class FastPath:
-    """ONNX Runtime sessions of one translator, per direction; `report` says whether they are used and why."""
+    """ONNX Runtime sessions of one translator, per direction; `report` says whether they are used and why.
+    mode: True (timed: used where it pays), "always" (no timing) or "background" (True, built on a
+    background thread; eager PyTorch until `ready` is set)."""
 
     def __init__(self, t, mode: bool | str = True, cache: Path | None = None):
         self.kind = kind_of(t)
         self.sessions: dict = {}
+        self.heatmap_sessions: dict = {}  # U-GAT-IT: the attention view's graph, per direction
         # every run on one thread of its own: ONNX Runtime keeps per-calling-thread buffers, and an app serves
         # each request from whichever worker thread is free (the RSS grew 100 MB over the bad-input probe)
         self.runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onnxruntime")
         self.report: dict = {"used": False, "kind": self.kind}
         self.size = t.image_size
+        self.ready = threading.Event()  # set once the sessions are checked (or given up): never used before
+        if mode == "background":
+            self.report["reason"] = "being built: eager PyTorch until it is ready"
+            _builder.submit(self._build_or_disable, t, True, cache or cache_root())
+        else:
+            self._build_or_disable(t, mode, cache or cache_root())
+
+    def _build_or_disable(self, t, mode, cache: Path) -> None:
         try:
-            self._build(t, mode, cache or cache_root())
+            self._build(t, mode, cache)
         except Exception as err:  # noqa: BLE001 -- any failure means eager PyTorch, said in the report
             self.disable(err)
+        finally:
+            self.ready.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the sessions are checked (a background build); whether they were, within `timeout`."""
+        return self.ready.wait(timeout)
 
     @property
     def used(self) -> bool:
-        return bool(self.sessions)
+        return self.ready.is_set() and bool(self.sessions)
 
     def disable(self, err: Exception) -> None:
-        self.sessions = {}
+        self.sessions, self.heatmap_sessions = {}, {}
         self.report.update(used=False, reason=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
 
     def graph(self, t, direction: str) -> tuple[nn.Module, list[str], tuple]:
@@ -209,20 +259,31 @@ class FastPath:
         # no spin-waiting between runs: on a shared 2-core machine it steals the other requests' CPU
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         started = time.perf_counter()
-        for direction in t.directions:
-            path = folder / f"{direction}.onnx"
+
+        def session(path: Path, graph, direction: str) -> Any:
             for attempt in (1, 2):
                 if not path.exists():
-                    module, inputs, example = self.graph(t, direction)
-                    export(module, example, path, inputs)
+                    graph(path, direction)
                 try:
-                    self.sessions[direction] = onnxruntime.InferenceSession(str(path), options,
-                                                                            providers=["CPUExecutionProvider"])
-                    break
+                    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
                 except Exception:  # noqa: BLE001 -- a damaged cached file: export it again, once
                     path.unlink(missing_ok=True)
                     if attempt == 2:
                         raise
+
+        def translation_graph(path: Path, direction: str) -> None:
+            module, inputs, example = self.graph(t, direction)
+            export(module, example, path, inputs)
+
+        def heatmap_graph(path: Path, direction: str) -> None:
+            export(Heatmaps(t, direction), (torch.zeros(1, 3, self.size, self.size),), path, ["image"],
+                   list(Heatmaps.OUTPUTS), {name: {0: "batch"} for name in ("image", *Heatmaps.OUTPUTS)})
+
+        for direction in t.directions:
+            self.sessions[direction] = session(folder / f"{direction}.onnx", translation_graph, direction)
+            if hasattr(t, "heatmaps_tensor"):
+                self.heatmap_sessions[direction] = session(folder / f"heatmaps-{direction}.onnx", heatmap_graph,
+                                                           direction)
         self.report.update(folder=str(folder), build_seconds=round(time.perf_counter() - started, 2))
         # parity and timing are measured once per graph, thread count and mode, and kept beside the graph
         decision_file = folder / f"decision-{torch.get_num_threads()}-threads{'-always' if mode == 'always' else ''}.json"
@@ -231,9 +292,9 @@ class FastPath:
         except (OSError, ValueError):
             decision = self.decide(t, mode)
             decision_file.write_text(json.dumps(decision))
-        self.report.update(decision)
         if not decision["used"]:
-            self.sessions = {}
+            self.sessions, self.heatmap_sessions = {}, {}
+        self.report.update(decision)
 
     def decide(self, t, mode) -> dict:
         decision = {"max_abs_difference": self.parity(t)}
@@ -250,7 +311,7 @@ class FastPath:
 
     # --- running -------------------------------------------------------------------------------------------
     def applies(self, x: torch.Tensor, direction: str, options: dict) -> bool:
-        if not self.sessions or direction not in self.sessions or tuple(x.shape[-2:]) != (self.size, self.size):
+        if not self.used or direction not in self.sessions or tuple(x.shape[-2:]) != (self.size, self.size):
             return False
         if self.kind == "fewshot":  # a class per content image must come with one per image (eager says why not)
             references = options.get("references")
@@ -269,6 +330,14 @@ class FastPath:
         feeds = {name: value.detach().cpu().float().numpy() for name, value in feeds.items()}
         session = self.sessions[direction]
         return torch.from_numpy(self.runner.submit(session.run, None, feeds).result()[0])
+
+    def heatmaps(self, x: torch.Tensor, direction: str) -> dict[str, torch.Tensor] | None:
+        """U-GAT-IT's `heatmaps_tensor` through its session, or None where it does not apply (eager then)."""
+        session = self.heatmap_sessions.get(direction) if self.used else None
+        if session is None or tuple(x.shape[-2:]) != (self.size, self.size):
+            return None
+        outputs = self.runner.submit(session.run, None, {"image": x.detach().cpu().float().numpy()}).result()
+        return {name: torch.from_numpy(value) for name, value in zip(Heatmaps.OUTPUTS, outputs)}
 
     def example_options(self, t, generator: torch.Generator) -> dict:
         """Options a call of this kind takes: a style code, two reference images, or none."""
@@ -289,6 +358,13 @@ class FastPath:
                     got = self.run(t, x, direction, options)
                     expected = t.translate_tensor(x, direction, **options)
                     worst = max(worst, float((got.clamp(-1, 1) - expected.clamp(-1, 1)).abs().max()) / 2)
+                    if direction in self.heatmap_sessions:  # each output against eager, relative to its range
+                        outputs = self.heatmap_sessions[direction].run(None, {"image": x.numpy()})
+                        expected_maps = t.heatmaps_tensor(x, direction)
+                        for name, value in zip(Heatmaps.OUTPUTS, outputs):
+                            reference = expected_maps[name]
+                            scale = 2.0 if name == "translation" else float(reference.abs().max()) or 1.0
+                            worst = max(worst, float((torch.from_numpy(value) - reference).abs().max()) / scale)
         return worst
 
     def timings(self, t, repeats: int = 7) -> tuple[float, float]:
