@@ -13,7 +13,7 @@ from conftest import ROOT
 def client():
     import app
 
-    demo = app.build_demo()
+    demo = app.build_demo(fast=False)  # byte-exact comparisons below: eager PyTorch only (tests/test_fast_path.py)
     demo.queue(default_concurrency_limit=1)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
     try:
@@ -27,7 +27,7 @@ def app_client(models: dict[str, str]):
     """The app built for these models (local folders allowed), launched on 127.0.0.1, and a client of it."""
     import app
 
-    demo = app.build_demo(allow_local_models=True, models=models)
+    demo = app.build_demo(allow_local_models=True, models=models, fast=False)
     demo.queue()
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
     try:
@@ -76,7 +76,7 @@ def test_live_reruns_keep_the_raw_vs_finished_pair_server_side_until_its_accordi
 
     import app
 
-    demo = app.build_demo()
+    demo = app.build_demo(fast=False)
     blocks = demo.blocks
     sliders = [c for c in blocks.values() if isinstance(c, gr.ImageSlider) and (c.elem_id or "").endswith("-compare")]
     assert {s.elem_id for s in sliders} >= {"cyclegan-compare", "pix2pix-compare"}
@@ -90,6 +90,36 @@ def test_live_reruns_keep_the_raw_vs_finished_pair_server_side_until_its_accordi
         assert len(live) == 2, [(d.api_name, [t[1] for t in d.targets]) for d in live]
         assert sorted(t[1] for d in live for t in d.targets) == ["change", "expand"]
         assert all(d.inputs and isinstance(d.inputs[0], gr.State) for d in live)
+
+
+def test_every_live_handler_returns_one_value_per_output(tmp_path):
+    """Gradio fails a live event (a slider move, an upload) whose handler returns more or fewer values than
+    its outputs: call each tab's live handlers as Gradio would, with the controls' own values."""
+    import gradio as gr
+
+    import app
+
+    demo = app.build_demo(fast=False)
+    example = sorted((ROOT / "assets/examples/cyclegan").glob("noto-*.png"))[0]
+    called = set()
+    for d in demo.fns.values():
+        name = getattr(d.fn, "__name__", "")
+        if name not in ("live", "live_drawing", "rerun"):
+            continue
+        values = []
+        for component in d.inputs:
+            if isinstance(component, gr.Image):
+                values.append(str(example))
+            elif isinstance(component, gr.State):
+                values.append("upload")  # rerun: the last input used was the upload
+            elif isinstance(component, gr.Sketchpad):
+                values.append(None)  # an empty canvas: the cleared result
+            else:
+                values.append(component.value)
+        result = d.fn(*values)
+        assert len(result) == len(d.outputs), (name, [type(o).__name__ for o in d.outputs])
+        called.add(name)
+    assert called == {"live", "live_drawing", "rerun"}
 
 
 def test_a_model_of_another_family_is_a_message(client):

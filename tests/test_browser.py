@@ -45,7 +45,7 @@ def app_url(tmp_path_factory):
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=open(log, "w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 240  # a first start exports and times the fast path (slow beside a training job)
+    deadline = time.time() + 240  # loading every shipped model is slow beside a training job
     while True:
         try:
             urllib.request.urlopen(url, timeout=2)

@@ -222,7 +222,7 @@ def test_ugatit_attention_view_has_a_graph_of_its_own_that_matches_eager(tmp_pat
         assert set(fast) == set(eager)
         for name, value in eager.items():
             assert fast[name].shape == value.shape
-            assert (fast[name] - value).abs().max() <= PARITY_BAR * max(float(value.abs().max()), 1.0), name
+            assert (fast[name] - value).abs().max() <= PARITY_BAR * fast_path.heatmap_scale(name, value), name
     t.attention(picture())
     assert t.last_fast
     assert any(parametrize.is_parametrized(m) for m in t.model.modules())  # eager keeps its spectral norms
@@ -233,6 +233,37 @@ def test_ugatit_attention_view_has_a_graph_of_its_own_that_matches_eager(tmp_pat
     t.fast_path.heatmap_sessions["a2b"] = Broken()
     attention = t.attention(picture())
     assert not t.last_fast and not t.fast_path.used and attention.translation.size
+    assert t.fast_path.report["reason"] == "RuntimeError: boom"
+    t.fast_path.disable(KeyError("a2b"))  # a request that raced the first failure does not overwrite its reason
+    assert t.fast_path.report["reason"] == "RuntimeError: boom"
+
+
+def test_timed_the_attention_view_is_kept_only_where_it_pays(tmp_path, monkeypatch):
+    folder = tiny_folder("ugatit", tmp_path / "u")
+    t = translator.load(str(folder), warm_up=False)
+    monkeypatch.setattr(fast_path, "PAYS", 1e9)  # every graph "pays"
+    kept = FastPath(t, True, cache=tmp_path / "c1")
+    assert kept.used and kept.heatmap_sessions and kept.report["attention_used"] and kept.report["attention_speed_up"] > 0
+    monkeypatch.setattr(FastPath, "attention_timings", lambda self, t: (1.0, 1e10))  # far slower than PyTorch
+    dropped = FastPath(t, True, cache=tmp_path / "c2")
+    assert dropped.used and not dropped.heatmap_sessions and dropped.report["attention_used"] is False
+    assert FastPath(t, True, cache=tmp_path / "c2").heatmap_sessions == {}  # the cached decision says so too
+
+
+def test_exporting_never_puts_the_network_in_training_mode(tmp_path, monkeypatch):
+    """The app exports beside requests: a network switched to training mode for a moment would run dropout
+    or spectral norm's power iteration in someone's translation."""
+    t = translator.load(str(tiny_folder("ugatit", tmp_path / "u")), warm_up=False)
+    seen = []
+    original = torch.nn.Module.train
+
+    def train(self, mode=True):
+        if mode:
+            seen.append(type(self).__name__)
+        return original(self, mode)
+    monkeypatch.setattr(torch.nn.Module, "train", train)
+    FastPath(t, "always", cache=tmp_path / "c")
+    assert seen == [] and not any(m.training for m in t.model.modules())
 
 
 def test_funit_takes_a_class_per_content_image_only_when_the_counts_match(tmp_path, monkeypatch):

@@ -241,3 +241,40 @@ def test_the_paired_departure_trains_on_the_true_glyph_and_is_recorded(tmp_path)
         info = json.loads((out / "export" / "training.json").read_text())
         assert info["losses"]["lambda_paired"] == float(weight)
     assert any(not torch.equal(weights["0"][k], weights["100"][k]) for k in weights["0"])
+
+
+def test_the_base_content_departure_translates_the_app_base_fonts_glyph(tmp_path):
+    """base_content: the translation's content is the content character drawn in the app's base font (what
+    the app's typed words and the evaluation use), the reconstruction keeps the class image; it changes
+    what is trained and is recorded in the card."""
+    from safetensors.torch import load_file
+
+    from training import funit as train_funit
+    from torchvision.transforms.v2.functional import pil_to_tensor
+
+    from training.data.folders import eval_transform
+
+    fake_fonts(tmp_path / "fonts" / "train", classes=("plain", "bold", "thin"), chars="ABa")
+    data = train_funit.FewShotClasses(train_funit.class_root(tmp_path / "fonts"), 32, base_content=True)
+    sample = data[0]  # the first image of the first class: "bold" (the base font thickened), "A"
+    assert data.classes[sample["content_label"]] == "bold" and data.sets[0].files[0].stem == "0041"
+    assert torch.equal(sample["base"], eval_transform()(pil_to_tensor(render_glyph("A", None, 32))))
+    assert not torch.equal(sample["base"], sample["content"])
+    assert "base" not in train_funit.FewShotClasses(train_funit.class_root(tmp_path / "fonts"), 32)[0]
+    common = ["--data", str(tmp_path / "fonts"), "--image-size", "32", "--dim", "4", "--latent-dim", "4",
+              "--n-downsample", "2", "--n-class-downsample", "3", "--n-res", "1", "--mlp-dim", "8", "--n-mlp", "2",
+              "--usb-dim", "8", "--inputs", "glyphs", "--ndf", "4", "--n-res-d", "2", "--batch-size", "2",
+              "--threads", "1", "--steps", "2", "--set", "ema=0", "--set", "lambda_paired=10", "--channels", "1"]
+    weights = {}
+    for base in (False, True):
+        out = tmp_path / f"run-{base}"
+        train_funit.main([*common, "--out", str(out), "--set", f"base_content={base}"])
+        weights[base] = load_file(out / "export" / "model.safetensors")
+        assert json.loads((out / "export" / "training.json").read_text())["losses"]["base_content"] is base
+    assert any(not torch.equal(weights[False][k], weights[True][k]) for k in weights[False])
+    (tmp_path / "bad" / "one").mkdir(parents=True)
+    (tmp_path / "bad" / "two").mkdir(parents=True)
+    for folder in ("one", "two"):
+        render_glyph("A", None, 32).save(tmp_path / "bad" / folder / "letter-a.png")
+    with pytest.raises(SystemExit, match="code point"):
+        train_funit.FewShotClasses(tmp_path / "bad", 32, base_content=True)

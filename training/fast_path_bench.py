@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -50,26 +48,9 @@ def bench(t: translator.Translator, repeats: int, label: str, folder: Path) -> d
            "parameters": sum(p.numel() for p in t.model.parameters()), "eager_s": eager_s, "onnxruntime_s": fast_s,
            "speed_up": eager_s / fast_s, "max_abs_difference": fast.report["max_abs_difference"]}
     if fast.heatmap_sessions:  # U-GAT-IT's attention view: the translation, three heatmaps and the CAM logit
-        eager_s, fast_s = attention_timings(t, fast, repeats)
+        eager_s, fast_s = fast.attention_timings(t, repeats)
         row["attention"] = {"eager_s": eager_s, "onnxruntime_s": fast_s, "speed_up": eager_s / fast_s}
     return row
-
-
-def attention_timings(t: translator.Translator, fast: FastPath, repeats: int) -> tuple[float, float]:
-    """Median seconds of `heatmaps_tensor` (eager) and of its session, one image, interleaved."""
-    x = torch.rand(1, 3, t.image_size, t.image_size, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    eager, session = [], []
-    with torch.inference_mode():
-        for i in range(repeats + 2):
-            start = time.perf_counter()
-            t.heatmaps_tensor(x, "a2b")
-            middle = time.perf_counter()
-            fast.heatmaps(x, "a2b")
-            end = time.perf_counter()
-            if i >= 2:
-                eager.append(middle - start)
-                session.append(end - middle)
-    return statistics.median(eager), statistics.median(session)
 
 
 def paper_size(family: str, repeats: int, folder: Path) -> dict:
@@ -109,18 +90,20 @@ def main(argv=None) -> None:
         shipped = [] if args.no_shipped else [
             bench(translator.load(name, device="cpu", warm_up=False), args.repeats, f"`{name}`", Path(tmp))
             for name in translator.list_models()]
-        shipped += [bench(translator.load(name, device="cpu", warm_up=False), args.repeats, f"`{name}`", Path(tmp))
-                    for name in args.models]
+        models = [bench(translator.load(name, device="cpu", warm_up=False), args.repeats, f"`{name}`", Path(tmp))
+                  for name in args.models]
     print(f"Machine: {platform.machine()}, {args.threads} threads, torch {torch.__version__}; one image, "
           f"median of {args.repeats}. Command: python -m training.fast_path_bench "
           + " ".join(sys.argv[1:] if argv is None else argv) + "\n")
     if paper:
         print(table(paper, "family (paper size)") + "\n")
     if shipped:
-        print(table(shipped, "model (shipped, then --models)"))
+        print(table(shipped, "shipped model") + "\n")
+    if models:
+        print(table(models, "model"))
     if args.json:
         args.json.write_text(json.dumps({"threads": args.threads, "repeats": args.repeats, "paper_size": paper,
-                                         "shipped": shipped}, indent=2))
+                                         "shipped": shipped, "models": models}, indent=2))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
+from torchvision.transforms.v2.functional import pil_to_tensor
 
 from training.common import Departure, Run, add_common_args, data_version, frozen, parse_args as parse_with_recipe
 from training.data.folders import IMAGE_SUFFIXES, ImageFiles, eval_transform, is_held_out, random_geometry
@@ -66,6 +67,10 @@ DEPARTURES = {
     "lambda_paired": Departure(0.0, "weight of an L1 loss between the translation and the class's own image of the "
                                     "content (the same character in the target font), on the samples that have one: "
                                     "supervision FUNIT does not use, which glyph data gives for free (official: 0)"),
+    "base_content": Departure(False, "the translation's content image is its character drawn in the app's base font "
+                                     "(what the app and the evaluation feed the model), not an image of a random "
+                                     "training class; the reconstruction keeps the class image (official: false). "
+                                     "Needs images named by code point (the font layout)"),
 }
 
 
@@ -119,17 +124,23 @@ def validation_classes(root: Path, classes: list[str], fraction: float) -> tuple
 
 class FewShotClasses(Dataset):
     """Content images (each image of each class in turn) with K images of a random other class and, when
-    that class has an image of the same name, that image as the target."""
+    that class has an image of the same name, that image as the target. `base_content`: each sample also
+    has "base", the content's character (its file name is the code point, as in the font layout) drawn in
+    the app's base font, which the app writes every typed word in."""
 
     def __init__(self, root: Path, size: int, k: int = 1, channels: int = 3, jitter: float = 1.0,
-                 classes: list[str] | None = None):
+                 classes: list[str] | None = None, base_content: bool = False):
         self.root = Path(root)
         self.classes = classes or class_folders(self.root)
         self.sets = [ImageFiles(self.root / c, size) for c in self.classes]
         self.by_name = [{p.stem: i for i, p in enumerate(s.files)} for s in self.sets]
         self.index = [(c, i) for c, s in enumerate(self.sets) for i in range(len(s))]
-        self.k, self.channels = k, channels
+        self.k, self.channels, self.size = k, channels, size
         self.geometry = random_geometry(size, jitter, flip=False) if jitter > 1 else None
+        self.base: dict[str, torch.Tensor] = {}
+        if base_content:  # drawn once per character, as the app draws them (no jitter)
+            for stem in sorted({f.stem for s in self.sets for f in s.files}):
+                self.base[stem] = self.base_glyph(stem)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -139,6 +150,17 @@ class FewShotClasses(Dataset):
         x = eval_transform()(self.geometry(x) if self.geometry else x)
         return x.mean(0, keepdim=True) if self.channels == 1 else x
 
+    def base_glyph(self, stem: str) -> torch.Tensor:
+        from translator.funit import render_glyph
+
+        try:
+            char = chr(int(stem, 16))
+        except (ValueError, OverflowError):
+            raise SystemExit(f"base_content needs images named by their code point in hex (e.g. 0041.png); "
+                             f"found {stem!r}") from None
+        x = eval_transform()(pil_to_tensor(render_glyph(char, None, self.size)))
+        return x.mean(0, keepdim=True) if self.channels == 1 else x
+
     def __getitem__(self, n: int) -> dict:
         a, i = self.index[n]
         b = random.choice([c for c in range(len(self.sets)) if c != a])
@@ -146,9 +168,12 @@ class FewShotClasses(Dataset):
         picks = random.sample(pool, self.k) if self.k <= len(pool) else random.choices(pool, k=self.k)
         j = self.by_name[b].get(self.sets[a].files[i].stem)
         target = self.image(b, j) if j is not None else torch.zeros_like(self.image(a, i))
-        return {"content": self.image(a, i), "content_label": a, "class_label": b,
-                "class_images": torch.stack([self.image(b, p) for p in picks]),
-                "target": target, "has_target": j is not None}
+        sample = {"content": self.image(a, i), "content_label": a, "class_label": b,
+                  "class_images": torch.stack([self.image(b, p) for p in picks]),
+                  "target": target, "has_target": j is not None}
+        if self.base:
+            sample["base"] = self.base[self.sets[a].files[i].stem]
+        return sample
 
 
 # --- the multi-task discriminator (GPPatchMcResDis) -------------------------------------------------------
@@ -213,11 +238,15 @@ class GeneratorPass(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, content: torch.Tensor, class_images: torch.Tensor, recon: bool = True) -> dict:
+    def forward(self, content: torch.Tensor, class_images: torch.Tensor, recon: bool = True,
+                recon_content: torch.Tensor | None = None) -> dict:
+        """recon_content: the image to reconstruct, when it is not the translation's content (base_content)."""
         m = self.model
         c = m.content_encoder(content)
         out = {"translation": m.decode(c, m.class_code(class_images))}
         if recon:
+            if recon_content is not None:
+                content, c = recon_content, m.content_encoder(recon_content)
             out["reconstruction"] = m.decode(c, m.class_encoder(content))
         return out
 
@@ -318,7 +347,7 @@ def main(argv=None) -> FUNIT:
         (args.out / "validation.json").write_text(json.dumps(
             {"fraction": args.val_fraction, "by": held_by, "root": str(root), "classes": held}, indent=1))
     dataset = FewShotClasses(root, args.image_size, args.train_k, args.channels, args.jitter,
-                             classes=[c for c in classes if c not in held])
+                             classes=[c for c in classes if c not in held], base_content=args.base_content)
     model = FUNIT(args.image_size, args.channels, args.dim, args.latent_dim, args.n_downsample,
                   args.n_class_downsample, args.n_res, args.mlp_dim, args.n_mlp, args.up_kernel, args.style_encoder,
                   args.usb_dim, args.inputs, args.domain_a, args.domain_b)
@@ -339,16 +368,17 @@ def main(argv=None) -> FUNIT:
     while run.step < args.steps:
         batch = next(batches)
         x_a, y_a, x_b, y_b = batch["content"], batch["content_label"], batch["class_images"], batch["class_label"]
+        content = batch["base"] if args.base_content else x_a  # what is translated
         run.set_lr(opt_g, opt_d)
 
         # discriminator step: real class images against translations into their class
         with torch.no_grad(), run.accelerator.autocast():
-            out = generator_pass(x_a, x_b, recon=False)
+            out = generator_pass(content, x_b, recon=False)
         d_losses = discriminator_step(run, discriminator, opt_d, x_b[:, 0], y_b, out["translation"], args)
 
         # generator step
         with frozen(d_raw), run.accelerator.autocast():
-            out = generator_pass(x_a, x_b)
+            out = generator_pass(content, x_b, recon_content=x_a if args.base_content else None)
             scores, features = d_raw(torch.cat([out["translation"], out["reconstruction"]]), torch.cat([y_b, y_a]))
             with torch.no_grad():
                 _, real_features = d_raw(torch.cat([x_b[:, 0], x_a]), torch.cat([y_b, y_a]))
@@ -385,19 +415,22 @@ def main(argv=None) -> FUNIT:
                                   "lambda_fm": args.lambda_fm, "lambda_gp": args.lambda_gp,
                                   "optimizer": args.optimizer, "weight_decay": args.weight_decay,
                                   "train_k": args.train_k, "lambda_paired": args.lambda_paired,
+                                  "base_content": args.base_content,
                                   "discriminator": {"ndf": args.ndf, "n_res": args.n_res_d}},
                        **data_version(args.data)})
     return model
 
 
 def fixed_samples(args, dataset: FewShotClasses, device) -> dict[str, torch.Tensor]:
-    """Eight content images spread over the first training class, and five images each of up to three
-    classes for them to be translated into: unseen ones if there are, else training ones."""
+    """Eight content images spread over the first training class (in the base font with base_content), and
+    five images each of up to three classes for them to be translated into: unseen ones if there are, else
+    training ones."""
     def spread(count: int, n: int) -> list[int]:
         """n indices evenly over range(count) (fewer if count < n)."""
         return sorted({round(i * (count - 1) / max(1, n - 1)) for i in range(n)})
 
-    content = [dataset.image(0, i) for i in spread(len(dataset.sets[0]), 8)]
+    picked = spread(len(dataset.sets[0]), 8)
+    content = [dataset.base[dataset.sets[0].files[i].stem] if dataset.base else dataset.image(0, i) for i in picked]
     source = FewShotClasses(args.unseen, args.image_size, 1, args.channels) if args.unseen else dataset
     references = [torch.stack([source.image(c, i) for i in spread(len(source.sets[c]), 5)])
                   for c in spread(len(source.sets), 3)]

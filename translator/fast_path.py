@@ -24,14 +24,15 @@ posterior mean, U-GAT-IT's translation); MUNIT's (image, style) graph for every 
 off a reference; FUNIT's (content, class code) graph for any references (codes are computed in PyTorch: the
 style encoder is small, the class encoder runs once per call); U-GAT-IT's attention view (the translation,
 the three heatmaps and the CAM logit), a second graph per direction, checked the same way (each heatmap
-relative to its own largest value). Everything else -- UNIT's sampled latent, MUNIT's sample grid, tiles and
-whole images at other sizes -- stays eager.
+against its range) and timed on its own. Everything else -- UNIT's sampled latent, MUNIT's sample grid,
+tiles and whole images at other sizes -- stays eager.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import queue
 import statistics
 import sys
 import tempfile
@@ -83,6 +84,17 @@ class StyledDirection(nn.Module):
         content = self.network.generator(self.source).content_encoder(image)
         # the batch read off the traced shape: len(x) would freeze the example's batch into the graph
         return self.network.generator(self.target).decode(content, style.expand(image.shape[0], -1))
+
+
+def heatmap_scale(name: str, reference: torch.Tensor) -> float:
+    """What a difference in one of the attention view's outputs is measured against (the parity bar is 2/255
+    of it): the image's range (2) for the translation; a heatmap's own range (max - min), which the overlay
+    stretches to full opacity; 1 for the CAM logit, read through a sigmoid (whose slope is at most 1/4)."""
+    if name == "translation":
+        return 2.0
+    if name == "cam_logit":
+        return 1.0
+    return float(reference.max() - reference.min()) or 1.0
 
 
 class Heatmaps(nn.Module):
@@ -163,11 +175,22 @@ def _vdot(g, a, b):
     return g.op("ReduceSum", g.op("Mul", a, b), keepdims_i=0)
 
 
+_registered: set[int] = set()  # opsets with _vdot registered (once: the registry is process-wide)
+_register_lock = threading.Lock()
+
+# The exporter's notes (tracing a Python branch on a shape, its own deprecation) on every export; filtered
+# here once, narrowly, because warnings.catch_warnings is not thread-safe and exports run beside requests.
+warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
+warnings.filterwarnings("ignore", message="The feature will be removed. Please remove usage of this function")
+
+
 def export(module: nn.Module, example: tuple, path: Path, inputs: list[str], outputs: list[str] | None = None,
            dynamic: dict | None = None, opset: int = OPSET) -> None:
     """torch.onnx.export (in inference mode) into `path`, through a temporary file of its own (threads and
-    processes may export at once), so a crash leaves no half file. The modules' train/eval modes are left as
-    they were. Default: one output, "translation"; every batch axis dynamic, the images' ("batch") apart from
+    processes may export at once), so a crash leaves no half file. It runs in eval mode and leaves every
+    module's mode as it was, without ever switching the network to training mode (it may be serving
+    requests on another thread meanwhile). Default: one output, "translation"; every batch axis dynamic, the images' ("batch") apart from
     the code and style inputs' ("codes": one code for N images is broadcast in the graph)."""
     outputs = outputs or ["translation"]
     if dynamic is None:
@@ -176,21 +199,44 @@ def export(module: nn.Module, example: tuple, path: Path, inputs: list[str], out
     handle, partial = tempfile.mkstemp(suffix=".partial", dir=path.parent)
     os.close(handle)
     modes = {m: m.training for m in module.modules()}
-    try:
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporter's notes on tracing and its own deprecation
+    # a new wrapper module starts in training mode, and the exporter restores the wrapper's mode with a
+    # recursive train(): so the wrapper says eval first
+    module.training = False
+    with _register_lock:
+        if opset not in _registered:
             torch.onnx.register_custom_op_symbolic("aten::vdot", _vdot, opset)  # U-GAT-IT's discriminators
+            _registered.add(opset)
+    try:
+        with torch.inference_mode(False), torch.no_grad():
             torch.onnx.export(module, example, partial, dynamo=False, opset_version=opset,
                               input_names=inputs, output_names=outputs, dynamic_axes=dynamic)
         os.replace(partial, path)
     finally:
         for m, training in modes.items():
-            m.train(training)
+            m.training = training  # each its own flag (train() would recurse through the children)
         Path(partial).unlink(missing_ok=True)
 
 
-# background builds, one at a time: each exports and times a model, and they share the CPU with requests
-_builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fast-path-build")
+# Background builds, one at a time (each exports and times a model, beside the requests), on a daemon
+# thread: a process that exits does not wait for the queue (an export writes its file atomically).
+_build_queue: queue.SimpleQueue = queue.SimpleQueue()
+_builder: threading.Thread | None = None
+_builder_lock = threading.Lock()
+
+
+def _build_in_background(fn, *args) -> None:
+    global _builder
+    with _builder_lock:
+        if _builder is None or not _builder.is_alive():
+            _builder = threading.Thread(target=_build_forever, name="fast-path-build", daemon=True)
+            _builder.start()
+    _build_queue.put((fn, args))
+
+
+def _build_forever() -> None:
+    while True:
+        fn, args = _build_queue.get()
+        fn(*args)  # FastPath._build_or_disable: never raises
 
 
 class FastPath:
@@ -210,7 +256,7 @@ class FastPath:
         self.ready = threading.Event()  # set once the sessions are checked (or given up): never used before
         if mode == "background":
             self.report["reason"] = "being built: eager PyTorch until it is ready"
-            _builder.submit(self._build_or_disable, t, True, cache or cache_root())
+            _build_in_background(self._build_or_disable, t, True, cache or cache_root())
         else:
             self._build_or_disable(t, mode, cache or cache_root())
 
@@ -231,8 +277,12 @@ class FastPath:
         return self.ready.is_set() and bool(self.sessions)
 
     def disable(self, err: Exception) -> None:
+        """Eager PyTorch from now on. The first failure's reason is kept (a request that raced it, finding
+        its session gone, would only say KeyError)."""
+        first = bool(self.sessions) or not self.report.get("reason")
         self.sessions, self.heatmap_sessions = {}, {}
-        self.report.update(used=False, reason=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+        if first:
+            self.report.update(used=False, reason=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
 
     def graph(self, t, direction: str) -> tuple[nn.Module, list[str], tuple]:
         image = torch.zeros(1, 3, self.size, self.size)
@@ -294,6 +344,8 @@ class FastPath:
             decision_file.write_text(json.dumps(decision))
         if not decision["used"]:
             self.sessions, self.heatmap_sessions = {}, {}
+        if not decision.get("attention_used", True):
+            self.heatmap_sessions = {}
         self.report.update(decision)
 
     def decide(self, t, mode) -> dict:
@@ -307,6 +359,9 @@ class FastPath:
                             onnxruntime_ms=round(fast * 1000, 2), speed_up=round(eager / fast, 2))
             if fast > PAYS * eager:
                 return {**decision, "used": False, "reason": "not faster than PyTorch here"}
+            if self.heatmap_sessions:  # the attention view's graph is timed on its own, and kept only where it pays
+                eager, fast = self.attention_timings(t)
+                decision.update(attention_speed_up=round(eager / fast, 2), attention_used=fast <= PAYS * eager)
         return {**decision, "used": True, "reason": ""}
 
     # --- running -------------------------------------------------------------------------------------------
@@ -331,9 +386,10 @@ class FastPath:
         session = self.sessions[direction]
         return torch.from_numpy(self.runner.submit(session.run, None, feeds).result()[0])
 
-    def heatmaps(self, x: torch.Tensor, direction: str) -> dict[str, torch.Tensor] | None:
-        """U-GAT-IT's `heatmaps_tensor` through its session, or None where it does not apply (eager then)."""
-        session = self.heatmap_sessions.get(direction) if self.used else None
+    def heatmaps(self, x: torch.Tensor, direction: str, check: bool = True) -> dict[str, torch.Tensor] | None:
+        """U-GAT-IT's `heatmaps_tensor` through its session, or None where it does not apply (eager then).
+        check=False: before the decision (the parity check and the timing)."""
+        session = self.heatmap_sessions.get(direction) if self.used or not check else None
         if session is None or tuple(x.shape[-2:]) != (self.size, self.size):
             return None
         outputs = self.runner.submit(session.run, None, {"image": x.detach().cpu().float().numpy()}).result()
@@ -358,14 +414,30 @@ class FastPath:
                     got = self.run(t, x, direction, options)
                     expected = t.translate_tensor(x, direction, **options)
                     worst = max(worst, float((got.clamp(-1, 1) - expected.clamp(-1, 1)).abs().max()) / 2)
-                    if direction in self.heatmap_sessions:  # each output against eager, relative to its range
-                        outputs = self.heatmap_sessions[direction].run(None, {"image": x.numpy()})
+                    if direction in self.heatmap_sessions:
+                        got_maps = self.heatmaps(x, direction, check=False)
                         expected_maps = t.heatmaps_tensor(x, direction)
-                        for name, value in zip(Heatmaps.OUTPUTS, outputs):
-                            reference = expected_maps[name]
-                            scale = 2.0 if name == "translation" else float(reference.abs().max()) or 1.0
-                            worst = max(worst, float((torch.from_numpy(value) - reference).abs().max()) / scale)
+                        for name, reference in expected_maps.items():
+                            difference = float((got_maps[name] - reference).abs().max())
+                            worst = max(worst, difference / heatmap_scale(name, reference))
         return worst
+
+    def attention_timings(self, t, repeats: int = 7) -> tuple[float, float]:
+        """Median seconds of U-GAT-IT's eager `heatmaps_tensor` and of its session, one image, interleaved."""
+        x = torch.rand(1, 3, self.size, self.size, generator=torch.Generator().manual_seed(1)) * 2 - 1
+        direction = next(iter(self.heatmap_sessions))
+        eager, fast = [], []
+        with torch.inference_mode():
+            for i in range(repeats + 2):
+                start = time.perf_counter()
+                t.heatmaps_tensor(x, direction)
+                middle = time.perf_counter()
+                self.heatmaps(x, direction, check=False)
+                end = time.perf_counter()
+                if i >= 2:
+                    eager.append(middle - start)
+                    fast.append(end - middle)
+        return statistics.median(eager), statistics.median(fast)
 
     def timings(self, t, repeats: int = 7) -> tuple[float, float]:
         """Median seconds of eager PyTorch and of the session, one image, interleaved (the same machine state)."""
