@@ -183,6 +183,8 @@ _register_lock = threading.Lock()
 warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
 warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
 warnings.filterwarnings("ignore", message="The feature will be removed. Please remove usage of this function")
+warnings.filterwarnings("ignore", message="ONNX export mode is set to TrainingMode.EVAL, but operator 'instance_norm'")
+warnings.filterwarnings("ignore", message="Constant folding - Only steps=1 can be constant folded")
 
 
 def export(module: nn.Module, example: tuple, path: Path, inputs: list[str], outputs: list[str] | None = None,
