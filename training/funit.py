@@ -147,7 +147,9 @@ class FewShotClasses(Dataset):
 
     def image(self, c: int, i: int) -> torch.Tensor:
         x = self.sets[c][i]
-        x = eval_transform()(self.geometry(x) if self.geometry else x)
+        return self.in_channels(eval_transform()(self.geometry(x) if self.geometry else x))
+
+    def in_channels(self, x: torch.Tensor) -> torch.Tensor:
         return x.mean(0, keepdim=True) if self.channels == 1 else x
 
     def base_glyph(self, stem: str) -> torch.Tensor:
@@ -158,8 +160,7 @@ class FewShotClasses(Dataset):
         except (ValueError, OverflowError):
             raise SystemExit(f"base_content needs images named by their code point in hex (e.g. 0041.png); "
                              f"found {stem!r}") from None
-        x = eval_transform()(pil_to_tensor(render_glyph(char, None, self.size)))
-        return x.mean(0, keepdim=True) if self.channels == 1 else x
+        return self.in_channels(eval_transform()(pil_to_tensor(render_glyph(char, None, self.size))))
 
     def __getitem__(self, n: int) -> dict:
         a, i = self.index[n]

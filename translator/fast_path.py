@@ -192,8 +192,9 @@ def export(module: nn.Module, example: tuple, path: Path, inputs: list[str], out
     """torch.onnx.export (in inference mode) into `path`, through a temporary file of its own (threads and
     processes may export at once), so a crash leaves no half file. It runs in eval mode and leaves every
     module's mode as it was, without ever switching the network to training mode (it may be serving
-    requests on another thread meanwhile). Default: one output, "translation"; every batch axis dynamic, the images' ("batch") apart from
-    the code and style inputs' ("codes": one code for N images is broadcast in the graph)."""
+    requests on another thread meanwhile). Default: one output, "translation"; every batch axis dynamic,
+    the images' ("batch") apart from the code and style inputs' ("codes": one code for N images is
+    broadcast in the graph)."""
     outputs = outputs or ["translation"]
     if dynamic is None:
         dynamic = {name: {0: "batch" if name in ("image", "translation") else "codes"} for name in [*inputs, *outputs]}
@@ -428,18 +429,8 @@ class FastPath:
         """Median seconds of U-GAT-IT's eager `heatmaps_tensor` and of its session, one image, interleaved."""
         x = torch.rand(1, 3, self.size, self.size, generator=torch.Generator().manual_seed(1)) * 2 - 1
         direction = next(iter(self.heatmap_sessions))
-        eager, fast = [], []
-        with torch.inference_mode():
-            for i in range(repeats + 2):
-                start = time.perf_counter()
-                t.heatmaps_tensor(x, direction)
-                middle = time.perf_counter()
-                self.heatmaps(x, direction, check=False)
-                end = time.perf_counter()
-                if i >= 2:
-                    eager.append(middle - start)
-                    fast.append(end - middle)
-        return statistics.median(eager), statistics.median(fast)
+        return interleaved(lambda: t.heatmaps_tensor(x, direction),
+                           lambda: self.heatmaps(x, direction, check=False), repeats)
 
     def timings(self, t, repeats: int = 7) -> tuple[float, float]:
         """Median seconds of eager PyTorch and of the session, one image, interleaved (the same machine state)."""
@@ -447,15 +438,22 @@ class FastPath:
         generator = torch.Generator().manual_seed(1)
         x = torch.rand(1, 3, self.size, self.size, generator=generator) * 2 - 1
         options = self.example_options(t, generator)
-        eager, fast = [], []
-        with torch.inference_mode():
-            for i in range(repeats + 2):
-                start = time.perf_counter()
-                t.translate_tensor(x, direction, **options)
-                middle = time.perf_counter()
-                self.run(t, x, direction, options)
-                end = time.perf_counter()
-                if i >= 2:  # the first runs warm caches and allocators
-                    eager.append(middle - start)
-                    fast.append(end - middle)
-        return statistics.median(eager), statistics.median(fast)
+        return interleaved(lambda: t.translate_tensor(x, direction, **options),
+                           lambda: self.run(t, x, direction, options), repeats)
+
+
+def interleaved(eager, fast, repeats: int) -> tuple[float, float]:
+    """Median seconds of two calls timed alternately (the same machine state for both), in inference mode,
+    after two warm-up rounds (the first runs warm caches and allocators)."""
+    eager_s, fast_s = [], []
+    with torch.inference_mode():
+        for i in range(repeats + 2):
+            start = time.perf_counter()
+            eager()
+            middle = time.perf_counter()
+            fast()
+            end = time.perf_counter()
+            if i >= 2:
+                eager_s.append(middle - start)
+                fast_s.append(end - middle)
+    return statistics.median(eager_s), statistics.median(fast_s)
