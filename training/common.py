@@ -452,17 +452,21 @@ def resolve_unpaired_data(args: argparse.Namespace, parser: argparse.ArgumentPar
         parser.error("--val-fraction must be in [0, 1)")
 
 
-def unpaired_data(args: argparse.Namespace, run: Run):
+def unpaired_data(args: argparse.Namespace, run: Run, paired: bool = False):
     """(the training set without the validation hold-out, fixed held-out images for the sample grids); the
-    hold-out is written to OUT/validation.json."""
+    hold-out is written to OUT/validation.json. paired: B is A's same-named image where there is one
+    (UnpairedDataset)."""
     from training.data.folders import ImageFiles, UnpairedDataset, eval_transform, is_held_out
 
     held_out = lambda name: is_held_out(name, args.val_fraction)  # noqa: E731
-    dataset = UnpairedDataset(args.train_a, args.train_b, args.image_size, keep=lambda name: not held_out(name))
+    dataset = UnpairedDataset(args.train_a, args.train_b, args.image_size, keep=lambda name: not held_out(name),
+                              paired=paired)
     for folder, files in ((args.train_a, dataset.a), (args.train_b, dataset.b)):
         if files.blank:
             run.accelerator.print(f"left out {len(files.blank)} single-colour image(s) of {folder}: "
                                   f"{', '.join(files.blank[:10])}{' ...' if len(files.blank) > 10 else ''}")
+    if paired:
+        run.accelerator.print(f"{len(dataset.partner)} of {len(dataset.a)} A images have a B image of the same name")
     if args.val_fraction > 0 and run.is_main:
         write_validation_list(args, held_out)
     fixed = {}  # held-out images for the sample grids (training images if no test folder was given)

@@ -18,6 +18,12 @@ One step: the discriminators on real images and (detached) translations, then:
     latent recon:  E_B(x_ab) ~ (c_a, s_b)   L1 on both codes
     cycle (optional): G_A(content of x_ab, s_a') ~ a
 and the same from b.
+
+Two departures, off unless a recipe sets them, for data that is paired by file name although MUNIT trains
+unpaired (the multimodal builder's outline of each colour emoji): lambda_paired adds
+    paired:  G_B(c_a, E_B's style of a's own B image) ~ that image      L1, and the same from b
+and lambda_style_kl pulls the styles read off real images towards the prior, 0.5 |s|^2, so that a random
+style and a reference's style mean the same kind of thing (BicycleGAN's two paths, on MUNIT's networks).
 """
 from __future__ import annotations
 
@@ -34,7 +40,16 @@ from training.unit import Discriminators, discriminator_step  # UNIT's discrimin
 from translator.layers import init_weights
 from translator.munit import MUNIT
 
-DEPARTURES: dict[str, Departure] = {}  # none yet beyond the common ones (ema)
+DEPARTURES: dict[str, Departure] = {
+    "lambda_paired": Departure(0.0, "weight of an L1 between G_B(content of a, style encoded from a's same-named B "
+                                    "image) and that image, and the same from B to A, on the pairs the data has by "
+                                    "file name (0: unpaired, as the paper). BicycleGAN's conditional-VAE path: it "
+                                    "teaches the style code the colouring of a real image"),
+    "lambda_style_kl": Departure(0.0, "weight of 0.5 |s|^2 on the style codes encoded from real images: the KL to "
+                                      "the N(0, I) prior of a unit-variance Gaussian centred on the code, so styles "
+                                      "read off references and random styles come from one region (0: off, as the "
+                                      "paper)"),
+}
 
 
 class GeneratorPass(nn.Module):
@@ -44,7 +59,8 @@ class GeneratorPass(nn.Module):
         super().__init__()
         self.model, self.style_dim = model, style_dim
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor, latents: bool = True, cycle: bool = False) -> dict:
+    def forward(self, a: torch.Tensor, b: torch.Tensor, latents: bool = True, cycle: bool = False,
+                paired: bool = False) -> dict:
         gen_a, gen_b = self.model.gen_a, self.model.gen_b
         s_a, s_b = (torch.randn(len(a), self.style_dim, device=a.device) for _ in range(2))  # random styles
         c_a, c_b = gen_a.content_encoder(a), gen_b.content_encoder(b)
@@ -57,6 +73,9 @@ class GeneratorPass(nn.Module):
                        c_b_rec=gen_a.content_encoder(out["fake_a"]), s_a_rec=gen_a.style_encoder(out["fake_a"]))
             if cycle:
                 out.update(cyc_a=gen_a.decode(out["c_a_rec"], own_a), cyc_b=gen_b.decode(out["c_b_rec"], own_b))
+            out.update(own_a=own_a, own_b=own_b)
+            if paired:  # a's content in b's style, which (where b is a's pair) is b itself
+                out.update(paired_b=gen_b.decode(c_a, own_b), paired_a=gen_a.decode(c_b, own_a))
         return out
 
 
@@ -99,7 +118,7 @@ def main(argv=None) -> MUNIT:
     opt_g = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
     opt_d = torch.optim.Adam(discriminators.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
 
-    dataset, fixed = unpaired_data(args, run)
+    dataset, fixed = unpaired_data(args, run, paired=args.lambda_paired > 0)
     generator_pass = GeneratorPass(model, args.style_dim)
     generator_pass, discriminators, opt_g, opt_d = run.accelerator.prepare(generator_pass, discriminators, opt_g, opt_d)
     d_raw = run.accelerator.unwrap_model(discriminators)
@@ -122,21 +141,27 @@ def main(argv=None) -> MUNIT:
 
         # generator step
         with frozen(d_raw), run.accelerator.autocast():
-            out = generator_pass(a, b, latents=True, cycle=args.lambda_cycle > 0)
+            has_pair = batch["has_pair"] if args.lambda_paired > 0 else torch.zeros(len(a), dtype=torch.bool, device=a.device)
+            out = generator_pass(a, b, latents=True, cycle=args.lambda_cycle > 0, paired=bool(has_pair.any()))
             loss_gan = gan_loss(d_raw.d_a(out["fake_a"]), True) + gan_loss(d_raw.d_b(out["fake_b"]), True)
             loss_recon = F.l1_loss(out["rec_a"], a) + F.l1_loss(out["rec_b"], b)
             loss_style = F.l1_loss(out["s_a_rec"], out["s_a"]) + F.l1_loss(out["s_b_rec"], out["s_b"])
             loss_content = F.l1_loss(out["c_a_rec"], out["c_a"]) + F.l1_loss(out["c_b_rec"], out["c_b"])
             loss_cycle = F.l1_loss(out["cyc_a"], a) + F.l1_loss(out["cyc_b"], b) if args.lambda_cycle > 0 \
                 else torch.zeros(())
+            loss_paired = F.l1_loss(out["paired_b"][has_pair], b[has_pair]) \
+                + F.l1_loss(out["paired_a"][has_pair], a[has_pair]) if "paired_b" in out else torch.zeros(())
+            loss_style_kl = 0.5 * (out["own_a"].pow(2).sum(1).mean() + out["own_b"].pow(2).sum(1).mean())
             loss_g = args.lambda_gan * loss_gan + args.lambda_recon * loss_recon + args.lambda_style * loss_style \
-                + args.lambda_content * loss_content + args.lambda_cycle * loss_cycle
+                + args.lambda_content * loss_content + args.lambda_cycle * loss_cycle \
+                + args.lambda_paired * loss_paired + args.lambda_style_kl * loss_style_kl
         opt_g.zero_grad(set_to_none=True)
         run.accelerator.backward(loss_g)
         run.finite_step(opt_g)  # an overflowing batch is skipped, not applied (see Run.finite_step)
 
         run.step_done(lambda: {"g_gan": loss_gan.item(), "recon": loss_recon.item(), "style": loss_style.item(),
                                "content": loss_content.item(), "cycle": loss_cycle.item(), "d": loss_d.item(),
+                               "paired": loss_paired.item(), "style_kl": loss_style_kl.item(),
                                "lr": opt_g.param_groups[0]["lr"]},
                       lambda: save_samples(run, model, fixed))
     run.finish(model, {"family": "munit",
@@ -150,13 +175,18 @@ def main(argv=None) -> MUNIT:
 
 @torch.no_grad()
 def save_samples(run: Run, model: MUNIT, fixed: dict[str, torch.Tensor]) -> None:
-    """Rows: A, then A translated with three fixed random B styles; B, then B with three random A styles."""
+    """Rows: A, then A translated with three fixed random B styles, then with the style of the B image below
+    it (its pair, where the test folders pair by name); the same from B."""
     with run.sampling(model) as net:
         rows = []
-        for source, target, images in (("a", "b", fixed["a"]), ("b", "a", fixed["b"])):
+        for source, target in (("a", "b"), ("b", "a")):
+            images, references = fixed[source], fixed[target]
             content = net.generator(source).content_encoder(images)
             rows.append(images)
             rows += [net.generator(target).decode(content, s.expand(len(images), -1)) for s in fixed["styles"]]
+            n = min(len(images), len(references))
+            reference_styles = net.generator(target).style_encoder(references[:n])
+            rows.append(torch.cat([net.generator(target).decode(content[:n], reference_styles), images[n:]]))
         run.save_samples(rows)
 
 

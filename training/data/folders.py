@@ -142,24 +142,40 @@ class UnpairedDataset(Dataset):
     drawn); wholly flat images are left out at load (ImageFiles(drop_blank=True))."""
 
     def __init__(self, folder_a, folder_b, size: int, augment: bool = True, cache: bool = True,
-                 keep: Callable[[str], bool] | None = None):
+                 keep: Callable[[str], bool] | None = None, paired: bool = False):
+        """paired: where B has a file of the same name as A's (the multimodal builder's outline and its colour
+        emoji), that file is the B image, under the same crop and flip, and `has_pair` is True; elsewhere B
+        is drawn at random as usual. Each side still visits its whole folder, so what each domain's
+        discriminator sees is unchanged; only losses that read `has_pair` use the pairing."""
         self.a = ImageFiles(folder_a, size, cache, keep, drop_blank=True)
         self.b = ImageFiles(folder_b, size, cache, keep, drop_blank=True)
         self.augment = augment
         self.transform = train_augmentation(size) if augment else eval_transform()
         self.whole = train_augmentation(size, jitter=1.0) if augment else eval_transform()
+        self.partner: dict[int, int] = {}
+        if paired:
+            stem = lambda p, root: p.relative_to(root).with_suffix("").as_posix()  # noqa: E731
+            by_name = {stem(p, Path(folder_b)): j for j, p in enumerate(self.b.files)}
+            self.partner = {i: by_name[stem(p, Path(folder_a))] for i, p in enumerate(self.a.files)
+                            if stem(p, Path(folder_a)) in by_name}
 
     def __len__(self) -> int:
         return max(len(self.a), len(self.b))
 
     def view(self, image: torch.Tensor) -> torch.Tensor:
-        out = self.transform(image)
-        if self.augment and float(out.flatten(1).std(1).max()) < FLAT_STD:
+        out = self.transform(image)  # 3 channels, or 6 for a pair: whole if either image's view is flat
+        if self.augment and float(out.flatten(1).std(1).view(-1, 3).amax(1).min()) < FLAT_STD:
             out = self.whole(image)
         return out
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"a": self.view(self.a[i % len(self.a)]), "b": self.view(self.b[random.randrange(len(self.b))])}
+        i %= len(self.a)
+        j = self.partner.get(i)
+        if j is None:
+            return {"a": self.view(self.a[i]), "b": self.view(self.b[random.randrange(len(self.b))]),
+                    "has_pair": False}
+        both = self.view(torch.cat([self.a[i], self.b[j]]))  # one crop and flip for the pair
+        return {"a": both[:3], "b": both[3:], "has_pair": True}
 
 
 class PairedDataset(Dataset):
