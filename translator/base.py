@@ -12,7 +12,7 @@ import inspect
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
@@ -276,14 +276,24 @@ class Translator:
 
     def network_output(self, x: torch.Tensor, direction: str = "a2b", **options) -> torch.Tensor:
         """`translate_tensor`, through the fast path (ONNX Runtime) where it holds this call's graph."""
-        self.last_fast = self.fast_path is not None and self.fast_path.applies(x, direction, options)
-        if self.last_fast:
+        def fast():
+            applies = self.fast_path.applies(x, direction, options)
+            return self.fast_path.run(self, x, direction, options).to(self.device) if applies else None
+        return self.fast_or_eager(fast, lambda: self.translate_tensor(x, direction, **options))
+
+    def fast_or_eager(self, fast: Callable[[], Any], eager: Callable[[], Any]) -> Any:
+        """fast()'s result where there is a fast path and it gives one (None: it holds no graph for this call),
+        else eager(). A run-time failure of ONNX Runtime turns the fast path off for good (PyTorch from then
+        on). `last_fast` says which one answered."""
+        result = None
+        if self.fast_path is not None:
             try:
-                return self.fast_path.run(self, x, direction, options).to(self.device)
-            except Exception as err:  # noqa: BLE001 -- ONNX Runtime failed at run time: PyTorch from now on
+                result = fast()
+            except Exception as err:  # noqa: BLE001 -- whatever ONNX Runtime raised: PyTorch from now on
                 self.fast_path.disable(err)
-                self.last_fast = False
-        return self.translate_tensor(x, direction, **options)
+                result = None
+        self.last_fast = result is not None
+        return eager() if result is None else result
 
     def translate_tensor(self, x: torch.Tensor, direction: str = "a2b", **options) -> torch.Tensor:
         """Nx3xSxS in [-1, 1] at the model size -> the same shape translated (what evaluation scores).

@@ -387,16 +387,10 @@ class UGATITTranslator(Translator):
 
     def heatmaps(self, x: torch.Tensor, direction: str = "a2b") -> dict[str, torch.Tensor]:
         """`heatmaps_tensor`, through the fast path (ONNX Runtime) where it holds this direction's graph."""
-        fast = None
-        if self.fast_path is not None:
-            try:
-                fast = self.fast_path.heatmaps(x, direction)
-            except Exception as err:  # noqa: BLE001 -- ONNX Runtime failed at run time: PyTorch from now on
-                self.fast_path.disable(err)
-        self.last_fast = fast is not None
-        if fast is None:
-            return self.heatmaps_tensor(x, direction)
-        return {name: value.to(self.device) for name, value in fast.items()}
+        def fast():
+            maps = self.fast_path.heatmaps(x, direction)
+            return None if maps is None else {name: value.to(self.device) for name, value in maps.items()}
+        return self.fast_or_eager(fast, lambda: self.heatmaps_tensor(x, direction))
 
     def heatmaps_tensor(self, x: torch.Tensor, direction: str = "a2b") -> dict[str, torch.Tensor]:
         """The raw maps (N x 1 x h x w) and logits, computed from the model's own weights for this input."""
