@@ -125,6 +125,54 @@ def test_the_paired_and_style_kl_departures_reach_the_generator_and_are_recorded
     assert any(not torch.equal(weights["paper"][k], weights["paired"][k]) for k in weights["paper"])
 
 
+def test_the_paired_loss_compares_each_translation_with_its_own_pair_only_and_enters_with_its_weight():
+    """generator_losses: the paired L1 is zero where the translation is its pair, counts only the rows
+    flagged as pairs, and weighted_sum adds it (and the style KL) with the recipe's weights; a loss whose
+    weight is 0 is left out, even if it is not finite."""
+    from argparse import Namespace
+
+    from training.munit import generator_losses, weighted_sum
+    from training.unit import Discriminators
+
+    torch.manual_seed(0)
+    a, b = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    code = torch.zeros(2, 3)
+    out = {"fake_a": a, "fake_b": b, "rec_a": a, "rec_b": b, "s_a": code, "s_b": code, "s_a_rec": code,
+           "s_b_rec": code, "c_a": a, "c_b": b, "c_a_rec": a, "c_b_rec": b, "own_a": code + 1, "own_b": code,
+           "paired_b": torch.stack([b[0], b[1] + 0.5]), "paired_a": a.clone()}
+    d = Discriminators(4, 2, 1)
+    only_first = generator_losses(out, a, b, torch.tensor([True, False]), d)
+    assert only_first["paired"] == 0  # row 1 is wrong by 0.5 but is not a pair
+    both = generator_losses(out, a, b, torch.tensor([True, True]), d)
+    assert both["paired"] == pytest.approx(0.25)  # half the rows off by 0.5
+    assert both["style_kl"] == pytest.approx(0.5 * 3)  # 0.5 |s|^2 of own_a (all ones, 3 dims); own_b is 0
+    weights = dict(lambda_gan=0.0, lambda_recon=0.0, lambda_style=0.0, lambda_content=0.0, lambda_cycle=0.0,
+                   lambda_paired=10.0, lambda_style_kl=0.01)
+    total = weighted_sum(Namespace(**weights), {**both, "recon": torch.tensor(float("nan"))})
+    assert total == pytest.approx(10 * 0.25 + 0.01 * 1.5)
+
+
+def test_compile_is_in_place_and_only_on_request(tmp_path):
+    """Run.compile: nothing without --compile; with it each module's calls are compiled in place, so the
+    state-dict keys (checkpoints, exports) do not change. nn.Module.compile compiles at the first call,
+    so this costs nothing here."""
+    from argparse import Namespace
+
+    from training.common import Run
+
+    def run_with(flag):
+        args = Namespace(out=tmp_path, name=None, threads=None, mixed_precision="no", cpu=True, seed=0,
+                         compile=flag)
+        return Run(args, "training.munit", [])
+
+    model = tiny_munit()
+    keys = list(model.state_dict())
+    run_with(False).compile(model)
+    assert model._compiled_call_impl is None
+    run_with(True).compile(model)
+    assert model._compiled_call_impl is not None and list(model.state_dict()) == keys
+
+
 def test_the_multimodal_protocol_measures_realism_diversity_control_and_content(tmp_path):
     """On a tiny set with a random judge: every number is computed, in range, and the content floor (the
     emoji an outline was drawn from) is the closest drawing to that outline."""

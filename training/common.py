@@ -132,6 +132,16 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--push-to-hub", metavar="REPO", help="upload the export to this Hub repo when done")
 
 
+def add_compile_arg(parser: argparse.ArgumentParser) -> None:
+    """--compile, for the trainers whose networks go through Run.compile."""
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the networks (forward and backward), in place: checkpoints, snapshots "
+                             "and exports are unchanged, and a run may switch at a --resume. A one-time compile of "
+                             "minutes, then faster steps (python -m training.compile_speed; docs/experiments.md, "
+                             "'Compiled training steps'). Random draws inside the networks come from another "
+                             "stream, so a compiled run does not repeat an eager one of the same seed")
+
+
 class Run:
     """One training run: the accelerator, the run folder, the step counter, logging and checkpoints."""
 
@@ -164,6 +174,16 @@ class Run:
         self.commands = [self.command]  # every session of a resumed run, oldest first
         self.average: AveragedModel | None = None  # the moving average of self.exported (--ema)
         self.exported: nn.Module | None = None  # the model export() writes (see track_average)
+
+    def compile(self, *modules: nn.Module) -> None:
+        """--compile: each module's calls go through torch.compile from now on (nn.Module.compile: in place,
+        so state-dict keys, and with them checkpoints and exports, stay as they are). Give the units that are
+        called directly: a submodule called on its own path is compiled only if it is given itself. Called
+        before accelerate's prepare, so under DDP the compiled graph sits inside the wrapper (correct; it gives
+        up overlapping the gradient all-reduce with the backward)."""
+        if getattr(self.args, "compile", False):
+            for module in modules:
+                module.compile()
 
     @property
     def is_main(self) -> bool:
@@ -466,6 +486,9 @@ def unpaired_data(args: argparse.Namespace, run: Run, paired: bool = False):
             run.accelerator.print(f"left out {len(files.blank)} single-colour image(s) of {folder}: "
                                   f"{', '.join(files.blank[:10])}{' ...' if len(files.blank) > 10 else ''}")
     if paired:
+        if not dataset.partner:
+            raise SystemExit(f"a paired loss needs images of the same file name in {args.train_a} and {args.train_b}; "
+                             "there are none (set its weight to 0 to train unpaired)")
         run.accelerator.print(f"{len(dataset.partner)} of {len(dataset.a)} A images have a B image of the same name")
     if args.val_fraction > 0 and run.is_main:
         write_validation_list(args, held_out)

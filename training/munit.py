@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.common import (Departure, Run, add_common_args, add_unpaired_data_args, frozen,
+from training.common import (Departure, Run, add_common_args, add_compile_arg, add_unpaired_data_args, frozen,
                              parse_args as parse_with_recipe, resolve_unpaired_data, unpaired_data, unpaired_info)
 from training.losses import gan_loss
 from training.unit import Discriminators, discriminator_step  # UNIT's discriminators and their step
@@ -79,6 +79,33 @@ class GeneratorPass(nn.Module):
         return out
 
 
+# each logged loss of the generator step, and the flag or recipe setting that weighs it
+WEIGHTS = {"g_gan": "lambda_gan", "recon": "lambda_recon", "style": "lambda_style", "content": "lambda_content",
+           "cycle": "lambda_cycle", "paired": "lambda_paired", "style_kl": "lambda_style_kl"}
+
+
+def generator_losses(out: dict, a: torch.Tensor, b: torch.Tensor, has_pair: torch.Tensor,
+                     d: Discriminators) -> dict[str, torch.Tensor]:
+    """The generator step's losses, unweighted, from GeneratorPass's outputs. `has_pair` marks the rows
+    whose b is a's own pair (only those enter the paired loss)."""
+    zero = torch.zeros((), device=a.device)
+    return {
+        "g_gan": gan_loss(d.d_a(out["fake_a"]), True) + gan_loss(d.d_b(out["fake_b"]), True),
+        "recon": F.l1_loss(out["rec_a"], a) + F.l1_loss(out["rec_b"], b),
+        "style": F.l1_loss(out["s_a_rec"], out["s_a"]) + F.l1_loss(out["s_b_rec"], out["s_b"]),
+        "content": F.l1_loss(out["c_a_rec"], out["c_a"]) + F.l1_loss(out["c_b_rec"], out["c_b"]),
+        "cycle": F.l1_loss(out["cyc_a"], a) + F.l1_loss(out["cyc_b"], b) if "cyc_a" in out else zero,
+        "paired": F.l1_loss(out["paired_b"][has_pair], b[has_pair]) + F.l1_loss(out["paired_a"][has_pair], a[has_pair])
+        if "paired_b" in out else zero,
+        "style_kl": 0.5 * (out["own_a"].pow(2).sum(1).mean() + out["own_b"].pow(2).sum(1).mean()),
+    }
+
+
+def weighted_sum(args: argparse.Namespace, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The generator's objective; a loss of weight 0 is left out (it is only logged)."""
+    return sum(getattr(args, WEIGHTS[name]) * value for name, value in losses.items() if getattr(args, WEIGHTS[name]))
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_unpaired_data_args(parser)
@@ -100,28 +127,60 @@ def parse_args(argv=None) -> argparse.Namespace:
     loss.add_argument("--lambda-cycle", type=float, default=0.0, help="style-augmented cycle L1 (0 = off)")
     loss.add_argument("--weight-decay", type=float, default=1e-4)
     add_common_args(parser)
+    add_compile_arg(parser)
     parser.set_defaults(lr=1e-4, decay_from=1.0)  # the official optimiser; see the module docstring
     args = parse_with_recipe(parser, argv, DEPARTURES)
     resolve_unpaired_data(args, parser)
     return args
 
 
-def main(argv=None) -> MUNIT:
-    """Train, export, and return the trained model (each process's own copy under multi-process)."""
-    args = parse_args(argv)
-    run = Run(args, "training.munit", argv)
+def build(run: Run, args: argparse.Namespace):
+    """(the model, its discriminators, the generator pass, their optimisers), initialised as the official code
+    does; with --compile, the units a step calls go through torch.compile."""
     model = MUNIT(args.image_size, args.dim, args.style_dim, args.n_downsample, args.n_res, args.mlp_dim,
                   domain_a=args.domain_a, domain_b=args.domain_b)
     discriminators = Discriminators(args.ndf, args.n_layers_d, args.n_scales_d)
     init_weights(model, kind="kaiming")
     init_weights(discriminators)
+    generator_pass = GeneratorPass(model, args.style_dim)
+    run.compile(generator_pass, discriminators.d_a, discriminators.d_b)  # the generator step calls d_a, d_b itself
     opt_g = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
     opt_d = torch.optim.Adam(discriminators.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
+    return model, discriminators, generator_pass, opt_g, opt_d
 
-    dataset, fixed = unpaired_data(args, run, paired=args.lambda_paired > 0)
-    generator_pass = GeneratorPass(model, args.style_dim)
-    generator_pass, discriminators, opt_g, opt_d = run.accelerator.prepare(generator_pass, discriminators, opt_g, opt_d)
+
+def training_step(run: Run, args: argparse.Namespace, generator_pass: nn.Module, discriminators: nn.Module,
+                  opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+                  batch: dict) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """One step: the discriminators' update, then the encoders' and decoders'. Returns (the generator's
+    losses, unweighted; the discriminators' loss)."""
     d_raw = run.accelerator.unwrap_model(discriminators)
+    a, b = batch["a"], batch["b"]
+
+    # discriminator step: real images against translations with random styles
+    with torch.no_grad(), run.accelerator.autocast():
+        out = generator_pass(a, b, latents=False)
+    loss_d = discriminator_step(run, discriminators, opt_d, (a, b), (out["fake_a"], out["fake_b"]), args.lambda_gan)
+
+    # generator step
+    with frozen(d_raw), run.accelerator.autocast():
+        paired = args.lambda_paired > 0 and bool(batch["has_pair"].any())
+        out = generator_pass(a, b, latents=True, cycle=args.lambda_cycle > 0, paired=paired)
+        losses = generator_losses(out, a, b, batch.get("has_pair"), d_raw)
+        loss_g = weighted_sum(args, losses)
+    opt_g.zero_grad(set_to_none=True)
+    run.accelerator.backward(loss_g)
+    run.finite_step(opt_g)  # an overflowing batch is skipped, not applied (see Run.finite_step)
+    return losses, loss_d
+
+
+def main(argv=None) -> MUNIT:
+    """Train, export, and return the trained model (each process's own copy under multi-process)."""
+    args = parse_args(argv)
+    run = Run(args, "training.munit", argv)
+    model, discriminators, generator_pass, opt_g, opt_d = build(run, args)
+    dataset, fixed = unpaired_data(args, run, paired=args.lambda_paired > 0)
+    generator_pass, discriminators, opt_g, opt_d = run.accelerator.prepare(generator_pass, discriminators, opt_g, opt_d)
     run.maybe_resume()
     run.track_average(model)
     batches = run.batches(run.loader(dataset))
@@ -131,37 +190,9 @@ def main(argv=None) -> MUNIT:
     run.progress()
     while run.step < args.steps:
         batch = next(batches)
-        a, b = batch["a"], batch["b"]
         run.set_lr(opt_g, opt_d)
-
-        # discriminator step: real images against translations with random styles
-        with torch.no_grad(), run.accelerator.autocast():
-            out = generator_pass(a, b, latents=False)
-        loss_d = discriminator_step(run, discriminators, opt_d, (a, b), (out["fake_a"], out["fake_b"]), args.lambda_gan)
-
-        # generator step
-        with frozen(d_raw), run.accelerator.autocast():
-            has_pair = batch["has_pair"] if args.lambda_paired > 0 else torch.zeros(len(a), dtype=torch.bool, device=a.device)
-            out = generator_pass(a, b, latents=True, cycle=args.lambda_cycle > 0, paired=bool(has_pair.any()))
-            loss_gan = gan_loss(d_raw.d_a(out["fake_a"]), True) + gan_loss(d_raw.d_b(out["fake_b"]), True)
-            loss_recon = F.l1_loss(out["rec_a"], a) + F.l1_loss(out["rec_b"], b)
-            loss_style = F.l1_loss(out["s_a_rec"], out["s_a"]) + F.l1_loss(out["s_b_rec"], out["s_b"])
-            loss_content = F.l1_loss(out["c_a_rec"], out["c_a"]) + F.l1_loss(out["c_b_rec"], out["c_b"])
-            loss_cycle = F.l1_loss(out["cyc_a"], a) + F.l1_loss(out["cyc_b"], b) if args.lambda_cycle > 0 \
-                else torch.zeros(())
-            loss_paired = F.l1_loss(out["paired_b"][has_pair], b[has_pair]) \
-                + F.l1_loss(out["paired_a"][has_pair], a[has_pair]) if "paired_b" in out else torch.zeros(())
-            loss_style_kl = 0.5 * (out["own_a"].pow(2).sum(1).mean() + out["own_b"].pow(2).sum(1).mean())
-            loss_g = args.lambda_gan * loss_gan + args.lambda_recon * loss_recon + args.lambda_style * loss_style \
-                + args.lambda_content * loss_content + args.lambda_cycle * loss_cycle \
-                + args.lambda_paired * loss_paired + args.lambda_style_kl * loss_style_kl
-        opt_g.zero_grad(set_to_none=True)
-        run.accelerator.backward(loss_g)
-        run.finite_step(opt_g)  # an overflowing batch is skipped, not applied (see Run.finite_step)
-
-        run.step_done(lambda: {"g_gan": loss_gan.item(), "recon": loss_recon.item(), "style": loss_style.item(),
-                               "content": loss_content.item(), "cycle": loss_cycle.item(), "d": loss_d.item(),
-                               "paired": loss_paired.item(), "style_kl": loss_style_kl.item(),
+        losses, loss_d = training_step(run, args, generator_pass, discriminators, opt_g, opt_d, batch)
+        run.step_done(lambda: {**{name: value.item() for name, value in losses.items()}, "d": loss_d.item(),
                                "lr": opt_g.param_groups[0]["lr"]},
                       lambda: save_samples(run, model, fixed))
     run.finish(model, {"family": "munit",

@@ -145,8 +145,8 @@ class UnpairedDataset(Dataset):
                  keep: Callable[[str], bool] | None = None, paired: bool = False):
         """paired: where B has a file of the same name as A's (the multimodal builder's outline and its colour
         emoji), that file is the B image, under the same crop and flip, and `has_pair` is True; elsewhere B
-        is drawn at random as usual. Each side still visits its whole folder, so what each domain's
-        discriminator sees is unchanged; only losses that read `has_pair` use the pairing."""
+        is drawn at random as usual. B's images are then A's partners: where every B image has its A, B's
+        discriminator sees what it saw unpaired; a B image without an A is not drawn."""
         self.a = ImageFiles(folder_a, size, cache, keep, drop_blank=True)
         self.b = ImageFiles(folder_b, size, cache, keep, drop_blank=True)
         self.augment = augment

@@ -1,0 +1,79 @@
+"""Seconds per MUNIT training step, eager against --compile, side by side in one process.
+
+    OMP_WAIT_POLICY=PASSIVE python -m training.compile_speed --recipe training/recipes/munit-drawing2emoji-v2.toml \
+        --threads 1 --json docs/metrics/munit-compile-speed.json
+
+The trainer's own networks are built twice from the recipe (the same seed), one set compiled as `--compile`
+compiles it (Run.compile), and whole training steps (`training.munit.training_step`: the discriminators'
+update, then the generator's with every loss of the recipe) run on random batches at the recipe's size. The
+two alternate in blocks of steps, so the load of a shared machine falls on both alike; the medians and
+their ratio are printed, with the one-time compile (the first steps of the compiled set, which compile
+every graph a step uses)."""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from training import munit
+from training.common import Run
+
+
+def build(args: argparse.Namespace, compiled: bool):
+    """One training step of training.munit's own networks and optimisers, compiled or not."""
+    args.compile = compiled
+    run = Run(args, "training.munit")
+    model, discriminators, generator_pass, opt_g, opt_d = munit.build(run, args)
+    return lambda batch: munit.training_step(run, args, generator_pass, discriminators, opt_g, opt_d, batch)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipe", type=Path, required=True, help="a MUNIT recipe (its sizes and losses)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--blocks", type=int, default=6, help="alternating blocks of steps per variant")
+    parser.add_argument("--steps", type=int, default=5, help="steps per block")
+    parser.add_argument("--json", type=Path, help="also write the result here")
+    ours = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as out:
+        args = munit.parse_args(["--recipe", str(ours.recipe), "--out", out, "--threads", str(ours.threads), "--cpu"])
+        size = args.image_size
+        batch = {"a": torch.rand(1, 3, size, size) * 2 - 1, "b": torch.rand(1, 3, size, size) * 2 - 1,
+                 "has_pair": torch.ones(1, dtype=torch.bool)}
+        steps = {"eager": build(args, False), "compiled": build(args, True)}
+        started = time.perf_counter()
+        for _ in range(2):  # every graph a step uses (and the recompiles the first steps trigger)
+            steps["compiled"](batch)
+        compile_seconds = time.perf_counter() - started
+        steps["eager"](batch)
+        times = {name: [] for name in steps}
+        for block in range(ours.blocks):
+            for name, step in steps.items():
+                started = time.perf_counter()
+                for _ in range(ours.steps):
+                    step(batch)
+                times[name].append((time.perf_counter() - started) / ours.steps)
+            print(f"block {block + 1}/{ours.blocks}: " + "  ".join(f"{n} {t[-1]:.3f} s" for n, t in times.items()),
+                  flush=True)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    result = {"recipe": str(ours.recipe), "threads": ours.threads, "image_size": size,
+              "seconds_per_step": medians, "speedup": medians["eager"] / medians["compiled"],
+              "compile_seconds": compile_seconds, "blocks": times, "torch": torch.__version__,
+              "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
+              "command": "python -m training.compile_speed " + " ".join(sys.argv[1:] if argv is None else argv)}
+    print(f"eager {medians['eager']:.3f} s/step, compiled {medians['compiled']:.3f} s/step: "
+          f"{result['speedup']:.2f}x after a one-time compile of {compile_seconds:.0f} s")
+    if ours.json:
+        ours.json.write_text(json.dumps(result, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    main()
