@@ -180,7 +180,9 @@ class Run:
         so state-dict keys, and with them checkpoints and exports, stay as they are). Give the units that are
         called directly: a submodule called on its own path is compiled only if it is given itself. Called
         before accelerate's prepare, so under DDP the compiled graph sits inside the wrapper (correct; it gives
-        up overlapping the gradient all-reduce with the backward)."""
+        up overlapping the gradient all-reduce with the backward). Give wrappers (a trainer's GeneratorPass)
+        and discriminators, never a module of the exported model: the moving average deep-copies that model,
+        and a copied compiled call would still run the original's weights."""
         if getattr(self.args, "compile", False):
             for module in modules:
                 module.compile()
