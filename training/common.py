@@ -178,7 +178,7 @@ class Run:
     def compile(self, *modules: nn.Module) -> None:
         """--compile: each module's calls go through torch.compile from now on (nn.Module.compile: in place,
         so state-dict keys, and with them checkpoints and exports, stay as they are). Give the units that are
-        called directly: a submodule called on its own path is compiled only if it is given itself. Called
+        called directly: a submodule called on its own path is compiled only if it is given itself. Call it
         before accelerate's prepare, so under DDP the compiled graph sits inside the wrapper (correct; it gives
         up overlapping the gradient all-reduce with the backward). Give wrappers (a trainer's GeneratorPass)
         and discriminators, never a module of the exported model: the moving average deep-copies that model,

@@ -8,11 +8,14 @@ compiles it (Run.compile), and whole training steps (`training.munit.training_st
 update, then the generator's with every loss of the recipe) run on random batches at the recipe's size. The
 two alternate in blocks of steps, so the load of a shared machine falls on both alike; the medians and
 their ratio are printed, with the one-time compile (the first steps of the compiled set, which compile
-every graph a step uses)."""
+every graph a step uses). That compile is minutes with an empty inductor cache and seconds with a warm one:
+point TORCHINDUCTOR_CACHE_DIR at an empty folder to measure the cold cost (the JSON records the folder).
+The timed step is `training_step` alone: no data loading, no moving-average update."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -43,7 +46,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--json", type=Path, help="also write the result here")
     ours = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as out:
-        args = munit.parse_args(["--recipe", str(ours.recipe), "--out", out, "--threads", str(ours.threads), "--cpu"])
+        args = munit.parse_args(["--recipe", str(ours.recipe), "--out", out, "--threads", str(ours.threads), "--cpu",
+                                  "--mixed-precision", "no"])
         size = args.image_size
         batch = {"a": torch.rand(1, 3, size, size) * 2 - 1, "b": torch.rand(1, 3, size, size) * 2 - 1,
                  "has_pair": torch.ones(1, dtype=torch.bool)}
@@ -65,7 +69,8 @@ def main(argv=None) -> dict:
     medians = {name: statistics.median(t) for name, t in times.items()}
     result = {"recipe": str(ours.recipe), "threads": ours.threads, "image_size": size,
               "seconds_per_step": medians, "speedup": medians["eager"] / medians["compiled"],
-              "compile_seconds": compile_seconds, "blocks": times, "torch": torch.__version__,
+              "compile_seconds": compile_seconds, "inductor_cache": os.environ.get("TORCHINDUCTOR_CACHE_DIR"),
+              "blocks": times, "torch": torch.__version__,
               "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads",
               "command": "python -m training.compile_speed " + " ".join(sys.argv[1:] if argv is None else argv)}
     print(f"eager {medians['eager']:.3f} s/step, compiled {medians['compiled']:.3f} s/step: "

@@ -53,7 +53,7 @@ DEPARTURES: dict[str, Departure] = {
 
 
 class GeneratorPass(nn.Module):
-    """Everything the generator step computes, in one forward (so DDP sees one call per step)."""
+    """Everything an update computes of the generators, in one forward (so DDP sees one call per update)."""
 
     def __init__(self, model: MUNIT, style_dim: int):
         super().__init__()
@@ -166,7 +166,7 @@ def training_step(run: Run, args: argparse.Namespace, generator_pass: nn.Module,
     with frozen(d_raw), run.accelerator.autocast():
         paired = args.lambda_paired > 0 and bool(batch["has_pair"].any())
         out = generator_pass(a, b, latents=True, cycle=args.lambda_cycle > 0, paired=paired)
-        losses = generator_losses(out, a, b, batch.get("has_pair"), d_raw)
+        losses = generator_losses(out, a, b, batch["has_pair"], d_raw)
         loss_g = weighted_sum(args, losses)
     opt_g.zero_grad(set_to_none=True)
     run.accelerator.backward(loss_g)

@@ -276,20 +276,19 @@ class Translator:
 
     def network_output(self, x: torch.Tensor, direction: str = "a2b", **options) -> torch.Tensor:
         """`translate_tensor`, through the fast path (ONNX Runtime) where it holds this call's graph."""
-        def fast():
-            applies = self.fast_path.applies(x, direction, options)
-            return self.fast_path.run(self, x, direction, options).to(self.device) if applies else None
+        applies = self.fast_path is not None and self.fast_path.applies(x, direction, options)
+        fast = (lambda: self.fast_path.run(self, x, direction, options).to(self.device)) if applies else (lambda: None)
         return self.fast_or_eager(fast, lambda: self.translate_tensor(x, direction, **options))
 
     def fast_or_eager(self, fast: Callable[[], Any], eager: Callable[[], Any]) -> Any:
         """fast()'s result where there is a fast path and it gives one (None: it holds no graph for this call),
-        else eager(). A run-time failure of ONNX Runtime turns the fast path off for good (PyTorch from then
-        on). `last_fast` says which one answered."""
+        else eager(). A failure inside fast() -- ONNX Runtime's, or the PyTorch code around its graphs --
+        turns the fast path off for good (PyTorch from then on). `last_fast` says which one answered."""
         result = None
         if self.fast_path is not None:
             try:
                 result = fast()
-            except Exception as err:  # noqa: BLE001 -- whatever ONNX Runtime raised: PyTorch from now on
+            except Exception as err:  # noqa: BLE001 -- any failure of the fast path: PyTorch from now on
                 self.fast_path.disable(err)
                 result = None
         self.last_fast = result is not None
