@@ -36,7 +36,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torchvision.utils import save_image
 from tqdm import tqdm
 
-from training.data.folders import list_images
+from training.data.folders import file_name, list_images
 from translator.base import HubModel
 
 
@@ -436,7 +436,7 @@ def write_validation_list(args: argparse.Namespace, held_out) -> None:
     (training.select_step) uses exactly those."""
     names = {}
     for side, folder in (("a", args.train_a), ("b", args.train_b)):
-        stems = (p.relative_to(folder).with_suffix("").as_posix() for p in list_images(folder))
+        stems = (file_name(p, folder) for p in list_images(folder))
         names[side] = [stem for stem in stems if held_out(stem)]
     (args.out / "validation.json").write_text(json.dumps(
         {"fraction": args.val_fraction, "train_a": str(args.train_a), "train_b": str(args.train_b), **names}, indent=1))

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from training.data import emoji, sketch
-from training.data.folders import ImageFiles, eval_transform
+from training.data.folders import ImageFiles, eval_transform, file_name
 
 DATA = Path("data")
 SKETCH_SUFFIX = "-sketch"
@@ -53,7 +53,7 @@ def load_folder(folder: Path, size: int, keys: set[str] | None = None) -> tuple[
     """Keys (file names relative to the folder, no suffix) and Nx3xSxS [-1, 1] images, sorted by key."""
     files = ImageFiles(folder, size, keep=None if keys is None else (lambda name: name in keys))
     to_tensor = eval_transform()
-    names = [p.relative_to(folder).with_suffix("").as_posix() for p in files.files]
+    names = [file_name(p, folder) for p in files.files]
     return names, torch.stack([to_tensor(files[i]) for i in range(len(files))])
 
 

@@ -34,6 +34,11 @@ def list_images(folder: str | Path) -> list[Path]:
     return files
 
 
+def file_name(path: Path, root: str | Path) -> str:
+    """A file's name as hold-outs and name pairings read it: its path under `root`, without the suffix."""
+    return path.relative_to(root).with_suffix("").as_posix()
+
+
 def is_held_out(name: str, fraction: float) -> bool:
     """Whether the file called `name` (stem, relative to its folder) belongs to a validation hold-out of
     about `fraction` of the files. Decided by a hash of the name alone, so it is the same on every run and
@@ -60,7 +65,7 @@ class ImageFiles:
         1/sqrt(eps) (316 at eps 1e-5), so a deep encoder's gradient overflows to inf -- MUNIT's training
         turned to NaN at step 171 on 5 blank drawings among 8,870. Costs one decode of every file up front."""
         folder = Path(folder)
-        self.files = [p for p in list_images(folder) if keep is None or keep(p.relative_to(folder).with_suffix("").as_posix())]
+        self.files = [p for p in list_images(folder) if keep is None or keep(file_name(p, folder))]
         if not self.files:
             raise FileNotFoundError(f"No images left under {folder} after the hold-out")
         self.size, self.cache = size, cache
@@ -154,10 +159,9 @@ class UnpairedDataset(Dataset):
         self.whole = train_augmentation(size, jitter=1.0) if augment else eval_transform()
         self.partner: dict[int, int] = {}
         if paired:
-            stem = lambda p, root: p.relative_to(root).with_suffix("").as_posix()  # noqa: E731
-            by_name = {stem(p, Path(folder_b)): j for j, p in enumerate(self.b.files)}
-            self.partner = {i: by_name[stem(p, Path(folder_a))] for i, p in enumerate(self.a.files)
-                            if stem(p, Path(folder_a)) in by_name}
+            by_name = {file_name(p, folder_b): j for j, p in enumerate(self.b.files)}
+            self.partner = {i: by_name[file_name(p, folder_a)] for i, p in enumerate(self.a.files)
+                            if file_name(p, folder_a) in by_name}
 
     def __len__(self) -> int:
         return max(len(self.a), len(self.b))
@@ -185,14 +189,13 @@ class PairedDataset(Dataset):
     def __init__(self, folder_a, folder_b=None, size: int = 256, augment: bool = True,
                  keep: Callable[[str], bool] | None = None):
         """keep: a test on each file's name (stem, relative to its folder); pairs it rejects are left out."""
-        stem = lambda p, root: p.relative_to(root).with_suffix("").as_posix()  # noqa: E731
-        kept = lambda p, root: keep is None or keep(stem(p, root))  # noqa: E731
+        kept = lambda p, root: keep is None or keep(file_name(p, root))  # noqa: E731
         if folder_b is None:
             self.pairs = [(p, None) for p in list_images(folder_a) if kept(p, folder_a)]
         else:
-            by_name = {stem(p, folder_b): p for p in list_images(folder_b)}
-            self.pairs = [(p, by_name[stem(p, folder_a)]) for p in list_images(folder_a)
-                          if stem(p, folder_a) in by_name and kept(p, folder_a)]
+            by_name = {file_name(p, folder_b): p for p in list_images(folder_b)}
+            self.pairs = [(p, by_name[file_name(p, folder_a)]) for p in list_images(folder_a)
+                          if file_name(p, folder_a) in by_name and kept(p, folder_a)]
         if not self.pairs:
             raise FileNotFoundError(f"No pairs in {folder_a}" + (f" and {folder_b} (same file names)" if folder_b else ""))
         self.size = size
