@@ -276,49 +276,63 @@ class FamilyTab:
                                      height=160)
             self.setters.append((reference.change, style_of, [reference], f"{api}_style_of"))
 
-    def many_styles(self, image, pad, direction, model, sliders: list, grid_parts: tuple, strip_parts: tuple) -> None:
-        """A style family's grid of random styles and its interpolation strip, each a named endpoint."""
+    def many_styles(self, image, pad, used, direction, model, sliders: list, grid_parts: tuple,
+                    strip_parts: tuple) -> None:
+        """A style family's grid of random styles and its interpolation strip, each a named endpoint. With a
+        sketchpad (a model whose domain A is drawn), they take the input the user used last, the drawing or the
+        upload (`used`, a State: an API call passes `sketch` or `image`; the sketch if both)."""
         api = self.family.name
-        source = pad if pad is not None else image  # what the user sees: the sketchpad of a drawing model
+        sources, source_names = ([image], ["image"]) if pad is None else ([used, pad, image], ["used", "sketch", "image"])
 
-        def content(value):
-            value = sketch_composite(value) if pad is not None else value
+        def content(values, direction_value):
+            """(the input, its direction): a drawing goes the way drawings go, whatever the radio says."""
+            if pad is None:
+                value, drawing = values[0], False
+            else:
+                used_value, sketch, image_value = values
+                value = sketch_composite(sketch)
+                drawing = value is not None and (used_value != "upload" or image_value is None)
+                value = value if drawing else image_value
             if value is None:
                 raise user_error(ImageError("Add an image first."))
-            return value
+            return value, (self.drawing_direction if drawing else direction_value or "a2b")
 
         def saved(samples) -> list[str]:
             return [OUTPUTS.save(im, f"{api}-style-{i}") for i, im in enumerate(samples.images)]
 
-        def grid_fn(image_value, n, seed, model_name, direction_value="a2b"):
+        def grid_fn(*values):
+            n, seed, model_name, *rest = values[len(sources):]
             try:
                 t = self.load(model_name)
-                return saved(t.samples(content(image_value), direction_value or "a2b", n=int(n),
-                                       seed=None if seed is None else int(seed)))
+                value, direction_value = content(values[:len(sources)], rest[0] if rest else None)
+                return saved(t.samples(value, direction_value, n=int(n), seed=None if seed is None else int(seed)))
             except TranslatorError as err:
                 raise user_error(err) from None
 
-        def strip_fn(image_value, steps, seed, model_name, *rest):
-            direction_value, style = (rest[0], rest[1:]) if direction is not None else ("a2b", rest)
+        def strip_fn(*values):
+            steps, seed, model_name, *rest = values[len(sources):]
+            direction_value, style = (rest[0], rest[1:]) if direction is not None else (None, rest)
             try:
                 t = self.load(model_name)
+                value, direction_value = content(values[:len(sources)], direction_value)
                 end = t.sample_styles(1, None if seed is None else int(seed))[0]
-                return saved(t.interpolation(content(image_value), [float(v) for v in style], end,
-                                             steps=int(steps), direction=direction_value or "a2b"))
+                return saved(t.interpolation(value, [float(v) for v in style], end, steps=int(steps),
+                                             direction=direction_value))
             except TranslatorError as err:
                 raise user_error(err) from None
 
         extra, extra_names = ([direction], ["direction"]) if direction is not None else ([], [])
+        none_given = {"used": "draw", "sketch": None, "image": None} if pad is not None else {}
         n, seed, button, gallery = grid_parts
-        button.click(self.endpoint(grid_fn, ["image", "n", "seed", "model", *extra_names],
-                                   {"n": 8, "seed": None, "model": self.default_model, "direction": "a2b"}),
-                     [source, n, seed, model, *extra], gallery, api_name=f"{api}_grid", concurrency_id="model")
+        button.click(self.endpoint(grid_fn, [*source_names, "n", "seed", "model", *extra_names],
+                                   {**none_given, "n": 8, "seed": None, "model": self.default_model, "direction": "a2b"}),
+                     [*sources, n, seed, model, *extra], gallery, api_name=f"{api}_grid", concurrency_id="model")
         steps, seed, button, gallery = strip_parts
         style_names = [f"style_{i + 1}" for i in range(len(sliders))]
-        button.click(self.endpoint(strip_fn, ["image", "steps", "seed", "model", *extra_names, *style_names],
-                                   {"steps": 6, "seed": None, "model": self.default_model, "direction": "a2b",
+        button.click(self.endpoint(strip_fn, [*source_names, "steps", "seed", "model", *extra_names, *style_names],
+                                   {**none_given, "steps": 6, "seed": None, "model": self.default_model, "direction": "a2b",
                                     **{n: 0.0 for n in style_names}}),
-                     [source, steps, seed, model, *extra, *sliders], gallery, api_name=f"{api}_interpolate",
+                     [*sources, steps, seed, model, *extra, *sliders], gallery, api_name=f"{api}_interpolate",
                      concurrency_id="model")
 
     @staticmethod
@@ -352,6 +366,7 @@ class FamilyTab:
         t = self.load(self.default_model)  # a shipped model: loads offline from its bundled copy
         a, b = t.domains
         two_way = len(t.directions) > 1
+        self.drawing_direction = t.drawing_directions[0] if t.drawing_directions else None
         gr.Markdown(family.tab.intro.format(a=pretty(a), b=pretty(b)))
         with gr.Row():
             with gr.Column():
@@ -364,8 +379,9 @@ class FamilyTab:
                                            elem_id=f"{family.name}-sketchpad")
                         draw_button = gr.Button("Translate drawing", variant="primary")
                     with gr.Tab("Upload"):
-                        image = image_upload(sources=IMAGE_SOURCES, format="png", label="Line drawing", height=320,
-                                             elem_id=f"{family.name}-input")
+                        image = image_upload(sources=IMAGE_SOURCES, format="png", height=320,
+                                             label=f"{pretty(a)} or {pretty(b)} (set the direction)" if two_way
+                                             else "Line drawing", elem_id=f"{family.name}-input")
                         button = gr.Button("Translate upload", variant="primary")
                 else:
                     image = image_upload(sources=IMAGE_SOURCES, format="png", label="Input", height=320,
@@ -477,8 +493,10 @@ class FamilyTab:
             event(fn, inputs + [model] + extra, sliders, api_name=name, concurrency_id="model")
         progress = dict(show_progress_on=outputs[:1], show_progress="minimal", concurrency_id="model")
         button.click(self.endpoint(run, ["image", *shared_names], defaults), [image, *shared], all_outputs, api_name=api, **progress)
+        # with a sketchpad: which input the user used last, the drawing or the upload (controls re-run that one)
+        used = gr.State("draw") if pad is not None else None
         if sliders:
-            self.many_styles(image, pad, direction, model, sliders, (grid_n, grid_seed, grid_button, grid),
+            self.many_styles(image, pad, used, direction, model, sliders, (grid_n, grid_seed, grid_button, grid),
                              (strip_steps, strip_seed, strip_button, strip))
         live_inputs, live_outputs = [image, *shared], outputs + [compare_pair, info, image]
         controls_that_rerun = [c for c in shared if c is not model]  # a model name re-runs on the button
@@ -490,11 +508,14 @@ class FamilyTab:
                                trigger_mode="always_last", concurrency_id="model")
 
         if pad is not None:
+            def split_drawing(values):  # a drawing goes the way drawings go (a2b), whatever the radio says
+                return (self.drawing_direction, *split(values)[1:])
+
             def run_drawing(sketch, *values):
                 if sketch_composite(sketch) is None:
                     raise user_error(ImageError("Draw something first."))
                 try:
-                    return with_pair(self.translate(sketch_composite(sketch), *split(values)))
+                    return with_pair(self.translate(sketch_composite(sketch), *split_drawing(values)))
                 except TranslatorError as err:
                     raise user_error(err) from None
 
@@ -503,7 +524,7 @@ class FamilyTab:
                 try:
                     if drawing is None or translator.images.is_blank(translator.images.load_image(drawing)):
                         return self.cleared()
-                    return self.translate(drawing, *split(values))
+                    return self.translate(drawing, *split_drawing(values))
                 except TranslatorError as err:
                     log.warning("user error: %s", err)
                     gr.Warning(str(err), title="Cannot translate")
@@ -514,18 +535,23 @@ class FamilyTab:
             pad.change(live_drawing, [pad, *shared], live_outputs[:-1], api_visibility="private", show_progress="hidden",
                        trigger_mode="always_last", concurrency_id="model")
 
-            # a control that changes re-runs whichever input was used last: the drawing or the upload
-            source = gr.State("draw")
-            pad.change(lambda: "draw", None, source, api_visibility="private", show_progress="hidden")
-            image.upload(lambda: "upload", None, source, api_visibility="private", show_progress="hidden")
+            # a control that changes re-runs whichever input was used last: the drawing or the upload (an
+            # example loaded into the upload counts; outside the queue, so it is set before the re-runs)
+            if two_way:  # drawing turns the radio to the drawing's direction (a change there re-runs the drawing)
+                pad.change(lambda d: ("draw", gr.skip() if d == self.drawing_direction else self.drawing_direction),
+                           direction, [used, direction], api_visibility="private", show_progress="hidden", queue=False)
+            else:
+                pad.change(lambda: "draw", None, used, api_visibility="private", show_progress="hidden", queue=False)
+            image.change(lambda v: gr.skip() if v is None else "upload", image, used, api_visibility="private",
+                         show_progress="hidden", queue=False)
 
-            def rerun(used, sketch, image_value, *values):
-                if used == "upload":
+            def rerun(used_value, sketch, image_value, *values):
+                if used_value == "upload" and image_value is not None:
                     return live(image_value, *values)
                 return live_drawing(sketch, *values) + [gr.skip()]
 
             for trigger in controls_that_rerun:
-                trigger.change(rerun, [source, pad, image, *shared], live_outputs, api_visibility="private",
+                trigger.change(rerun, [used, pad, image, *shared], live_outputs, api_visibility="private",
                                show_progress="hidden", trigger_mode="always_last", concurrency_id="model")
 
         references = next((c[0] for name, c in controls if name == "references"), None)
@@ -536,17 +562,23 @@ class FamilyTab:
                         label="Examples: a few glyphs of fonts no model saw in training, and a word",
                         api_visibility="private", elem_id=f"{family.name}-examples")
         examples = translator.hub.example_images(family.name, t.domains, EXAMPLES)
-        if examples:
-            target = pad if pad is not None else image  # into the input the user sees
-            rows = [[str(p)] + (["b2a" if p.name.startswith(f"{b}-") else "a2b"] if two_way else []) for p in examples]
-            gallery = gr.Examples(rows, inputs=[target] + ([direction] if two_way else []),
-                                  label="Examples (held-out test images, never seen in training)" if pad is None
-                                  else "Examples: drawings of held-out test emoji and hand-drawn ones (draw over them)",
-                                  api_visibility="private", elem_id=f"{family.name}-examples", examples_per_page=12,
-                                  visible_columns=[0])  # the direction is set too, but the picture says enough
-            if pad is not None:  # a sketchpad does not fire .change when an example is loaded into it
-                gallery.load_input_event.then(live_drawing, [pad, *shared], live_outputs[:-1], api_visibility="private",
-                                              show_progress="hidden", concurrency_id="model")
+        other_way = [p for p in examples if p.name.startswith(f"{b}-")] if two_way else []
+        drawn = [p for p in examples if p not in other_way] if pad is not None else []
+        uploaded = [p for p in examples if p not in drawn]
+        if uploaded:  # into the upload, with the direction each image goes
+            rows = [[str(p)] + (["b2a" if p in other_way else "a2b"] if two_way else []) for p in uploaded]
+            gr.Examples(rows, inputs=[image] + ([direction] if two_way else []),
+                        label="Examples (held-out test images, never seen in training)" if pad is None
+                        else f"Examples the other way, {pretty(b)} → {pretty(a)} (held-out test images)",
+                        api_visibility="private", elem_id=f"{family.name}-examples" + ("-upload" if pad is not None else ""),
+                        examples_per_page=12, visible_columns=[0])  # the direction is set too; the picture says enough
+        if drawn:  # into the sketchpad (draw over them), which does not fire .change when an example is loaded
+            gallery = gr.Examples([[str(p)] for p in drawn], inputs=[pad],
+                                  label="Examples: drawings of held-out test emoji and hand-drawn ones (draw over them)",
+                                  api_visibility="private", elem_id=f"{family.name}-examples", examples_per_page=12)
+            gallery.load_input_event.then(lambda: "draw", None, used, api_visibility="private", queue=False).then(
+                live_drawing, [pad, *shared], live_outputs[:-1], api_visibility="private", show_progress="hidden",
+                concurrency_id="model")
 
 
 # --- one input through every model of a domain pair -----------------------------------------------------

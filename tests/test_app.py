@@ -348,3 +348,46 @@ def test_a_style_family_offers_a_grid_and_an_interpolation_strip(tmp_path):
         assert len(strip) == 4
         with pytest.raises(Exception, match="Add an image first"):
             client.predict(image=None, n=3, seed=1, model=model, direction="a2b", api_name="/munit_grid")
+
+
+def test_a_style_family_whose_domain_a_is_drawn_gets_a_sketchpad_for_it(tmp_path):
+    """MUNIT trained on drawings (input_kind "sketch"): a drawing endpoint that always goes a2b, whatever the
+    radio says; the grid and strip take the sketch or the upload; the upload still goes either way."""
+    from conftest import export
+    from PIL import ImageDraw
+    from test_contract import tiny
+
+    folder = export(tiny("munit", input_kind="sketch"), tmp_path / "munit-sketch")
+    drawing = tmp_path / "drawing.png"
+    canvas = Image.new("RGBA", (500, 400), (0, 0, 0, 0))
+    ImageDraw.Draw(canvas).ellipse([300, 40, 420, 160], outline=(0, 0, 0, 255), width=4)
+    canvas.save(drawing)
+    colour = tmp_path / "colour.png"
+    Image.new("RGB", (40, 30), (250, 200, 40)).save(colour)
+    style = {"style_1": 0.5, "style_2": -0.5, "style_3": 0.0}
+    with app_client({"munit": str(folder)}) as client:
+        endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        assert "/munit_drawing" in endpoints
+        assert {"sketch", "image"} <= {p["parameter_name"] for p in endpoints["/munit_grid"]["parameters"]}
+        sketch = {"background": None, "layers": [], "composite": handle_file(str(drawing))}
+        pixels = lambda result: Image.open(result[0]).convert("RGB").tobytes()  # noqa: E731
+        drawn_b2a = client.predict(sketch, direction="b2a", model=str(folder), finish=False, **style,
+                                   api_name="/munit_drawing")
+        drawn_a2b = client.predict(sketch, direction="a2b", model=str(folder), finish=False, **style,
+                                   api_name="/munit_drawing")
+        assert pixels(drawn_b2a) == pixels(drawn_a2b), "a drawing goes a2b whatever the radio says"
+        uploaded_b2a = client.predict(handle_file(str(colour)), direction="b2a", model=str(folder), finish=False,
+                                      **style, api_name="/munit")
+        uploaded_a2b = client.predict(handle_file(str(colour)), direction="a2b", model=str(folder), finish=False,
+                                      **style, api_name="/munit")
+        assert pixels(uploaded_b2a) != pixels(uploaded_a2b), "the upload goes the way the radio says"
+        grid = client.predict(sketch=sketch, n=3, seed=2, model=str(folder), direction="b2a", api_name="/munit_grid")
+        assert len(grid) == 3
+        t = translator.load(str(folder), "munit", allow_local=True, finishing=True)  # as the app loads it
+        expected = t.samples(drawing, "a2b", n=3, seed=2).images[0]
+        assert Image.open(grid[0]["image"]).convert("RGB").tobytes() == expected.convert("RGB").tobytes()
+        from_upload = client.predict(image=handle_file(str(colour)), n=2, seed=2, model=str(folder), direction="b2a",
+                                     api_name="/munit_grid")
+        assert len(from_upload) == 2
+        with pytest.raises(Exception, match="Add an image first"):
+            client.predict(n=3, seed=1, model=str(folder), direction="a2b", api_name="/munit_grid")

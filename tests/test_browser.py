@@ -254,7 +254,8 @@ def tiny_app_url(tmp_path_factory):
     from test_contract import tiny
 
     root = tmp_path_factory.mktemp("tiny-models")
-    models = {family: str(export(tiny(family), root / family)) for family in NEW_FAMILIES}
+    drawn = {"munit": {"input_kind": "sketch"}}  # as the shipped MUNIT: line drawings on side A, a sketchpad
+    models = {family: str(export(tiny(family, **drawn.get(family, {})), root / family)) for family in NEW_FAMILIES}
     demo = app.build_demo(allow_local_models=True, models=models)
     demo.queue()
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
@@ -342,10 +343,16 @@ def new_pixels_after(page, elem_id: str, before, timeout: float = SLOW):
 
 
 def test_munit_style_sliders_and_the_random_style_button_change_the_output(tiny_page, tmp_path):
+    """A MUNIT trained on drawings: a drawing on its sketchpad is coloured, the sliders and the random style
+    re-colour that drawing, and an upload in its Upload tab goes the other way."""
     page = tiny_page
     open_tab(page, "MUNIT")
-    page.locator("#munit-input input[type=file]").set_input_files(str(image_file(tmp_path)))
+    assert wait_for(lambda: page.locator("#munit-sketchpad").count() > 0)
+    page.locator("#munit-direction label").nth(1).click()  # the radio says b2a; a drawing still goes a2b
+    draw_circle(page, "munit")
     assert wait_for(lambda: loaded(page, "munit-translation") and " ms" in info_text(page, "munit"), SLOW)
+    assert wait_for(lambda: page.locator("#munit-direction input[value='a2b']").is_checked(), 30), \
+        "drawing turns the direction to the drawing's"
     first = settled(page, "munit-translation")
     assert first is not None and slider_value(page, "Style 1") == 0.0
 
@@ -367,9 +374,18 @@ def test_munit_style_sliders_and_the_random_style_button_change_the_output(tiny_
     before = [slider_value(page, f"Style {i}") for i in (1, 2, 3)]
     page.get_by_role("button", name="Random style", exact=True).click()
     assert wait_for(lambda: [slider_value(page, f"Style {i}") for i in (1, 2, 3)] != before, SLOW)
-    assert new_pixels_after(page, "munit-translation", dragged) is not None, "a random style changes the output"
+    randomised = new_pixels_after(page, "munit-translation", dragged)
+    assert randomised is not None, "a random style changes the output"
     assert wait_for(lambda: " ms" in info_text(page, "munit"), SLOW)
     shot(page, "munit-random-style")
+
+    # the Upload tab takes a picture of side B the other way
+    page.get_by_role("tab", name="Upload", exact=True).locator("visible=true").first.click()
+    page.locator("#munit-direction label").nth(1).click()
+    page.locator("#munit-input input[type=file]").set_input_files(str(image_file(tmp_path)))
+    assert new_pixels_after(page, "munit-translation", randomised) is not None, "the upload is translated"
+    assert page.locator("#munit-direction input[value='b2a']").is_checked()
+    shot(page, "munit-upload-other-way")
 
 
 def reference_gallery(page):

@@ -20,10 +20,11 @@ from translator.layers import init_weights
 FAMILIES = sorted(translator.FAMILIES)
 
 
-def tiny(family: str, seed: int = 0):
+def tiny(family: str, seed: int = 0, **settings):
+    """The family's tiny network (its tiny_config, with `settings` on top), initialised from `seed`."""
     torch.manual_seed(seed)
     spec = translator.FAMILIES[family]
-    model = spec.network(**spec.tiny_config)
+    model = spec.network(**{**spec.tiny_config, **settings})
     init_weights(model)
     return model
 

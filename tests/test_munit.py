@@ -5,11 +5,11 @@ import json
 
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 import translator
 from conftest import export
-from translator.errors import OptionsError
+from translator.errors import ImageError, OptionsError
 from translator.layers import init_weights
 from translator.munit import MUNIT, Generator, interpolate
 
@@ -17,9 +17,10 @@ TINY = ["--image-size", "32", "--dim", "4", "--style-dim", "3", "--n-res", "1", 
         "--n-layers-d", "2", "--log-every", "1", "--sample-every", "2", "--threads", "1"]
 
 
-def tiny_munit(seed=0):
+def tiny_munit(seed=0, **kwargs):
     torch.manual_seed(seed)
-    model = MUNIT(image_size=32, dim=4, style_dim=3, n_res=1, mlp_dim=8, n_mlp=2, domain_a="left", domain_b="right")
+    model = MUNIT(image_size=32, dim=4, style_dim=3, n_res=1, mlp_dim=8, n_mlp=2, domain_a="left", domain_b="right",
+                  **kwargs)
     init_weights(model, kind="kaiming")
     return model
 
@@ -58,6 +59,39 @@ def test_reference_styles_grids_and_interpolation(tmp_path):
     assert interpolate([0.0, 2.0], [2.0, 0.0], 3) == [[0.0, 2.0], [1.0, 1.0], [2.0, 0.0]]
 
 
+def small_drawing_on_a_big_canvas() -> Image.Image:
+    """What a sketchpad sends: a small black circle drawn off-centre on a large transparent canvas."""
+    canvas = Image.new("RGBA", (600, 400), (0, 0, 0, 0))
+    ImageDraw.Draw(canvas).ellipse([380, 40, 480, 140], outline=(0, 0, 0, 255), width=3)
+    return canvas
+
+
+def test_a_drawn_domain_a_takes_drawings_the_way_pix2pix_does_and_b_takes_images(tmp_path):
+    """input_kind "sketch": a2b inputs are cut to what was drawn (as pix2pix's), for translate and the grid
+    alike; b2a inputs, and style references, are plain images. Without it, nothing changes."""
+    t = translator.load(str(export(tiny_munit(input_kind="sketch"), tmp_path / "m")))
+    assert t.config["input_kind"] == "sketch" and t.input_kind == "drawing" and t.drawing_directions == ("a2b",)
+    drawing = small_drawing_on_a_big_canvas()
+    cut, _ = t.prepare_input(drawing, "a2b")
+    plain, _ = t.prepare_input(drawing, "b2a")
+    assert torch.equal(cut, t.prepare_drawing(drawing)[0]) and torch.equal(plain, t.prepare(drawing)[0])
+    ink = lambda x: int((x[0, 0] < 0).sum())  # noqa: E731 -- dark pixels of the 32-px input
+    assert ink(cut) > 4 * ink(plain), "the drawing fills the model's square instead of a corner of a letterbox"
+    style = [0.3, -0.2, 0.1]
+    with torch.inference_mode():
+        expected = t.finish(t.translate_tensor(cut, style=torch.tensor([style])), t.prepare_drawing(drawing)[1])
+    assert t.translate(drawing, style=style).tobytes() == expected.tobytes()
+    assert t.samples(drawing, styles=[style]).images[0].tobytes() == expected.tobytes()
+    with pytest.raises(ImageError, match="draw something first"):
+        t.translate(Image.new("RGBA", (300, 300), (0, 0, 0, 0)), style=style)
+    t.translate(Image.new("RGB", (300, 300), "white"), direction="b2a", style=style)  # an image: no such check
+    image_model = translator.load(str(export(tiny_munit(), tmp_path / "plain")))
+    assert image_model.input_kind == "image" and image_model.drawing_directions == ()
+    assert torch.equal(image_model.prepare_input(drawing, "a2b")[0], image_model.prepare(drawing)[0])
+    with pytest.raises(ValueError, match="input_kind"):
+        tiny_munit(input_kind="drawing")
+
+
 def test_trainer_runs_resumes_and_exports(tmp_path):
     from training import munit as train_munit
     from test_training import shapes
@@ -68,13 +102,14 @@ def test_trainer_runs_resumes_and_exports(tmp_path):
     out = tmp_path / "run"
     args = ["--dataroot", str(tmp_path / "data"), "--out", str(out), *TINY, "--save-every", "2", "--lambda-cycle", "1"]
     train_munit.main([*args, "--steps", "2"])
-    train_munit.main([*args, "--steps", "3", "--resume"])
+    train_munit.main([*args, "--steps", "3", "--resume", "--input-kind", "sketch"])  # a resume may add it
     info = json.loads((out / "export" / "training.json").read_text())
     assert info["steps"] == 3 and info["family"] == "munit" and info["losses"]["lambda_style"] == 1
     record = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
     assert {"recon", "style", "content", "cycle", "d"} <= record.keys() and record["cycle"] > 0
     t = translator.load(str(out / "export"), "munit")
     assert t.style_dim == 3 and t.translate(tmp_path / "data" / "testA" / "000.png", seed=1).mode == "RGB"
+    assert t.config["input_kind"] == "sketch" and t.input_kind == "drawing"  # --input-kind reaches config.json
 
 
 def test_the_paired_loader_gives_each_a_its_same_named_b_under_one_crop_and_flip(tmp_path):

@@ -116,6 +116,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     net.add_argument("--n-downsample", type=int, default=2)
     net.add_argument("--n-res", type=int, default=4)
     net.add_argument("--mlp-dim", type=int, default=256)
+    net.add_argument("--input-kind", choices=["image", "sketch"], default="image",
+                     help="sketch: domain A is line drawings (training.data.sketch's); recorded in config.json, it gives "
+                          "the app's a2b direction a sketchpad and cuts drawings to what was drawn")
     net.add_argument("--ndf", type=int, default=64)
     net.add_argument("--n-layers-d", type=int, default=4)
     net.add_argument("--n-scales-d", type=int, default=3)
@@ -138,7 +141,7 @@ def build(run: Run, args: argparse.Namespace):
     """(the model, its discriminators, the generator pass, their optimisers), initialised as the official code
     does; with --compile, the units a step calls go through torch.compile."""
     model = MUNIT(args.image_size, args.dim, args.style_dim, args.n_downsample, args.n_res, args.mlp_dim,
-                  domain_a=args.domain_a, domain_b=args.domain_b)
+                  domain_a=args.domain_a, domain_b=args.domain_b, input_kind=args.input_kind)
     discriminators = Discriminators(args.ndf, args.n_layers_d, args.n_scales_d)
     init_weights(model, kind="kaiming")
     init_weights(discriminators)

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 import torch
+import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from safetensors.torch import load_file
 from PIL import Image
 from torch import nn
 
 from . import images, tiling
-from .errors import OptionsError
+from .errors import ImageError, OptionsError
 from .options import check_options
 
 REPO_URL = "https://github.com/translator-studio/translator-studio"
@@ -214,9 +215,15 @@ class Translator:
         return self.config.get("style_dim")
 
     @property
+    def drawing_directions(self) -> tuple[str, ...]:
+        """The directions whose input is a line drawing: the first one where the config says its domain A is
+        drawn (`input_kind: "sketch"`, as pix2pix and MUNIT trained on the sketch builder's drawings write it)."""
+        return self.directions[:1] if self.config.get("input_kind") == "sketch" else ()
+
+    @property
     def input_kind(self) -> str:
         """"image", or "drawing" for models that take line drawings (the app adds a sketchpad)."""
-        return "image"
+        return "drawing" if self.drawing_directions else "image"
 
     def direction_label(self, direction: str) -> str:
         a, b = self.domains
@@ -235,6 +242,24 @@ class Translator:
         """Any input -> (1x3xSxS tensor on the device in [-1, 1], how to undo the letterbox)."""
         tensor, layout = images.to_model_input(images.load_image(image), self.image_size)
         return tensor.to(self.device), layout
+
+    def prepare_drawing(self, image) -> tuple[torch.Tensor, images.Layout]:
+        """A line drawing -> (1x3xSxS, layout): cut to what was drawn, centred on a square (the training emoji
+        fill theirs; the result is a square emoji), then shrunk keeping every stroke dark (min over each
+        block: Lanczos would fade a thin mouse stroke to light grey)."""
+        drawing = images.load_image(image)
+        if images.is_blank(drawing):
+            raise ImageError("The drawing is empty: draw something first.")
+        factor = 4
+        drawing = images.crop_to_content(drawing, margin=0.06, square=True, max_side=4 * self.image_size * factor)
+        big, layout = images.to_model_input(drawing, self.image_size * factor)
+        x = -F.max_pool2d(-big, factor)
+        return x.to(self.device), images.Layout(layout.width, layout.height,
+                                                tuple(v // factor for v in layout.box), self.image_size)
+
+    def prepare_input(self, image, direction: str) -> tuple[torch.Tensor, images.Layout]:
+        """What `direction` translates, prepared: a drawing where that direction takes drawings, else `prepare`."""
+        return self.prepare_drawing(image) if direction in self.drawing_directions else self.prepare(image)
 
     def prepare_reference(self, image) -> torch.Tensor:
         """A style/class reference image -> 1x3xSxS on the device (families may normalise it further)."""
@@ -271,7 +296,7 @@ class Translator:
         if options.pop("tiled", False):
             x = self.prepare_native(image)
             return images.tensor_to_pil(self._timed(self.translate_tiled_tensor, x, direction, **options))
-        x, layout = self.prepare(image)
+        x, layout = self.prepare_input(image, direction)
         return self.finish(self._timed(self.network_output, x, direction, **options), layout)
 
     def network_output(self, x: torch.Tensor, direction: str = "a2b", **options) -> torch.Tensor:

@@ -128,13 +128,17 @@ class MUNIT(HubModel):
                  n_res: int = 4, mlp_dim: int = 256, n_mlp: int = 3, n_style_downsample: int = 4,
                  domain_a: str = "A", domain_b: str = "B", licence_note: str = "", res_block: str = "post",
                  instance_affine: bool = False, up_norm: str = "layer", adain_scale: str = "gamma",
-                 output: str = "tanh", max_dim: int = 0):
+                 output: str = "tanh", max_dim: int = 0, input_kind: str = "image"):
         """licence_note: terms that come with the weights, for the app to show (NVIDIA's published MUNIT
         checkpoints are non-commercial; training.convert writes it).
+        input_kind "sketch": domain A is line drawings (the sketch builder's, as pix2pix's): the app gives the
+        a2b direction a sketchpad, and a2b inputs are cut to what was drawn (Translator.prepare_drawing).
         res_block, instance_affine, up_norm, adain_scale, output, max_dim: the original MUNIT's maths by
         default; imaginaire's MUNIT is "pre_act", True, "adain", "1+gamma", "clamp" and its max_num_filters
         (see the module docstring). max_dim 0: no limit."""
         super().__init__()
+        if input_kind not in ("image", "sketch"):
+            raise ValueError(f"input_kind must be 'image' or 'sketch', not {input_kind!r}")
         variant = (res_block, up_norm, adain_scale, output, max_dim)
         self.gen_a = Generator(dim, style_dim, n_downsample, n_res, mlp_dim, n_mlp, n_style_downsample, *variant)
         self.gen_b = Generator(dim, style_dim, n_downsample, n_res, mlp_dim, n_mlp, n_style_downsample, *variant)
@@ -211,7 +215,7 @@ class MUNITTranslator(Translator):
         self.check_direction(direction)
         styles = styles if styles is not None else self.sample_styles(n, seed)
         codes = torch.cat([check_options(self, {"style": s})["style"] for s in styles])
-        x, layout = self.prepare(image)
+        x, layout = self.prepare_input(image, direction)
         source, target = self.domains_of(direction)
 
         def run(x):

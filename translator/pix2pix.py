@@ -21,7 +21,6 @@ from torch import nn
 
 from . import images
 from .base import Family, HubModel, Tab, Translator
-from .errors import ImageError
 from .layers import ConvNormAct
 from .registry import register
 
@@ -69,6 +68,8 @@ class Pix2Pix(HubModel):
                  domain_b: str = "B", input_kind: str = "image", test_dropout: bool = False):
         """test_dropout: keep dropout on at inference, as the official test does (read by the translator)."""
         super().__init__()
+        if input_kind not in ("image", "sketch"):
+            raise ValueError(f"input_kind must be 'image' or 'sketch', not {input_kind!r}")
         if image_size % 2 ** num_downs:
             raise ValueError(f"image_size {image_size} must be a multiple of 2**num_downs = {2 ** num_downs}")
         self.generator = UNetGenerator(in_channels, out_channels, ngf, num_downs, norm, dropout)
@@ -104,10 +105,6 @@ class Pix2PixTranslator(Translator):
                     module.train()
 
     @property
-    def input_kind(self) -> str:
-        return "drawing" if self.config.get("input_kind") == "sketch" else "image"
-
-    @property
     def size_multiple(self) -> int:
         return self.model.generator.size_multiple  # 2**num_downs; whole, the bottleneck is then larger than 1x1
 
@@ -118,20 +115,8 @@ class Pix2PixTranslator(Translator):
         return super().native_refusal()
 
     def prepare(self, image) -> tuple[torch.Tensor, images.Layout]:
-        if self.input_kind != "drawing":
-            return super().prepare(image)
-        # A drawing: cut to what was drawn, centred on a square (the training emoji fill theirs; the result is
-        # a square emoji), then shrunk keeping every stroke dark (min over each block; Lanczos would fade a
-        # thin mouse stroke to light grey).
-        drawing = images.load_image(image)
-        if images.is_blank(drawing):
-            raise ImageError("The drawing is empty: draw something first.")
-        factor = 4
-        drawing = images.crop_to_content(drawing, margin=0.06, square=True, max_side=4 * self.image_size * factor)
-        big, layout = images.to_model_input(drawing, self.image_size * factor)
-        x = -F.max_pool2d(-big, factor)
-        return x.to(self.device), images.Layout(layout.width, layout.height,
-                                                tuple(v // factor for v in layout.box), self.image_size)
+        # every input of a drawing model is a drawing (a reference or a tiling overview included)
+        return self.prepare_drawing(image) if self.input_kind == "drawing" else super().prepare(image)
 
     def translate_tensor(self, x: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
         return self.model(x)
