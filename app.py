@@ -273,7 +273,11 @@ class FamilyTab:
             self.setters.append((pick.click, random_style, [seed], f"{api}_random_style"))
         if "reference" in self.family.options:
             reference = image_upload(sources=IMAGE_SOURCES, format="png", label="Style from a reference image",
-                                     height=160)
+                                     height=160, elem_id=f"{api}-style-reference")
+            styles = translator.hub.example_style_references(api, EXAMPLES)
+            if styles:
+                gr.Examples([[str(p)] for p in styles], inputs=[reference], api_visibility="private",
+                            label="Example styles: held-out emoji of each vendor", elem_id=f"{api}-style-examples")
             self.setters.append((reference.change, style_of, [reference], f"{api}_style_of"))
 
     def many_styles(self, image, pad, used, direction, model, sliders: list, grid_parts: tuple,

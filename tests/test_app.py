@@ -300,6 +300,10 @@ def test_a_family_without_examples_of_its_own_shares_those_of_its_domains(tmp_pa
     assert names("unit", ("noto", "twemoji")) == ["noto-4.png"]  # its own folder first
     assert names("ugatit", ("noto", "twemoji")) == ["noto-1.png", "noto-4.png", "twemoji-2.png"]
     assert names("munit", ("outline", "emoji")) == []
+    (tmp_path / "munit" / "styles").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "munit" / "styles" / "emoji-5.png")
+    assert names("munit", ("outline", "emoji")) == []  # a style reference is not an input example
+    assert [p.name for p in translator.hub.example_style_references("munit", tmp_path)] == ["emoji-5.png"]
 
 
 def test_the_fewshot_tab_writes_a_typed_word_in_the_style_of_dropped_glyphs(tmp_path):

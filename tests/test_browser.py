@@ -379,6 +379,13 @@ def test_munit_style_sliders_and_the_random_style_button_change_the_output(tiny_
     assert wait_for(lambda: " ms" in info_text(page, "munit"), SLOW)
     shot(page, "munit-random-style")
 
+    # an example style (a held-out emoji of one vendor) puts its encoded style on the sliders
+    before = [slider_value(page, f"Style {i}") for i in (1, 2, 3)]
+    page.locator("#munit-style-examples button, #munit-style-examples tbody tr").first.click()
+    assert wait_for(lambda: [slider_value(page, f"Style {i}") for i in (1, 2, 3)] != before, SLOW), \
+        "an example style reference sets the sliders"
+    randomised = settled(page, "munit-translation")
+
     # the Upload tab takes a picture of side B the other way
     page.get_by_role("tab", name="Upload", exact=True).locator("visible=true").first.click()
     page.locator("#munit-direction label").nth(1).click()

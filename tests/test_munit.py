@@ -245,3 +245,34 @@ def test_the_multimodal_protocol_measures_realism_diversity_control_and_content(
     assert 0 <= protocol.bars({"model": m}) <= 4
     sheet = protocol.sheet(t, sets)
     assert sheet.width > 9 * 64
+
+
+def test_the_example_builder_takes_held_out_names_only_and_names_files_by_domain(tmp_path, monkeypatch):
+    """training.data.munit_examples: drawings x4 pixel for pixel, colour renders at 128 px on white, styles in
+    their own folder, domain names first; a name outside the test split is refused."""
+    from training.data import munit_examples
+
+    data, renders = tmp_path / "multimodal", tmp_path / "renders"
+    (data / "drawing" / "test").mkdir(parents=True)
+    (data / "manifest.json").write_text(json.dumps({"data_version": "v-test", "sources": {
+        "noto": {"package": "p@1", "attribution": "Noto, Apache"}, "fluent-flat": {"package": "q@2", "attribution": "F, MIT"}}}))
+    for name in ("noto-1f600", "fluent-flat-1f601", "noto-1f602"):
+        Image.new("RGB", (64, 64), "white").save(data / "drawing" / "test" / f"{name}.png")
+    for style, key in (("noto", "1f600"), ("fluent-flat", "1f601"), ("noto", "1f602")):
+        (renders / style / "test").mkdir(parents=True, exist_ok=True)
+        Image.new("RGBA", (256, 256), (250, 0, 0, 0)).save(renders / style / "test" / f"{key}.png")  # transparent
+    monkeypatch.setattr(munit_examples, "DRAWINGS", ["fluent-flat-1f601"])
+    monkeypatch.setattr(munit_examples, "COLOUR", ["noto-1f600"])
+    monkeypatch.setattr(munit_examples, "STYLES", ["noto-1f602"])
+    out = tmp_path / "out"
+    munit_examples.write(data, renders, out, "drawn", "coloured")
+    assert Image.open(out / "drawn-fluent-flat-1f601.png").size == (256, 256)
+    colour = Image.open(out / "coloured-noto-1f600.png")
+    assert colour.size == (128, 128) and colour.getpixel((5, 5)) == (255, 255, 255)  # transparency -> white
+    assert (out / "styles" / "noto-1f602.png").exists() and (out / "hand-drawn-heart.png").exists()
+    assert "Noto, Apache" in (out / "README.md").read_text()
+    assert [p.name for p in translator.hub.example_images("out", ("drawn", "coloured"), tmp_path)][:1] == \
+        ["coloured-noto-1f600.png"]
+    monkeypatch.setattr(munit_examples, "STYLES", ["noto-1f603"])
+    with pytest.raises(SystemExit, match="no model trained on"):
+        munit_examples.write(data, renders, out)

@@ -57,6 +57,11 @@ def example_images(family: str, domains: tuple[str, str], examples: Path | None 
     return [shared[name] for name in sorted(shared)]
 
 
+def example_style_references(family: str, examples: Path | None = None) -> list[Path]:
+    """A style family's example style references: the images of assets/examples/<family>/styles/."""
+    return sorted(((examples or bundled_models_dir().parent / "examples") / family / "styles").glob("*.png"))
+
+
 def example_reference_sets(family: str, examples: Path | None = None) -> dict[str, tuple[list[str], str]]:
     """Few-shot examples: each folder of assets/examples/<family>/ is one set of reference images; its
     examples.json gives each set the word to write in that style. name -> (image paths, word)."""
