@@ -170,3 +170,27 @@ def test_the_readme_table_has_a_row_for_few_shot_and_multimodal_models_and_reuse
     assert "| `mm` | drawing → colour, random styles | – | – | realism 85.0%, style control 40.0% |" in text
     with pytest.raises(SystemExit, match="metrics.json is missing"):
         evaluate.main(["--model", str(tmp_path / "nothing"), "--readme", str(readme), "--reuse-metrics"])
+
+
+def test_models_evaluated_but_not_shipped_join_the_benchmark_table_marked_so(tmp_path):
+    """--unshipped: a model that did not earn a place in the app still gets its benchmark rows (issues 16 and
+    19 want UNIT, U-GAT-IT and CycleGAN in one table), marked "not shipped", and no row of the models table."""
+    import json
+
+    from training import evaluate
+
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- models:start -->\nold\n<!-- models:end -->\n<!-- benchmark:start -->\nold\n<!-- benchmark:end -->\n")
+    (tmp_path / "cg").mkdir()
+    (tmp_path / "cg" / "metrics.json").write_text(json.dumps(sample_metrics()))
+    unshipped = tmp_path / "unit-x.json"
+    worse = sample_metrics()
+    worse["directions"]["x→y"]["model"]["l1"] = 0.3
+    unshipped.write_text(json.dumps({**worse, "name": "unit-x"}))
+    evaluate.main(["--model", str(tmp_path / "cg"), "--readme", str(readme), "--reuse-metrics", "--unshipped", str(unshipped)])
+    text = readme.read_text()
+    assert "| x→y | `unit-x (not shipped)` | 0.3000 |" in text and "| x→y | `cg` | 0.1000 |" in text
+    assert "| `unit-x` |" not in text and "assets/models/unit-x" not in text
+    with pytest.raises(SystemExit, match="no such file"):
+        evaluate.main(["--model", str(tmp_path / "cg"), "--readme", str(readme), "--reuse-metrics",
+                       "--unshipped", str(tmp_path / "missing.json")])

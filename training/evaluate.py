@@ -930,6 +930,19 @@ def replace_block(readme: Path, marker: str, body: str) -> None:
     readme.write_text(new)
 
 
+def add_extra_rows(tables: dict[str, dict], oracle: dict | None, unshipped: list[Path]) -> None:
+    """The benchmark's rows that are not shipped models: the paired oracle, and models that were evaluated
+    but did not earn a place in the app (their own metrics.json, each named by its "name")."""
+    for path in unshipped:
+        if not path.exists():
+            raise SystemExit(f"--unshipped {path}: no such file (python -m training.evaluate --model FOLDER writes "
+                             "FOLDER/metrics.json)")
+        metrics = json.loads(path.read_text())
+        tables[metrics.get("name", path.stem)] = {**metrics, "is_unshipped": True}
+    if oracle:
+        tables[oracle.get("name", "paired oracle")] = {**oracle, "is_oracle": True}
+
+
 def update_readme(readme: Path, tables: dict[str, dict]) -> None:
     """The shipped models' headline numbers, and the unpaired benchmark side by side."""
     replace_block(readme, "models", models_table(tables))
@@ -948,6 +961,9 @@ def main(argv=None) -> None:
     parser.add_argument("--oracle", type=Path, help="metrics.json of a paired model on the same pairs: adds its row "
                                                     "and the share of the identity -> oracle gap each model closes")
     parser.add_argument("--readme", type=Path, help="also rewrite this README's model and benchmark tables")
+    parser.add_argument("--unshipped", type=Path, nargs="+", default=[], metavar="METRICS.json",
+                        help="with --readme: metrics.json of models evaluated but not shipped (e.g. docs/metrics/"
+                             "unit-noto2twemoji.json): rows of the benchmark table, marked so, and none of the models table")
     parser.add_argument("--threads", type=int)
     parser.add_argument("--reuse-metrics", action="store_true",
                         help="with --readme: take each model folder's metrics.json as it stands (no evaluation), "
@@ -977,8 +993,7 @@ def main(argv=None) -> None:
             if not path.exists():
                 raise SystemExit(f"{path} is missing: evaluate {model} first (without --reuse-metrics)")
             tables[Path(model).name] = json.loads(path.read_text())
-        if oracle:
-            tables[oracle.get("name", "paired oracle")] = {**oracle, "is_oracle": True}
+        add_extra_rows(tables, oracle, args.unshipped)
         update_readme(args.readme, tables)
         return
     for model in args.model:
@@ -994,8 +1009,7 @@ def main(argv=None) -> None:
         tables[name] = metrics
         print(f"{name}\n{evaluation_table(metrics)}\n")
     if args.readme:
-        if oracle:
-            tables[oracle.get("name", "paired oracle")] = {**oracle, "is_oracle": True}
+        add_extra_rows(tables, oracle, args.unshipped)
         update_readme(args.readme, tables)
 
 

@@ -132,7 +132,7 @@ def models_table(tables: dict[str, dict]) -> str:
     rows = ["| model | task | L1 ↓ (baseline) | SSIM ↑ (baseline) | recognised as target ↑ | samples |",
             "|---|---|---|---|---|---|"]
     for name, metrics in tables.items():
-        if metrics.get("is_oracle"):
+        if metrics.get("is_oracle") or metrics.get("is_unshipped"):
             continue
         sheet = f"[sheet](assets/models/{name}/samples.png)"
         for direction, r in metrics.get("directions", {}).items():
@@ -161,7 +161,8 @@ def benchmark_table(tables: dict[str, dict]) -> str:
         for direction, r in metrics.get("directions", {}).items():
             if r["model"].get("target_vs_source") is None:
                 continue  # the benchmark is between two vendor styles (not from drawings, not a user's domains)
-            label = f"{name} (paired oracle)" if metrics.get("is_oracle") else name
+            label = f"{name} (paired oracle)" if metrics.get("is_oracle") else \
+                f"{name} (not shipped)" if metrics.get("is_unshipped") else name
             by_direction.setdefault(direction, []).append((label, r))
     rows = ["| direction | model | L1 ↓ | SSIM ↑ | recognised as target ↑ | KID×100 ↓ | L1 / SSIM gap to oracle closed |",
             "|---|---|---|---|---|---|---|"]
