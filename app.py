@@ -170,6 +170,17 @@ def sketch_composite(sketch: dict | None):
     return sketch.get("composite") if sketch.get("composite") is not None else sketch.get("background")
 
 
+def drawn(sketch: dict | None):
+    """The sketchpad's drawing, or None where there is none or it is blank (cleared, every stroke undone)."""
+    value = sketch_composite(sketch)
+    if value is None:
+        return None
+    try:
+        return None if translator.images.is_blank(translator.images.load_image(value)) else value
+    except TranslatorError:
+        return value  # a file that is not an image: translating it says why
+
+
 # --- one tab, for any family -----------------------------------------------------------------------------
 class FamilyTab:
     """The generic tab: everything comes from the family's declaration and its default model's config."""
@@ -248,7 +259,8 @@ class FamilyTab:
         """For a style family: a random style from a seed, and the style of a reference image, onto the sliders."""
         api = self.family.name
         low, high = sliders[0].minimum, sliders[0].maximum
-        on_sliders = lambda style: [min(max(float(v), low), high) for v in style]  # noqa: E731
+        # onto the sliders' range, to their hundredths: a number box would show -5.6e-06 as "-5.59864"
+        on_sliders = lambda style: [round(min(max(float(v), low), high), 2) + 0.0 for v in style]  # noqa: E731
 
         def random_style(seed, model):
             try:
@@ -274,7 +286,7 @@ class FamilyTab:
         if "reference" in self.family.options:
             reference = image_upload(sources=IMAGE_SOURCES, format="png", label="Style from a reference image",
                                      height=160, elem_id=f"{api}-style-reference")
-            styles = translator.hub.example_style_references(api, EXAMPLES)
+            styles = translator.hub.example_style_references(api, self.domains, EXAMPLES)
             if styles:
                 gr.Examples([[str(p)] for p in styles], inputs=[reference], api_visibility="private",
                             label="Example styles: held-out emoji of each vendor", elem_id=f"{api}-style-examples")
@@ -286,15 +298,15 @@ class FamilyTab:
         sketchpad (a model whose domain A is drawn), they take the input the user used last, the drawing or the
         upload (`used`, a State: an API call passes `sketch` or `image`; the sketch if both)."""
         api = self.family.name
-        sources, source_names = ([image], ["image"]) if pad is None else ([used, pad, image], ["used", "sketch", "image"])
+        sources, source_names = ([image], ["image"]) if pad is None else ([used, image, pad], ["used", "image", "sketch"])
 
         def content(values, direction_value):
             """(the input, its direction): a drawing goes the way drawings go, whatever the radio says."""
             if pad is None:
                 value, drawing = values[0], False
             else:
-                used_value, sketch, image_value = values
-                value = sketch_composite(sketch)
+                used_value, image_value, sketch = values
+                value = drawn(sketch)
                 drawing = value is not None and (used_value != "upload" or image_value is None)
                 value = value if drawing else image_value
             if value is None:
@@ -371,18 +383,20 @@ class FamilyTab:
         a, b = t.domains
         two_way = len(t.directions) > 1
         self.drawing_direction = t.drawing_directions[0] if t.drawing_directions else None
+        self.domains = t.domains
         gr.Markdown(family.tab.intro.format(a=pretty(a), b=pretty(b)))
         with gr.Row():
             with gr.Column():
-                pad = None
+                pad = input_tabs = None
                 if t.input_kind == "drawing":
-                    with gr.Tab("Draw"):
+                    input_tabs = gr.Tabs(selected="draw")
+                    with input_tabs, gr.Tab("Draw", id="draw") as draw_tab:
                         pad = sketchpad(image_mode="RGBA", canvas_size=(512, 512), label="Drawing",
                                            brush=gr.Brush(default_size=10, colors=["#000000"], color_mode="fixed"),
                                            eraser=gr.Eraser(default_size=24), layers=False, height=420,
                                            elem_id=f"{family.name}-sketchpad")
                         draw_button = gr.Button("Translate drawing", variant="primary")
-                    with gr.Tab("Upload"):
+                    with input_tabs, gr.Tab("Upload", id="upload") as upload_tab:
                         image = image_upload(sources=IMAGE_SOURCES, format="png", height=320,
                                              label=f"{pretty(a)} or {pretty(b)} (set the direction)" if two_way
                                              else "Line drawing", elem_id=f"{family.name}-input")
@@ -539,18 +553,23 @@ class FamilyTab:
             pad.change(live_drawing, [pad, *shared], live_outputs[:-1], api_visibility="private", show_progress="hidden",
                        trigger_mode="always_last", concurrency_id="model")
 
-            # a control that changes re-runs whichever input was used last: the drawing or the upload (an
-            # example loaded into the upload counts; outside the queue, so it is set before the re-runs)
-            if two_way:  # drawing turns the radio to the drawing's direction (a change there re-runs the drawing)
-                pad.change(lambda d: ("draw", gr.skip() if d == self.drawing_direction else self.drawing_direction),
-                           direction, [used, direction], api_visibility="private", show_progress="hidden", queue=False)
-            else:
-                pad.change(lambda: "draw", None, used, api_visibility="private", show_progress="hidden", queue=False)
-            image.change(lambda v: gr.skip() if v is None else "upload", image, used, api_visibility="private",
-                         show_progress="hidden", queue=False)
+            # A control that changes re-runs the input used last: the drawing or the upload. `used` follows the
+            # tab the user is on, the button pressed and the example clicked (set outside the queue, before the
+            # queued re-runs read it); drawing also turns the radio to the drawing's direction.
+            quick = dict(api_visibility="private", show_progress="hidden", queue=False)
+            def turned_to_draw(*radio):  # (used[, direction])
+                if not two_way:
+                    return ("draw",)
+                return "draw", gr.skip() if radio[0] == self.drawing_direction else self.drawing_direction
+
+            draw_inputs, draw_outputs = ([direction], [used, direction]) if two_way else (None, [used])
+            for event in (pad.change, draw_button.click, draw_tab.select):
+                event(turned_to_draw, draw_inputs, draw_outputs, **quick)
+            for event in (button.click, upload_tab.select, image.upload):
+                event(lambda: "upload", None, used, **quick)
 
             def rerun(used_value, sketch, image_value, *values):
-                if used_value == "upload" and image_value is not None:
+                if image_value is not None and (used_value == "upload" or drawn(sketch) is None):
                     return live(image_value, *values)
                 return live_drawing(sketch, *values) + [gr.skip()]
 
@@ -567,20 +586,26 @@ class FamilyTab:
                         api_visibility="private", elem_id=f"{family.name}-examples")
         examples = translator.hub.example_images(family.name, t.domains, EXAMPLES)
         other_way = [p for p in examples if p.name.startswith(f"{b}-")] if two_way else []
-        drawn = [p for p in examples if p not in other_way] if pad is not None else []
-        uploaded = [p for p in examples if p not in drawn]
-        if uploaded:  # into the upload, with the direction each image goes
+        drawings = [p for p in examples if p not in other_way] if pad is not None else []
+        uploaded = [p for p in examples if p not in drawings]
+        if uploaded and pad is None:  # into the upload, with the direction each image goes
             rows = [[str(p)] + (["b2a" if p in other_way else "a2b"] if two_way else []) for p in uploaded]
             gr.Examples(rows, inputs=[image] + ([direction] if two_way else []),
-                        label="Examples (held-out test images, never seen in training)" if pad is None
-                        else f"Examples the other way, {pretty(b)} → {pretty(a)} (held-out test images)",
-                        api_visibility="private", elem_id=f"{family.name}-examples" + ("-upload" if pad is not None else ""),
-                        examples_per_page=12, visible_columns=[0])  # the direction is set too; the picture says enough
-        if drawn:  # into the sketchpad (draw over them), which does not fire .change when an example is loaded
-            gallery = gr.Examples([[str(p)] for p in drawn], inputs=[pad],
+                        label="Examples (held-out test images, never seen in training)",
+                        api_visibility="private", elem_id=f"{family.name}-examples", examples_per_page=12,
+                        visible_columns=[0])  # the direction is set too, but the picture says enough
+        elif uploaded:  # a drawing model's other way: into the upload, whose tab is shown, the radio turned
+            gallery = gr.Examples([[str(p)] for p in uploaded], inputs=[image],
+                                  label=f"Examples the other way, {pretty(b)} → {pretty(a)} (held-out test images)",
+                                  api_visibility="private", elem_id=f"{family.name}-examples-upload", examples_per_page=12)
+            gallery.load_input_event.then(lambda: ("upload", gr.Tabs(selected="upload"), "b2a"), None,
+                                          [used, input_tabs, direction], **quick)
+        if drawings:  # into the sketchpad (draw over them), which does not fire .change when an example is loaded
+            gallery = gr.Examples([[str(p)] for p in drawings], inputs=[pad],
                                   label="Examples: drawings of held-out test emoji and hand-drawn ones (draw over them)",
                                   api_visibility="private", elem_id=f"{family.name}-examples", examples_per_page=12)
-            gallery.load_input_event.then(lambda: "draw", None, used, api_visibility="private", queue=False).then(
+            gallery.load_input_event.then(lambda *d: (*turned_to_draw(*d), gr.Tabs(selected="draw")), draw_inputs,
+                                          [*draw_outputs, input_tabs], **quick).then(
                 live_drawing, [pad, *shared], live_outputs[:-1], api_visibility="private", show_progress="hidden",
                 concurrency_id="model")
 

@@ -239,7 +239,7 @@ def test_option_controls_reach_translate(tmp_path):
         other = dict(zip(style, client.predict(seed=6, model=model, api_name="/toy_random_style")))
         assert Image.open(client.predict(**other, **common)[0]).tobytes() != first.tobytes()
         encoded = client.predict(reference=handle_file(str(image)), model=model, api_name="/toy_style_of")
-        assert len(encoded) == 4 and all(isinstance(v, float) for v in encoded)
+        assert len(encoded) == 4 and all(isinstance(v, float) and v == round(v, 2) for v in encoded)  # hundredths
         gallery = [{"image": handle_file(str(image)), "caption": None}] * 3
         assert Image.open(client.predict(references=gallery, **style, **common)[0]).mode == "RGB"
         with pytest.raises(Exception, match="references takes 1 to 20"):
@@ -303,7 +303,14 @@ def test_a_family_without_examples_of_its_own_shares_those_of_its_domains(tmp_pa
     (tmp_path / "munit" / "styles").mkdir(parents=True)
     Image.new("RGB", (8, 8)).save(tmp_path / "munit" / "styles" / "emoji-5.png")
     assert names("munit", ("outline", "emoji")) == []  # a style reference is not an input example
-    assert [p.name for p in translator.hub.example_style_references("munit", tmp_path)] == ["emoji-5.png"]
+    styles = lambda domains: [p.name for p in translator.hub.example_style_references("munit", domains, tmp_path)]  # noqa: E731
+    assert styles(("outline", "emoji")) == ["emoji-5.png"]
+    # a folder that says which domains it is for serves only models of those domains; others share by domain
+    Image.new("RGB", (8, 8)).save(tmp_path / "munit" / "outline-6.png")
+    (tmp_path / "munit" / "examples.json").write_text('{"domains": ["outline", "emoji"]}')
+    assert names("munit", ("emoji", "outline")) == ["outline-6.png"] and styles(("emoji", "outline")) == ["emoji-5.png"]
+    assert names("munit", ("noto", "twemoji")) == ["noto-1.png", "noto-4.png", "twemoji-2.png"]
+    assert styles(("noto", "twemoji")) == []
 
 
 def test_the_fewshot_tab_writes_a_typed_word_in_the_style_of_dropped_glyphs(tmp_path):
@@ -355,8 +362,9 @@ def test_a_style_family_offers_a_grid_and_an_interpolation_strip(tmp_path):
 
 
 def test_a_style_family_whose_domain_a_is_drawn_gets_a_sketchpad_for_it(tmp_path):
-    """MUNIT trained on drawings (input_kind "sketch"): a drawing endpoint that always goes a2b, whatever the
-    radio says; the grid and strip take the sketch or the upload; the upload still goes either way."""
+    """MUNIT trained on drawings (input_kind "sketch"): a drawing endpoint that always goes a2b as a drawing
+    (cut to what was drawn), whatever the radio says; the grid and strip take the sketch or the upload; the
+    upload goes the way the radio says, as an image."""
     from conftest import export
     from PIL import ImageDraw
     from test_contract import tiny
@@ -369,29 +377,30 @@ def test_a_style_family_whose_domain_a_is_drawn_gets_a_sketchpad_for_it(tmp_path
     colour = tmp_path / "colour.png"
     Image.new("RGB", (40, 30), (250, 200, 40)).save(colour)
     style = {"style_1": 0.5, "style_2": -0.5, "style_3": 0.0}
+    t = translator.load(str(folder), "munit", allow_local=True, finishing=True)  # as the app loads it
+    rgb = lambda path: Image.open(path).convert("RGB").tobytes()  # noqa: E731
+    with translator.raw_output():  # the app's finish=False
+        as_drawing = t.translate(drawing, "a2b", style=[0.5, -0.5, 0.0]).convert("RGB").tobytes()
+        colour_b2a = t.translate(colour, "b2a", style=[0.5, -0.5, 0.0]).convert("RGB").tobytes()
+    assert as_drawing != t.translate(canvas.convert("RGB"), "b2a", style=[0.5, -0.5, 0.0]).convert("RGB").tobytes()
     with app_client({"munit": str(folder)}) as client:
         endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
         assert "/munit_drawing" in endpoints
-        assert {"sketch", "image"} <= {p["parameter_name"] for p in endpoints["/munit_grid"]["parameters"]}
+        assert [p["parameter_name"] for p in endpoints["/munit_grid"]["parameters"]][:2] == ["image", "sketch"]
         sketch = {"background": None, "layers": [], "composite": handle_file(str(drawing))}
-        pixels = lambda result: Image.open(result[0]).convert("RGB").tobytes()  # noqa: E731
-        drawn_b2a = client.predict(sketch, direction="b2a", model=str(folder), finish=False, **style,
-                                   api_name="/munit_drawing")
-        drawn_a2b = client.predict(sketch, direction="a2b", model=str(folder), finish=False, **style,
-                                   api_name="/munit_drawing")
-        assert pixels(drawn_b2a) == pixels(drawn_a2b), "a drawing goes a2b whatever the radio says"
-        uploaded_b2a = client.predict(handle_file(str(colour)), direction="b2a", model=str(folder), finish=False,
-                                      **style, api_name="/munit")
-        uploaded_a2b = client.predict(handle_file(str(colour)), direction="a2b", model=str(folder), finish=False,
-                                      **style, api_name="/munit")
-        assert pixels(uploaded_b2a) != pixels(uploaded_a2b), "the upload goes the way the radio says"
+        for radio in ("b2a", "a2b"):  # a drawing goes a2b, as a drawing, whatever the radio says
+            result = client.predict(sketch, direction=radio, model=str(folder), finish=False, **style,
+                                    api_name="/munit_drawing")
+            assert rgb(result[0]) == as_drawing
+        uploaded = client.predict(handle_file(str(colour)), direction="b2a", model=str(folder), finish=False, **style,
+                                  api_name="/munit")
+        assert rgb(uploaded[0]) == colour_b2a, "the upload goes the way the radio says, as an image"
         grid = client.predict(sketch=sketch, n=3, seed=2, model=str(folder), direction="b2a", api_name="/munit_grid")
-        assert len(grid) == 3
-        t = translator.load(str(folder), "munit", allow_local=True, finishing=True)  # as the app loads it
-        expected = t.samples(drawing, "a2b", n=3, seed=2).images[0]
-        assert Image.open(grid[0]["image"]).convert("RGB").tobytes() == expected.convert("RGB").tobytes()
+        expected = t.samples(drawing, "a2b", n=3, seed=2).images
+        assert [rgb(g["image"]) for g in grid] == [e.convert("RGB").tobytes() for e in expected]
         from_upload = client.predict(image=handle_file(str(colour)), n=2, seed=2, model=str(folder), direction="b2a",
                                      api_name="/munit_grid")
-        assert len(from_upload) == 2
+        expected = t.samples(colour, "b2a", n=2, seed=2).images
+        assert [rgb(g["image"]) for g in from_upload] == [e.convert("RGB").tobytes() for e in expected]
         with pytest.raises(Exception, match="Add an image first"):
             client.predict(n=3, seed=1, model=str(folder), direction="a2b", api_name="/munit_grid")

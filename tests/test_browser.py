@@ -254,7 +254,8 @@ def tiny_app_url(tmp_path_factory):
     from test_contract import tiny
 
     root = tmp_path_factory.mktemp("tiny-models")
-    drawn = {"munit": {"input_kind": "sketch"}}  # as the shipped MUNIT: line drawings on side A, a sketchpad
+    # MUNIT as it ships: line drawings on side A (a sketchpad), the domains of assets/examples/munit
+    drawn = {"munit": {"input_kind": "sketch", "domain_a": "emoji-drawing", "domain_b": "emoji-colour"}}
     models = {family: str(export(tiny(family, **drawn.get(family, {})), root / family)) for family in NEW_FAMILIES}
     demo = app.build_demo(allow_local_models=True, models=models)
     demo.queue()
@@ -390,9 +391,23 @@ def test_munit_style_sliders_and_the_random_style_button_change_the_output(tiny_
     page.get_by_role("tab", name="Upload", exact=True).locator("visible=true").first.click()
     page.locator("#munit-direction label").nth(1).click()
     page.locator("#munit-input input[type=file]").set_input_files(str(image_file(tmp_path)))
-    assert new_pixels_after(page, "munit-translation", randomised) is not None, "the upload is translated"
+    uploaded = new_pixels_after(page, "munit-translation", randomised)
+    assert uploaded is not None, "the upload is translated"
     assert page.locator("#munit-direction input[value='b2a']").is_checked()
     shot(page, "munit-upload-other-way")
+
+    # a drawing example goes into the sketchpad, shows its tab and turns the radio; a colour one the other way
+    page.locator("#munit-examples button, #munit-examples tbody tr").first.click()
+    assert wait_for(lambda: page.locator("#munit-direction input[value='a2b']").is_checked(), SLOW)
+    assert wait_for(lambda: page.locator("#munit-sketchpad canvas").first.is_visible(), 30)
+    from_drawing = new_pixels_after(page, "munit-translation", uploaded)
+    assert from_drawing is not None, "the drawing example is coloured"
+    page.locator("#munit-examples-upload button, #munit-examples-upload tbody tr").first.click()
+    assert wait_for(lambda: page.locator("#munit-direction input[value='b2a']").is_checked(), SLOW)
+    assert wait_for(lambda: page.locator("#munit-input").is_visible(), 30)
+    assert new_pixels_after(page, "munit-translation", from_drawing) is not None, "the colour example is translated"
+    assert settled(page, "munit-translation") != from_drawing, "and stays so (no re-run of the drawing wins)"
+    shot(page, "munit-examples")
 
 
 def reference_gallery(page):

@@ -271,6 +271,7 @@ def test_the_example_builder_takes_held_out_names_only_and_names_files_by_domain
     assert colour.size == (128, 128) and colour.getpixel((5, 5)) == (255, 255, 255)  # transparency -> white
     assert (out / "styles" / "noto-1f602.png").exists() and (out / "hand-drawn-heart.png").exists()
     assert "Noto, Apache" in (out / "README.md").read_text()
+    assert json.loads((out / "examples.json").read_text()) == {"domains": ["drawn", "coloured"]}
     assert [p.name for p in translator.hub.example_images("out", ("drawn", "coloured"), tmp_path)][:1] == \
         ["coloured-noto-1f600.png"]
     monkeypatch.setattr(munit_examples, "STYLES", ["noto-1f603"])

@@ -46,20 +46,32 @@ def bundled_models_dir() -> Path:
 
 
 def example_images(family: str, domains: tuple[str, str], examples: Path | None = None) -> list[Path]:
-    """The app's example inputs for a family's model: the family's own folder (assets/examples/<family>), or
-    else the held-out images of other families named after one of its domains (`noto-1f308.png`), so a
-    family trained on an existing domain pair shares that pair's examples."""
+    """A model's example inputs for the app: its family's own folder (assets/examples/<family>), where that
+    folder is for these domains (its examples.json's "domains", if it says), or else the held-out images of
+    other families named after one of its domains (`noto-1f308.png`), so a family trained on an existing
+    domain pair shares that pair's examples."""
     examples = examples or bundled_models_dir().parent / "examples"
-    own = sorted((examples / family).glob("*.png"))
+    own = sorted((examples / family).glob("*.png")) if _folder_fits(examples / family, domains) else []
     if own:
         return own
     shared = {p.name: p for p in sorted(examples.glob("*/*.png")) if p.name.startswith(tuple(f"{d}-" for d in domains))}
     return [shared[name] for name in sorted(shared)]
 
 
-def example_style_references(family: str, examples: Path | None = None) -> list[Path]:
-    """A style family's example style references: the images of assets/examples/<family>/styles/."""
-    return sorted(((examples or bundled_models_dir().parent / "examples") / family / "styles").glob("*.png"))
+def _folder_fits(folder: Path, domains: tuple[str, str]) -> bool:
+    """Whether a family's example folder suits a model of these domains: it says none, or says these."""
+    try:
+        declared = json.loads((folder / "examples.json").read_text()).get("domains")
+    except (OSError, ValueError, AttributeError):
+        declared = None
+    return declared is None or sorted(declared) == sorted(domains)
+
+
+def example_style_references(family: str, domains: tuple[str, str], examples: Path | None = None) -> list[Path]:
+    """A style family's example style references (assets/examples/<family>/styles/), for models of the
+    domains the folder is for."""
+    folder = (examples or bundled_models_dir().parent / "examples") / family
+    return sorted((folder / "styles").glob("*.png")) if _folder_fits(folder, domains) else []
 
 
 def example_reference_sets(family: str, examples: Path | None = None) -> dict[str, tuple[list[str], str]]:

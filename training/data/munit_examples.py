@@ -92,6 +92,8 @@ def write(data: Path, renders: Path, out: Path, domain_a: str = "emoji-drawing",
              "| style | package | licence |", "|---|---|---|"]
     lines += [f"| {style} | {s['package']} | {s['attribution']} |" for style, s in sources.items()]
     (out / "README.md").write_text("\n".join(lines) + "\n")
+    # the tab shows these only for models of these domains (translator.hub.example_images)
+    (out / "examples.json").write_text(json.dumps({"domains": [domain_a, domain_b]}) + "\n")
     return written
 
 
