@@ -154,9 +154,10 @@ def test_a_broken_upload_is_a_message_and_leaves_no_broken_image(page, app_url, 
 def test_sketchpad_draws_at_once_and_clearing_clears_the_result(page):
     open_tab(page, "pix2pix")
     assert wait_for(lambda: page.locator("#pix2pix-sketchpad").count() > 0)
-    assert page.get_by_text("select the draw tool").count() == 0  # the brush is active on load
+    # the brush is active on load (the page's script picks it as the pad appears: a moment, not a click)
+    assert wait_for(lambda: page.get_by_text("select the draw tool").count() == 0, 10)
     draw_circle(page, "pix2pix")
-    assert wait_for(lambda: has_image(page, "pix2pix-translation")), "a mouse drawing is translated as drawn"
+    assert wait_for(lambda: loaded(page, "pix2pix-translation")), "a mouse drawing is translated as drawn"
     shot(page, "pix2pix-drawn")
     page.locator("#pix2pix-sketchpad button[aria-label='Undo']").click()  # undo the only stroke
     assert wait_for(lambda: not has_image(page, "pix2pix-translation")), "undoing every stroke clears the result"
