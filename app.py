@@ -557,6 +557,7 @@ class FamilyTab:
             # tab the user is on, the button pressed and the example clicked (set outside the queue, before the
             # queued re-runs read it); drawing also turns the radio to the drawing's direction.
             quick = dict(api_visibility="private", show_progress="hidden", queue=False)
+
             def turned_to_draw(*radio):  # (used[, direction])
                 if not two_way:
                     return ("draw",)
