@@ -118,3 +118,30 @@ def test_help_is_the_official_method():
     done = subprocess.run([sys.executable, "-m", "training.unit", "--help"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and "--n-shared" in done.stdout and "--lambda-cycle-kl" in done.stdout
+
+
+def test_one_training_step_weighs_each_loss_and_compile_is_in_place(tmp_path):
+    """training.unit.training_step: the generator's objective is each logged loss times its weight (the
+    identity term among them when asked); build(--compile) compiles the step's modules in place, the
+    state-dict keys (checkpoints, exports) unchanged."""
+    from training import unit as train_unit
+    from training.common import Run
+
+    args = train_unit.parse_args(["--dataroot", str(tmp_path), *TINY, "--out", str(tmp_path / "run"), "--cpu",
+                                  "--set", "lambda_identity=5", "--set", "cycle_blur_a=2"])
+    run = Run(args, "training.unit")
+    model, discriminators, generator_pass, opt_g, opt_d = train_unit.build(run, args)
+    assert generator_pass._compiled_call_impl is None  # no --compile: eager
+    seen = []
+    run.accelerator.backward = lambda loss: (seen.append(loss.detach()), loss.backward())
+    batch = {"a": torch.rand(1, 3, 32, 32) * 2 - 1, "b": torch.rand(1, 3, 32, 32) * 2 - 1}
+    losses, loss_d = train_unit.training_step(run, args, generator_pass, discriminators, opt_g, opt_d, batch)
+    assert set(losses) == set(train_unit.WEIGHTS) and losses["identity"] > 0 and losses["cycle"] > 0
+    expected = sum(getattr(args, train_unit.WEIGHTS[n]) * v for n, v in losses.items())
+    assert torch.allclose(seen[-1], expected.detach()) and torch.allclose(seen[0], args.lambda_gan * loss_d.detach())
+    assert abs(float(expected - sum(v for v in losses.values()))) > 1e-3  # the weights matter
+    keys = list(model.state_dict())
+    args.compile = True
+    model, discriminators, generator_pass, *_ = train_unit.build(Run(args, "training.unit"), args)
+    assert generator_pass._compiled_call_impl is not None and discriminators.d_a._compiled_call_impl is not None
+    assert list(model.state_dict()) == keys

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.common import (Departure, Run, add_common_args, add_unpaired_data_args, frozen,
+from training.common import (Departure, Run, add_common_args, add_compile_arg, add_unpaired_data_args, frozen,
                              parse_args as parse_with_recipe, resolve_unpaired_data, unpaired_data, unpaired_info)
 from training.losses import blurred_l1, gan_loss
 from translator.layers import MultiScaleDiscriminator, init_weights
@@ -118,6 +118,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     loss.add_argument("--lambda-cycle-kl", type=float, default=0.01)
     loss.add_argument("--weight-decay", type=float, default=1e-4)
     add_common_args(parser)
+    add_compile_arg(parser)
     parser.set_defaults(lr=1e-4, decay_from=1.0)  # the official optimiser; see the module docstring
     args = parse_with_recipe(parser, argv, DEPARTURES)
     resolve_unpaired_data(args, parser)
@@ -126,60 +127,76 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def main(argv=None) -> UNIT:
-    """Train, export, and return the trained model (each process's own copy under multi-process)."""
-    args = parse_args(argv)
-    run = Run(args, "training.unit", argv)
+def build(run: Run, args: argparse.Namespace):
+    """(the model, its discriminators, the generator pass, their optimisers), initialised as the official code
+    does; with --compile, the units a step calls go through torch.compile."""
     model = UNIT(args.image_size, args.dim, args.n_downsample, args.n_res, args.n_shared, args.domain_a, args.domain_b,
                  args.up_kernel)
     discriminators = Discriminators(args.ndf, args.n_layers_d, args.n_scales_d)
     init_weights(model, kind="kaiming")
     init_weights(discriminators)
+    generator_pass = GeneratorPass(model)
+    run.compile(generator_pass, discriminators.d_a, discriminators.d_b)  # the generator step calls d_a, d_b itself
     opt_g = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
     opt_d = torch.optim.Adam(discriminators.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
+    return model, discriminators, generator_pass, opt_g, opt_d
 
-    dataset, fixed = unpaired_data(args, run)
-    generator_pass = GeneratorPass(model)
-    generator_pass, discriminators, opt_g, opt_d = run.accelerator.prepare(generator_pass, discriminators, opt_g, opt_d)
+
+def training_step(run: Run, args: argparse.Namespace, generator_pass: nn.Module, discriminators: nn.Module,
+                  opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+                  batch: dict) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """One step: the discriminators' update, then the encoders' and generators'. Returns (the generator's
+    losses, unweighted; the discriminators' loss)."""
     d_raw = run.accelerator.unwrap_model(discriminators)
+    a, b = batch["a"], batch["b"]
+    cycle = args.lambda_cycle > 0 or args.lambda_cycle_kl > 0
+    zero = torch.zeros(())
+
+    # discriminator step: real images against translations of the other domain's images
+    with torch.no_grad(), run.accelerator.autocast():
+        out = generator_pass(a, b, cycle=False)
+    loss_d = discriminator_step(run, discriminators, opt_d, (a, b), (out["fake_a"], out["fake_b"]), args.lambda_gan)
+
+    # encoder/generator step
+    with frozen(d_raw), run.accelerator.autocast():
+        out = generator_pass(a, b, cycle=cycle, identity=args.lambda_identity > 0)
+        losses = {
+            "g_gan": gan_loss(d_raw.d_a(out["fake_a"]), True) + gan_loss(d_raw.d_b(out["fake_b"]), True),
+            "recon": F.l1_loss(out["rec_a"], a) + F.l1_loss(out["rec_b"], b),
+            "kl": kl(out["z_a"]) + kl(out["z_b"]),
+            "cycle": blurred_l1(out["cyc_a"], a, args.cycle_blur_a) + blurred_l1(out["cyc_b"], b, args.cycle_blur_b)
+            if cycle else zero,
+            "cycle_kl": kl(out["z_ab"]) + kl(out["z_ba"]) if cycle else zero,
+            "identity": F.l1_loss(out["idt_a"], a) + F.l1_loss(out["idt_b"], b) if args.lambda_identity > 0 else zero,
+        }
+        loss_g = sum(getattr(args, WEIGHTS[name]) * value for name, value in losses.items())
+    opt_g.zero_grad(set_to_none=True)
+    run.accelerator.backward(loss_g)
+    run.finite_step(opt_g)
+    return losses, loss_d
+
+
+WEIGHTS = {"g_gan": "lambda_gan", "recon": "lambda_recon", "kl": "lambda_kl", "cycle": "lambda_cycle",
+           "cycle_kl": "lambda_cycle_kl", "identity": "lambda_identity"}  # each loss's weight (an argument)
+
+
+def main(argv=None) -> UNIT:
+    """Train, export, and return the trained model (each process's own copy under multi-process)."""
+    args = parse_args(argv)
+    run = Run(args, "training.unit", argv)
+    model, discriminators, generator_pass, opt_g, opt_d = build(run, args)
+    dataset, fixed = unpaired_data(args, run)
+    generator_pass, discriminators, opt_g, opt_d = run.accelerator.prepare(generator_pass, discriminators, opt_g, opt_d)
     run.maybe_resume()
     run.track_average(model)
     batches = run.batches(run.loader(dataset))
 
-
-    cycle = args.lambda_cycle > 0 or args.lambda_cycle_kl > 0
     run.progress()
     while run.step < args.steps:
         batch = next(batches)
-        a, b = batch["a"], batch["b"]
         run.set_lr(opt_g, opt_d)
-
-        # discriminator step: real images against translations of the other domain's images
-        with torch.no_grad(), run.accelerator.autocast():
-            out = generator_pass(a, b, cycle=False)
-        loss_d = discriminator_step(run, discriminators, opt_d, (a, b), (out["fake_a"], out["fake_b"]), args.lambda_gan)
-
-        # encoder/generator step
-        with frozen(d_raw), run.accelerator.autocast():
-            out = generator_pass(a, b, cycle=cycle, identity=args.lambda_identity > 0)
-            loss_gan = gan_loss(d_raw.d_a(out["fake_a"]), True) + gan_loss(d_raw.d_b(out["fake_b"]), True)
-            loss_recon = F.l1_loss(out["rec_a"], a) + F.l1_loss(out["rec_b"], b)
-            loss_kl = kl(out["z_a"]) + kl(out["z_b"])
-            loss_cycle = blurred_l1(out["cyc_a"], a, args.cycle_blur_a) + blurred_l1(out["cyc_b"], b, args.cycle_blur_b) \
-                if cycle else torch.zeros(())
-            loss_cycle_kl = kl(out["z_ab"]) + kl(out["z_ba"]) if cycle else torch.zeros(())
-            loss_identity = F.l1_loss(out["idt_a"], a) + F.l1_loss(out["idt_b"], b) if args.lambda_identity > 0 \
-                else torch.zeros(())
-            loss_g = args.lambda_gan * loss_gan + args.lambda_recon * loss_recon + args.lambda_kl * loss_kl \
-                + args.lambda_cycle * loss_cycle + args.lambda_cycle_kl * loss_cycle_kl \
-                + args.lambda_identity * loss_identity
-        opt_g.zero_grad(set_to_none=True)
-        run.accelerator.backward(loss_g)
-        run.finite_step(opt_g)
-
-        run.step_done(lambda: {"g_gan": loss_gan.item(), "recon": loss_recon.item(), "kl": loss_kl.item(),
-                               "cycle": loss_cycle.item(), "cycle_kl": loss_cycle_kl.item(),
-                               "identity": loss_identity.item(), "d": loss_d.item(),
+        losses, loss_d = training_step(run, args, generator_pass, discriminators, opt_g, opt_d, batch)
+        run.step_done(lambda: {**{name: value.item() for name, value in losses.items()}, "d": loss_d.item(),
                                "lr": opt_g.param_groups[0]["lr"]},
                       lambda: save_samples(run, model, fixed))
     run.finish(model, {"family": "unit",
