@@ -84,6 +84,31 @@ def test_trainer_runs_resumes_keeps_rho_in_range_and_exports_the_discriminators(
     assert t.attention(tmp_path / "data" / "testA" / "000.png").local_attention.mode == "RGB"
 
 
+def test_cyclegans_departures_reach_the_ugatit_trainer(tmp_path):
+    """cycle_noise perturbs each translation before it goes back; lambda_tv_* taxes the translations' grain
+    (the shipped CycleGAN's loss balance, which U-GAT-IT version 2 tries): off by default, logged and recorded."""
+    from training import ugatit as train_ugatit
+    from test_training import shapes
+
+    model = tiny_ugatit()
+    a, b = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
+    plain = train_ugatit.GeneratorPass(model)(a, b)
+    assert torch.equal(plain["rec_a"], model.gen_ba(model.gen_ab(a)[0])[0])  # no noise: the paper's cycle
+    torch.manual_seed(1)
+    noisy = train_ugatit.GeneratorPass(model, cycle_noise=0.5)(a, b)
+    assert torch.equal(noisy["fake_b"], plain["fake_b"]) and not torch.equal(noisy["rec_a"], plain["rec_a"])
+    for split in ("train",):
+        shapes(tmp_path / "data" / f"{split}A", "circles")
+        shapes(tmp_path / "data" / f"{split}B", "squares")
+    args = ["--dataroot", str(tmp_path / "data"), *TINY, "--steps", "1"]
+    train_ugatit.main([*args, "--out", str(tmp_path / "paper")])
+    train_ugatit.main([*args, "--out", str(tmp_path / "tv"), "--set", "lambda_tv_b2a=4", "--set", "cycle_noise=0.1"])
+    paper, tv = (json.loads((tmp_path / run / "log.jsonl").read_text().splitlines()[-1]) for run in ("paper", "tv"))
+    assert paper["tv"] == 0 and tv["tv"] > 0
+    losses = json.loads((tmp_path / "tv" / "export" / "training.json").read_text())["losses"]
+    assert (losses["lambda_tv_b2a"], losses["lambda_tv_a2b"], losses["cycle_noise"]) == (4.0, 0.0, 0.1)
+
+
 def test_sizes_the_networks_cannot_take_are_refused_at_construction():
     with pytest.raises(ValueError, match="multiple of 4"):
         UGATIT(image_size=30, ngf=4, n_blocks=1, ndf=4, n_layers_global=4, n_layers_local=3)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from training.common import (Departure, Run, add_common_args, add_unpaired_data_args, frozen,
                              parse_args as parse_with_recipe, resolve_unpaired_data, unpaired_data, unpaired_info)
-from training.losses import blurred_l1, gan_loss
+from training.losses import blurred_l1, gan_loss, total_variation
 from translator.layers import AdaptiveNorm, InstanceLayerNorm, init_weights
 from translator.ugatit import UGATIT
 
@@ -28,6 +28,11 @@ DEPARTURES = {
     "cycle_blur_a": Departure(0.0, "the cycle A->B->A compares images blurred with this sigma, so a translation "
                                    "need not carry A's fine detail just to be reconstructed (found for CycleGAN)"),
     "cycle_blur_b": Departure(0.0, "the same for the cycle B->A->B"),
+    "cycle_noise": Departure(0.0, "std of Gaussian noise added to each translation before it is translated back "
+                                  "(as training.cyclegan: against hiding the source in faint patterns)"),
+    "lambda_tv_a2b": Departure(0.0, "weight of a total-variation penalty on the translations A->B (taxes grain; "
+                                    "as training.cyclegan)"),
+    "lambda_tv_b2a": Departure(0.0, "the same on the translations B->A"),
 }
 
 
@@ -76,16 +81,21 @@ def clip_rho(module: torch.nn.Module) -> None:
 class GeneratorPass(torch.nn.Module):
     """Everything the generator step computes, in one forward (so DDP sees one call per step)."""
 
-    def __init__(self, model: UGATIT):
+    def __init__(self, model: UGATIT, cycle_noise: float = 0.0):
         super().__init__()
         self.gen_ab, self.gen_ba = model.gen_ab, model.gen_ba
+        self.cycle_noise = cycle_noise
+
+    def noisy(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.cycle_noise * torch.randn_like(x) if self.cycle_noise > 0 else x
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         fake_b, cam_ab, _ = self.gen_ab(a)
         fake_a, cam_ba, _ = self.gen_ba(b)
         idt_b, cam_bb, _ = self.gen_ab(b)
         idt_a, cam_aa, _ = self.gen_ba(a)
-        return {"fake_a": fake_a, "fake_b": fake_b, "rec_a": self.gen_ba(fake_b)[0], "rec_b": self.gen_ab(fake_a)[0],
+        return {"fake_a": fake_a, "fake_b": fake_b, "rec_a": self.gen_ba(self.noisy(fake_b))[0],
+                "rec_b": self.gen_ab(self.noisy(fake_a))[0],
                 "idt_a": idt_a, "idt_b": idt_b, "cam_ab": cam_ab, "cam_ba": cam_ba, "cam_aa": cam_aa, "cam_bb": cam_bb}
 
 
@@ -109,7 +119,7 @@ def main(argv=None) -> UGATIT:
     model = UGATIT(args.image_size, args.ngf, args.n_blocks, not args.full, args.ndf, args.n_layers_global,
                    args.n_layers_local, args.domain_a, args.domain_b)
     init_weights(model)
-    generator_pass, discriminator_pass = GeneratorPass(model), DiscriminatorPass(model)
+    generator_pass, discriminator_pass = GeneratorPass(model, args.cycle_noise), DiscriminatorPass(model)
     opt_g = torch.optim.Adam(generator_pass.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
     opt_d = torch.optim.Adam(discriminator_pass.parameters(), lr=args.lr, betas=(0.5, 0.999),
                              weight_decay=args.weight_decay)
@@ -144,15 +154,17 @@ def main(argv=None) -> UGATIT:
             loss_cycle = blurred_l1(out["rec_a"], a, args.cycle_blur_a) + blurred_l1(out["rec_b"], b, args.cycle_blur_b)
             loss_identity = F.l1_loss(out["idt_a"], a) + F.l1_loss(out["idt_b"], b)
             loss_cam = bce(out["cam_ab"], 1.0) + bce(out["cam_bb"], 0.0) + bce(out["cam_ba"], 1.0) + bce(out["cam_aa"], 0.0)
+            loss_tv = args.lambda_tv_a2b * total_variation(out["fake_b"]) + args.lambda_tv_b2a * total_variation(out["fake_a"])
             loss_g = args.lambda_gan * loss_gan + args.lambda_cycle * loss_cycle \
-                + args.lambda_identity * loss_identity + args.lambda_cam * loss_cam
+                + args.lambda_identity * loss_identity + args.lambda_cam * loss_cam + loss_tv
         opt_g.zero_grad(set_to_none=True)
         run.accelerator.backward(loss_g)
         opt_g.step()
         clip_rho(model)
 
         run.step_done(lambda: {"g_gan": loss_gan.item(), "cycle": loss_cycle.item(), "identity": loss_identity.item(),
-                               "cam": loss_cam.item(), "d": loss_d.item(), "lr": opt_g.param_groups[0]["lr"]},
+                               "cam": loss_cam.item(), "tv": float(loss_tv), "d": loss_d.item(),
+                               "lr": opt_g.param_groups[0]["lr"]},
                       lambda: save_samples(run, model, fixed))
     run.finish(model, {"family": "ugatit",
                        "losses": {"gan": "lsgan (patches and CAM logits)", "lambda_gan": args.lambda_gan,
