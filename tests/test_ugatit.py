@@ -101,12 +101,38 @@ def test_cyclegans_departures_reach_the_ugatit_trainer(tmp_path):
         shapes(tmp_path / "data" / f"{split}A", "circles")
         shapes(tmp_path / "data" / f"{split}B", "squares")
     args = ["--dataroot", str(tmp_path / "data"), *TINY, "--steps", "1"]
-    train_ugatit.main([*args, "--out", str(tmp_path / "paper")])
     train_ugatit.main([*args, "--out", str(tmp_path / "tv"), "--set", "lambda_tv_b2a=4", "--set", "cycle_noise=0.1"])
-    paper, tv = (json.loads((tmp_path / run / "log.jsonl").read_text().splitlines()[-1]) for run in ("paper", "tv"))
-    assert paper["tv"] == 0 and tv["tv"] > 0
+    record = json.loads((tmp_path / "tv" / "log.jsonl").read_text().splitlines()[-1])
+    assert record["tv_b2a"] > 0 and {"g_gan", "cycle", "identity", "cam", "d"} <= record.keys()
     losses = json.loads((tmp_path / "tv" / "export" / "training.json").read_text())["losses"]
     assert (losses["lambda_tv_b2a"], losses["lambda_tv_a2b"], losses["cycle_noise"]) == (4.0, 0.0, 0.1)
+
+
+def test_one_training_step_weighs_each_loss_and_compile_is_in_place(tmp_path):
+    """training.ugatit.training_step: the generator's objective is each loss times its weight (a loss of
+    weight 0 left out); build(--compile) compiles the two passes in place and never the exported networks
+    (the moving average is a deep copy of them), whose keys stay as they were."""
+    from training import ugatit as train_ugatit
+    from training.common import Run
+
+    args = train_ugatit.parse_args(["--dataroot", str(tmp_path), *TINY, "--out", str(tmp_path / "run"), "--cpu",
+                                    "--set", "lambda_tv_b2a=4"])
+    run = Run(args, "training.ugatit")
+    model, generator_pass, discriminator_pass, opt_g, opt_d = train_ugatit.build(run, args)
+    assert generator_pass._compiled_call_impl is None
+    seen = []
+    run.accelerator.backward = lambda loss: (seen.append(loss.detach()), loss.backward())
+    batch = {"a": torch.rand(1, 3, 32, 32) * 2 - 1, "b": torch.rand(1, 3, 32, 32) * 2 - 1}
+    losses, loss_d = train_ugatit.training_step(run, args, model, generator_pass, discriminator_pass, opt_g, opt_d,
+                                                batch)
+    expected = sum(getattr(args, train_ugatit.WEIGHTS[n]) * v for n, v in losses.items())
+    assert torch.allclose(seen[-1], expected.detach()) and losses["tv_a2b"] > 0  # logged, weight 0: not in it
+    assert abs(float(expected - (expected - 4 * losses["tv_b2a"]))) > 0
+    keys = list(model.state_dict())
+    args.compile = True
+    model, generator_pass, discriminator_pass, *_ = train_ugatit.build(Run(args, "training.ugatit"), args)
+    assert generator_pass._compiled_call_impl is not None and discriminator_pass._compiled_call_impl is not None
+    assert all(m._compiled_call_impl is None for m in model.modules()) and list(model.state_dict()) == keys
 
 
 def test_sizes_the_networks_cannot_take_are_refused_at_construction():
@@ -132,3 +158,16 @@ def test_opacity_must_be_a_number_from_0_to_1(tmp_path):
         with pytest.raises(OptionsError, match="opacity"):
             t.attention(image, opacity=bad)
     assert t.attention(image, opacity=0).translation.size == (256, 192)  # shown at display size
+
+
+def test_compile_speed_builds_each_trainers_own_step(tmp_path, monkeypatch):
+    """training.compile_speed times the trainer's own training_step; eager here (compiling is minutes)."""
+    from training import compile_speed
+
+    for name, flags in (("ugatit", TINY), ("unit", ["--image-size", "32", "--dim", "4", "--n-res", "2",
+                                                     "--n-shared", "1", "--ndf", "4", "--n-layers-d", "2"])):
+        trainer = compile_speed.TRAINERS[name]
+        args = trainer.parse_args(["--dataroot", str(tmp_path), *flags, "--out", str(tmp_path / name), "--cpu"])
+        step = compile_speed.build(trainer, args, compiled=False)
+        losses, loss_d = step({"a": torch.rand(1, 3, 32, 32) * 2 - 1, "b": torch.rand(1, 3, 32, 32) * 2 - 1})
+        assert set(losses) == set(trainer.WEIGHTS) and torch.isfinite(loss_d)

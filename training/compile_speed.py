@@ -1,4 +1,4 @@
-"""Seconds per training step, eager against --compile, side by side in one process (MUNIT, UNIT).
+"""Seconds per training step, eager against --compile, side by side in one process (MUNIT, UNIT, U-GAT-IT).
 
     OMP_WAIT_POLICY=PASSIVE python -m training.compile_speed --recipe training/recipes/munit-drawing2emoji-v2.toml \
         --threads 1 --json docs/metrics/munit-compile-speed.json
@@ -27,16 +27,20 @@ from pathlib import Path
 
 import torch
 
-from training import munit, unit
+from training import munit, ugatit, unit
 from training.common import Run
 
-TRAINERS = {"munit": munit, "unit": unit}  # trainers with build() and training_step()
+TRAINERS = {"munit": munit, "unit": unit, "ugatit": ugatit}  # trainers with build() and training_step()
 
 
 def build(trainer, args: argparse.Namespace, compiled: bool):
     """One training step of the trainer's own networks and optimisers, compiled or not."""
     args.compile = compiled
     run = Run(args, trainer.__name__)
+    if trainer is ugatit:
+        model, generator_pass, discriminator_pass, opt_g, opt_d = trainer.build(run, args)
+        return lambda batch: trainer.training_step(run, args, model, generator_pass, discriminator_pass, opt_g, opt_d,
+                                                   batch)
     model, discriminators, generator_pass, opt_g, opt_d = trainer.build(run, args)
     return lambda batch: trainer.training_step(run, args, generator_pass, discriminators, opt_g, opt_d, batch)
 

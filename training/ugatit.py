@@ -18,7 +18,7 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from training.common import (Departure, Run, add_common_args, add_unpaired_data_args, frozen,
+from training.common import (Departure, Run, add_common_args, add_compile_arg, add_unpaired_data_args, frozen,
                              parse_args as parse_with_recipe, resolve_unpaired_data, unpaired_data, unpaired_info)
 from training.losses import blurred_l1, gan_loss, total_variation
 from translator.layers import AdaptiveNorm, InstanceLayerNorm, init_weights
@@ -54,6 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     loss.add_argument("--lambda-cam", type=float, default=1000.0)
     loss.add_argument("--weight-decay", type=float, default=1e-4)
     add_common_args(parser)
+    add_compile_arg(parser)
     parser.set_defaults(lr=1e-4)
     args = parse_with_recipe(parser, argv, DEPARTURES)
     resolve_unpaired_data(args, parser)
@@ -113,16 +114,70 @@ class DiscriminatorPass(torch.nn.Module):
                                          (self.d_global_b, b, fake_b), (self.d_local_b, b, fake_b)))
 
 
-def main(argv=None) -> UGATIT:
-    args = parse_args(argv)
-    run = Run(args, "training.ugatit", argv)
+def build(run: Run, args: argparse.Namespace):
+    """(the model, the generator pass, the discriminator pass, their optimisers), initialised as the official
+    port does; with --compile, the units a step calls go through torch.compile."""
     model = UGATIT(args.image_size, args.ngf, args.n_blocks, not args.full, args.ndf, args.n_layers_global,
                    args.n_layers_local, args.domain_a, args.domain_b)
     init_weights(model)
     generator_pass, discriminator_pass = GeneratorPass(model, args.cycle_noise), DiscriminatorPass(model)
+    # the two passes only: the networks inside them are the exported model's own (the discriminators too),
+    # which Run.compile leaves alone (the moving average is a copy of them)
+    run.compile(generator_pass, discriminator_pass)
     opt_g = torch.optim.Adam(generator_pass.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
     opt_d = torch.optim.Adam(discriminator_pass.parameters(), lr=args.lr, betas=(0.5, 0.999),
                              weight_decay=args.weight_decay)
+    return model, generator_pass, discriminator_pass, opt_g, opt_d
+
+
+def discriminators(model: UGATIT) -> tuple:
+    return model.d_global_a, model.d_local_a, model.d_global_b, model.d_local_b
+
+
+WEIGHTS = {"g_gan": "lambda_gan", "cycle": "lambda_cycle", "identity": "lambda_identity", "cam": "lambda_cam",
+           "tv_a2b": "lambda_tv_a2b", "tv_b2a": "lambda_tv_b2a"}  # each loss's weight (an argument)
+
+
+def training_step(run: Run, args: argparse.Namespace, model: UGATIT, generator_pass: torch.nn.Module,
+                  discriminator_pass: torch.nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+                  batch: dict) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """One step: the discriminators' update, then the generators' (rho clipped after it). Returns (the
+    generator's losses, unweighted; the discriminators' loss)."""
+    a, b = batch["a"], batch["b"]
+    # discriminators: real against translated, for patches and CAM logits, globally and locally
+    with torch.no_grad(), run.accelerator.autocast():
+        fake_b, fake_a = model.gen_ab(a)[0], model.gen_ba(b)[0]
+    with run.accelerator.autocast():
+        loss_d = discriminator_pass(a, b, fake_a, fake_b)
+    opt_d.zero_grad(set_to_none=True)
+    run.accelerator.backward(args.lambda_gan * loss_d)
+    opt_d.step()
+
+    # generators: fool the discriminators, cycle back, keep target-domain inputs, and the CAM loss
+    d_global_a, d_local_a, d_global_b, d_local_b = discriminators(model)
+    with frozen(*discriminators(model)), run.accelerator.autocast():
+        out = generator_pass(a, b)
+        losses = {
+            "g_gan": sum(adversarial(d, out[fake], True) for d, fake in (
+                (d_global_a, "fake_a"), (d_local_a, "fake_a"), (d_global_b, "fake_b"), (d_local_b, "fake_b"))),
+            "cycle": blurred_l1(out["rec_a"], a, args.cycle_blur_a) + blurred_l1(out["rec_b"], b, args.cycle_blur_b),
+            "identity": F.l1_loss(out["idt_a"], a) + F.l1_loss(out["idt_b"], b),
+            "cam": bce(out["cam_ab"], 1.0) + bce(out["cam_bb"], 0.0) + bce(out["cam_ba"], 1.0) + bce(out["cam_aa"], 0.0),
+            "tv_a2b": total_variation(out["fake_b"]),
+            "tv_b2a": total_variation(out["fake_a"]),
+        }
+        loss_g = sum(getattr(args, WEIGHTS[name]) * value for name, value in losses.items() if getattr(args, WEIGHTS[name]))
+    opt_g.zero_grad(set_to_none=True)
+    run.accelerator.backward(loss_g)
+    opt_g.step()
+    clip_rho(model)
+    return losses, loss_d
+
+
+def main(argv=None) -> UGATIT:
+    args = parse_args(argv)
+    run = Run(args, "training.ugatit", argv)
+    model, generator_pass, discriminator_pass, opt_g, opt_d = build(run, args)
     dataset, fixed = unpaired_data(args, run)
     generator_pass, discriminator_pass, opt_g, opt_d = run.accelerator.prepare(generator_pass, discriminator_pass,
                                                                                opt_g, opt_d)
@@ -133,37 +188,9 @@ def main(argv=None) -> UGATIT:
     run.progress()
     while run.step < args.steps:
         batch = next(batches)
-        a, b = batch["a"], batch["b"]
         run.set_lr(opt_g, opt_d)
-
-        # discriminators: real against translated, for patches and CAM logits, globally and locally
-        with torch.no_grad(), run.accelerator.autocast():
-            fake_b, fake_a = model.gen_ab(a)[0], model.gen_ba(b)[0]
-        with run.accelerator.autocast():
-            loss_d = discriminator_pass(a, b, fake_a, fake_b)
-        opt_d.zero_grad(set_to_none=True)
-        run.accelerator.backward(args.lambda_gan * loss_d)
-        opt_d.step()
-
-        # generators: fool the discriminators, cycle back, keep target-domain inputs, and the CAM loss
-        with frozen(model.d_global_a, model.d_local_a, model.d_global_b, model.d_local_b), run.accelerator.autocast():
-            out = generator_pass(a, b)
-            loss_gan = sum(adversarial(d, out[fake], True) for d, fake in (
-                (model.d_global_a, "fake_a"), (model.d_local_a, "fake_a"), (model.d_global_b, "fake_b"),
-                (model.d_local_b, "fake_b")))
-            loss_cycle = blurred_l1(out["rec_a"], a, args.cycle_blur_a) + blurred_l1(out["rec_b"], b, args.cycle_blur_b)
-            loss_identity = F.l1_loss(out["idt_a"], a) + F.l1_loss(out["idt_b"], b)
-            loss_cam = bce(out["cam_ab"], 1.0) + bce(out["cam_bb"], 0.0) + bce(out["cam_ba"], 1.0) + bce(out["cam_aa"], 0.0)
-            loss_tv = args.lambda_tv_a2b * total_variation(out["fake_b"]) + args.lambda_tv_b2a * total_variation(out["fake_a"])
-            loss_g = args.lambda_gan * loss_gan + args.lambda_cycle * loss_cycle \
-                + args.lambda_identity * loss_identity + args.lambda_cam * loss_cam + loss_tv
-        opt_g.zero_grad(set_to_none=True)
-        run.accelerator.backward(loss_g)
-        opt_g.step()
-        clip_rho(model)
-
-        run.step_done(lambda: {"g_gan": loss_gan.item(), "cycle": loss_cycle.item(), "identity": loss_identity.item(),
-                               "cam": loss_cam.item(), "tv": float(loss_tv), "d": loss_d.item(),
+        losses, loss_d = training_step(run, args, model, generator_pass, discriminator_pass, opt_g, opt_d, batch)
+        run.step_done(lambda: {**{name: value.item() for name, value in losses.items()}, "d": loss_d.item(),
                                "lr": opt_g.param_groups[0]["lr"]},
                       lambda: save_samples(run, model, fixed))
     run.finish(model, {"family": "ugatit",
