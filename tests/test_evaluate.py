@@ -191,6 +191,11 @@ def test_models_evaluated_but_not_shipped_join_the_benchmark_table_marked_so(tmp
     text = readme.read_text()
     assert "| x→y | `unit-x (not shipped)` | 0.3000 |" in text and "| x→y | `cg` | 0.1000 |" in text
     assert "| `unit-x` |" not in text and "assets/models/unit-x" not in text
+    (tmp_path / "unit-x").mkdir()
+    (tmp_path / "unit-x" / "metrics.json").write_text(json.dumps(sample_metrics()))  # a later version shipped
+    with pytest.raises(SystemExit, match="also a shipped model"):
+        evaluate.main(["--model", str(tmp_path / "unit-x"), "--readme", str(readme), "--reuse-metrics",
+                       "--unshipped", str(unshipped)])
     with pytest.raises(SystemExit, match="no such file"):
         evaluate.main(["--model", str(tmp_path / "cg"), "--readme", str(readme), "--reuse-metrics",
                        "--unshipped", str(tmp_path / "missing.json")])

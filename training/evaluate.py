@@ -938,7 +938,11 @@ def add_extra_rows(tables: dict[str, dict], oracle: dict | None, unshipped: list
             raise SystemExit(f"--unshipped {path}: no such file (python -m training.evaluate --model FOLDER writes "
                              "FOLDER/metrics.json)")
         metrics = json.loads(path.read_text())
-        tables[metrics.get("name", path.stem)] = {**metrics, "is_unshipped": True}
+        name = metrics.get("name", path.stem)
+        if name in tables:  # e.g. a version 2 that shipped under the name its version 1's file still carries
+            raise SystemExit(f"--unshipped {path}: {name!r} is also a shipped model given with --model; rename the "
+                             "unshipped one (its \"name\") or leave it out")
+        tables[name] = {**metrics, "is_unshipped": True}
     if oracle:
         tables[oracle.get("name", "paired oracle")] = {**oracle, "is_oracle": True}
 

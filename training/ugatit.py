@@ -116,7 +116,8 @@ class DiscriminatorPass(torch.nn.Module):
 
 def build(run: Run, args: argparse.Namespace):
     """(the model, the generator pass, the discriminator pass, their optimisers), initialised as the official
-    port does; with --compile, the units a step calls go through torch.compile."""
+    port does; with --compile, the two passes go through torch.compile (the generator step's discriminator
+    calls and the discriminator step's translations stay eager)."""
     model = UGATIT(args.image_size, args.ngf, args.n_blocks, not args.full, args.ndf, args.n_layers_global,
                    args.n_layers_local, args.domain_a, args.domain_b)
     init_weights(model)
