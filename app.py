@@ -566,8 +566,17 @@ class FamilyTab:
             draw_inputs, draw_outputs = ([direction], [used, direction]) if two_way else (None, [used])
             for event in (pad.change, draw_button.click, draw_tab.select):
                 event(turned_to_draw, draw_inputs, draw_outputs, **quick)
-            for event in (button.click, upload_tab.select, image.upload):
+            for event in (button.click, image.upload):
                 event(lambda: "upload", None, used, **quick)
+            if two_way:  # the Upload tab turns the radio back to the way its last upload went (at first the other
+                # way: drawings are the Draw tab's), so a colour image is never taken for a drawing
+                upload_direction = gr.State(next(d for d in t.directions if d != self.drawing_direction))
+                upload_tab.select(lambda d, remembered: ("upload", gr.skip() if d == remembered else remembered),
+                                  [direction, upload_direction], [used, direction], **quick)
+                direction.change(lambda d, used_value: d if used_value == "upload" else gr.skip(), [direction, used],
+                                 upload_direction, **quick)
+            else:
+                upload_tab.select(lambda: "upload", None, used, **quick)
 
             def rerun(used_value, sketch, image_value, *values):
                 if image_value is not None and (used_value == "upload" or drawn(sketch) is None):

@@ -388,9 +388,10 @@ def test_munit_style_sliders_and_the_random_style_button_change_the_output(tiny_
         "an example style reference sets the sliders"
     randomised = settled(page, "munit-translation")
 
-    # the Upload tab takes a picture of side B the other way
+    # the Upload tab takes a picture of side B the other way: opening it turns the radio (drawing had turned
+    # it to a2b), so a colour image is not taken for a drawing
     page.get_by_role("tab", name="Upload", exact=True).locator("visible=true").first.click()
-    page.locator("#munit-direction label").nth(1).click()
+    assert wait_for(lambda: page.locator("#munit-direction input[value='b2a']").is_checked(), 30)
     page.locator("#munit-input input[type=file]").set_input_files(str(image_file(tmp_path)))
     uploaded = new_pixels_after(page, "munit-translation", randomised)
     assert uploaded is not None, "the upload is translated"
