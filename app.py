@@ -538,9 +538,9 @@ class FamilyTab:
                     raise user_error(err) from None
 
             def live_drawing(sketch, *values):  # clearing the canvas or undoing every stroke clears the result
-                drawing = sketch_composite(sketch)
+                drawing = drawn(sketch)
                 try:
-                    if drawing is None or translator.images.is_blank(translator.images.load_image(drawing)):
+                    if drawing is None:
                         return self.cleared()
                     return self.translate(drawing, *split_drawing(values))
                 except TranslatorError as err:

@@ -930,14 +930,19 @@ def replace_block(readme: Path, marker: str, body: str) -> None:
     readme.write_text(new)
 
 
-def add_extra_rows(tables: dict[str, dict], oracle: dict | None, unshipped: list[Path]) -> None:
-    """The benchmark's rows that are not shipped models: the paired oracle, and models that were evaluated
-    but did not earn a place in the app (their own metrics.json, each named by its "name")."""
-    for path in unshipped:
+def read_unshipped(paths: list[Path]) -> dict[Path, dict]:
+    """--unshipped files, read before any evaluation (a missing one is said at once, not after minutes)."""
+    for path in paths:
         if not path.exists():
             raise SystemExit(f"--unshipped {path}: no such file (python -m training.evaluate --model FOLDER writes "
                              "FOLDER/metrics.json)")
-        metrics = json.loads(path.read_text())
+    return {path: json.loads(path.read_text()) for path in paths}
+
+
+def add_extra_rows(tables: dict[str, dict], oracle: dict | None, unshipped: dict[Path, dict]) -> None:
+    """The benchmark's rows that are not shipped models: the paired oracle, and models that were evaluated
+    but did not earn a place in the app (their own metrics.json, each named by its "name")."""
+    for path, metrics in unshipped.items():
         name = metrics.get("name", path.stem)
         if name in tables:  # e.g. a version 2 that shipped under the name its version 1's file still carries
             raise SystemExit(f"--unshipped {path}: {name!r} is also a shipped model given with --model; rename the "
@@ -988,6 +993,7 @@ def main(argv=None) -> None:
             print(f"{model}: samples.png redrawn")
         return
     oracle = json.loads(args.oracle.read_text()) if args.oracle else None
+    unshipped = read_unshipped(args.unshipped)
     tables = {}
     if args.reuse_metrics:
         if not args.readme:
@@ -997,7 +1003,7 @@ def main(argv=None) -> None:
             if not path.exists():
                 raise SystemExit(f"{path} is missing: evaluate {model} first (without --reuse-metrics)")
             tables[Path(model).name] = json.loads(path.read_text())
-        add_extra_rows(tables, oracle, args.unshipped)
+        add_extra_rows(tables, oracle, unshipped)
         update_readme(args.readme, tables)
         return
     for model in args.model:
@@ -1013,7 +1019,7 @@ def main(argv=None) -> None:
         tables[name] = metrics
         print(f"{name}\n{evaluation_table(metrics)}\n")
     if args.readme:
-        add_extra_rows(tables, oracle, args.unshipped)
+        add_extra_rows(tables, oracle, unshipped)
         update_readme(args.readme, tables)
 
 

@@ -36,7 +36,7 @@ from torch import nn
 from training.common import (Departure, Run, add_common_args, add_compile_arg, add_unpaired_data_args, frozen,
                              parse_args as parse_with_recipe, resolve_unpaired_data, unpaired_data, unpaired_info)
 from training.losses import gan_loss
-from training.unit import Discriminators, discriminator_step  # UNIT's discriminators and their step
+from training.unit import Discriminators, discriminator_step, optimisers  # UNIT's discriminators, their step, the optimisers
 from translator.layers import init_weights
 from translator.munit import MUNIT
 
@@ -147,9 +147,7 @@ def build(run: Run, args: argparse.Namespace):
     init_weights(discriminators)
     generator_pass = GeneratorPass(model, args.style_dim)
     run.compile(generator_pass, discriminators.d_a, discriminators.d_b)  # the generator step calls d_a, d_b itself
-    opt_g = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
-    opt_d = torch.optim.Adam(discriminators.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
-    return model, discriminators, generator_pass, opt_g, opt_d
+    return model, discriminators, generator_pass, *optimisers(model, discriminators, args)
 
 
 def training_step(run: Run, args: argparse.Namespace, generator_pass: nn.Module, discriminators: nn.Module,

@@ -68,6 +68,15 @@ def discriminator_step(run: Run, discriminators: Discriminators, opt_d, real: tu
     return loss_d
 
 
+def optimisers(model: nn.Module, discriminators: nn.Module, args: argparse.Namespace) -> tuple:
+    """The official optimisers, one for the encoders and generators, one for the discriminators: Adam
+    (0.5, 0.999) with weight decay. UNIT's and MUNIT's, alike."""
+    def adam(module: nn.Module) -> torch.optim.Adam:
+        return torch.optim.Adam(module.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
+
+    return adam(model), adam(discriminators)
+
+
 class GeneratorPass(nn.Module):
     """Everything the encoder/generator step computes, in one forward (so DDP sees one call per step)."""
 
@@ -137,9 +146,7 @@ def build(run: Run, args: argparse.Namespace):
     init_weights(discriminators)
     generator_pass = GeneratorPass(model)
     run.compile(generator_pass, discriminators.d_a, discriminators.d_b)  # the generator step calls d_a, d_b itself
-    opt_g = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
-    opt_d = torch.optim.Adam(discriminators.parameters(), lr=args.lr, betas=(0.5, 0.999), weight_decay=args.weight_decay)
-    return model, discriminators, generator_pass, opt_g, opt_d
+    return model, discriminators, generator_pass, *optimisers(model, discriminators, args)
 
 
 def training_step(run: Run, args: argparse.Namespace, generator_pass: nn.Module, discriminators: nn.Module,
