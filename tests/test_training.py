@@ -102,6 +102,19 @@ def test_resume_continues_the_same_run(dataroot, tmp_path):
     assert steps == [1, 2, 3, 4]
 
 
+
+def test_max_minutes_stops_at_a_log_step_with_everything_written_and_resumes(dataroot, tmp_path):
+    out = tmp_path / "run"
+    args = ["--dataroot", str(dataroot), "--out", str(out), *TINY, "--log-every", "2", "--sample-every", "100",
+            "--steps", "50"]
+    train_cyclegan.main([*args, "--max-minutes", "0"])  # the budget is gone at the first log step
+    info = json.loads((out / "export" / "training.json").read_text())
+    assert info["steps"] == 2 and json.loads((out / "checkpoint" / "run.json").read_text())["step"] == 2
+    assert [p.name for p in (out / "samples").glob("*.png")] == ["0000002.png"]  # drawn at the stop
+    train_cyclegan.main([*args, "--max-minutes", "0", "--resume"])  # goes on, and stops at the next log step
+    info = json.loads((out / "export" / "training.json").read_text())
+    assert info["steps"] == 4 and len(info["sessions"]) == 2
+
 def test_ema_is_exported_and_survives_resume(dataroot, tmp_path):
     from safetensors.torch import load_file
     out = tmp_path / "run"

@@ -128,6 +128,9 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                    help="also keep the exported weights (the moving average with ema) every N steps as "
                         "OUT/snapshots/step-NNNNNNN.safetensors, fp16, for choosing a step afterwards (0: none)")
     g.add_argument("--log-every", type=int, default=50)
+    g.add_argument("--max-minutes", type=float, default=None, metavar="M",
+                   help="stop after M minutes of this session (a lent GPU, a fixed budget): samples, checkpoint and "
+                        "export are written as at the end, and --resume goes on with the same schedule")
     g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     g.add_argument("--push-to-hub", metavar="REPO", help="upload the export to this Hub repo when done")
 
@@ -165,6 +168,7 @@ class Run:
         self.device = self.accelerator.device
         self.step = 0
         self.started = time.time()
+        self.time_up = False  # --max-minutes passed: the step loop ends early (see `running`)
         self.elapsed_before = 0.0  # wall time of earlier sessions of a resumed run
         if self.is_main:
             (self.out / "samples").mkdir(parents=True, exist_ok=True)
@@ -225,6 +229,11 @@ class Run:
         return self.elapsed_before + time.time() - self.started
 
     # --- the step loop's bookkeeping ----------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """Whether the step loop goes on: steps are left and --max-minutes has not passed."""
+        return self.step < self.args.steps and not self.time_up
+
     def progress(self) -> tqdm:
         self.bar = tqdm(total=self.args.steps, initial=self.step, disable=not self.is_main, dynamic_ncols=True,
                         desc=self.name)
@@ -242,7 +251,11 @@ class Run:
             self.log(values)
             self.check_finite(values)
             self.bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()})
-        if self.step % self.args.sample_every == 0 or self.step == self.args.steps:
+        if self.args.max_minutes is not None and self.step % self.args.log_every == 0:
+            # every process must stop at the same step (DDP): all ask at a log step, the main process's clock decides
+            late = self.is_main and time.time() - self.started > 60 * self.args.max_minutes
+            self.time_up = self.accelerator.reduce(torch.tensor(float(late), device=self.device), "sum").item() > 0
+        if self.step % self.args.sample_every == 0 or self.step == self.args.steps or self.time_up:
             samples()
         if self.step % self.args.save_every == 0 and self.step < self.args.steps:
             self.save_checkpoint()

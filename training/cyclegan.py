@@ -122,7 +122,7 @@ def main(argv=None) -> CycleGAN:
     # the identity term of the generator into B, G_ab(b) ~ b, is weighted by B's cycle weight and vice versa
     lambda_a, lambda_b = args.lambda_cycle_a, args.lambda_cycle_b
     run.progress()
-    while run.step < args.steps:
+    while run.running:
         batch = next(batches)
         a, b = batch["a"], batch["b"]
         run.set_lr(opt_g, opt_d)

@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
         run.save_samples([nearest, bicubic, out, fixed_target])
 
     with run.progress():
-        while run.step < args.steps:
+        while run.running:
             degraded, target = next(batches)
             run.set_lr(opt)
             loss = F.l1_loss(model(degraded), target)

@@ -366,7 +366,7 @@ def main(argv=None) -> FUNIT:
     batches = run.batches(run.loader(dataset))
 
     run.progress()
-    while run.step < args.steps:
+    while run.running:
         batch = next(batches)
         x_a, y_a, x_b, y_b = batch["content"], batch["content_label"], batch["class_images"], batch["class_label"]
         content = batch["base"] if args.base_content else x_a  # what is translated

@@ -189,7 +189,7 @@ def main(argv=None) -> MUNIT:
     fixed["styles"] = torch.randn(3, args.style_dim, generator=torch.Generator().manual_seed(0)).to(run.device)
 
     run.progress()
-    while run.step < args.steps:
+    while run.running:
         batch = next(batches)
         run.set_lr(opt_g, opt_d)
         losses, loss_d = training_step(run, args, generator_pass, discriminators, opt_g, opt_d, batch)

@@ -140,7 +140,7 @@ def main(argv=None) -> Pix2Pix:
         return diff_augment(torch.cat([drawing, image], 1), ",".join(p for p in policy if p != "color"))
 
     run.progress()
-    while run.step < args.steps:
+    while run.running:
         batch = next(batches)
         a, b = batch["a"], batch["b"]
         run.set_lr(*([opt_g, opt_d] if use_gan else [opt_g]))

@@ -187,7 +187,7 @@ def main(argv=None) -> UGATIT:
     batches = run.batches(run.loader(dataset))
 
     run.progress()
-    while run.step < args.steps:
+    while run.running:
         batch = next(batches)
         run.set_lr(opt_g, opt_d)
         losses, loss_d = training_step(run, args, model, generator_pass, discriminator_pass, opt_g, opt_d, batch)

@@ -199,7 +199,7 @@ def main(argv=None) -> UNIT:
     batches = run.batches(run.loader(dataset))
 
     run.progress()
-    while run.step < args.steps:
+    while run.running:
         batch = next(batches)
         run.set_lr(opt_g, opt_d)
         losses, loss_d = training_step(run, args, generator_pass, discriminators, opt_g, opt_d, batch)
