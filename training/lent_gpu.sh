@@ -9,6 +9,8 @@
 #       data/emoji-64/fluent-flat data/emoji-64/manifest.json data/multimodal-64
 #   python -m training.data.pack pack gpu/fonts.xz data/fonts-64
 #   cp -r data/vendor-classifier gpu/      # the judge select_step scores with
+# BATCH=8 bash training/lent_gpu.sh 570 trains the batch-1 recipes (MUNIT, UNIT, U-GAT-IT) at batch 8: a step
+# there costs its launches, not its arithmetic (docs/experiments.md, "What the lent GPU gave").
 TOTAL=${1:-560}
 T0=$(date +%s)
 export OMP_WAIT_POLICY=PASSIVE PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1
@@ -19,15 +21,16 @@ echo "== machine"; nvidia-smi --query-gpu=name,memory.total,driver_version --for
 $PY -c "import torch, accelerate, safetensors; print('torch', torch.__version__, 'accelerate', accelerate.__version__, 'cuda', torch.cuda.is_available())"
 $PY -m training.data.pack unpack gpu/emoji.xz & $PY -m training.data.pack unpack gpu/fonts.xz & wait
 mkdir -p data && cp -r gpu/vendor-classifier data/ 2>/dev/null; ls data
+COMMON="--threads 2 --workers 2"
+ONE=${BATCH:+--batch-size $BATCH}   # for the recipes of batch 1 only
 # name | trainer | recipe and settings | recipe steps
 JOBS=(
- "munit-drawing2emoji-v2|munit|--recipe training/recipes/munit-drawing2emoji-v2.toml|10000"
- "unit-noto2twemoji-v2|unit|--recipe training/recipes/unit-noto2twemoji-v2.toml|14000"
- "ugatit-noto2twemoji-v2|ugatit|--recipe training/recipes/ugatit-noto2twemoji-v2.toml|10000"
+ "munit-drawing2emoji-v2|munit|--recipe training/recipes/munit-drawing2emoji-v2.toml $ONE|10000"
+ "unit-noto2twemoji-v2|unit|--recipe training/recipes/unit-noto2twemoji-v2.toml $ONE|14000"
+ "ugatit-noto2twemoji-v2|ugatit|--recipe training/recipes/ugatit-noto2twemoji-v2.toml $ONE|10000"
  "funit-fonts-k5|funit|--recipe training/recipes/funit-fonts-v2.toml --set train_k=5|6000"
  "coco-funit-fonts|funit|--recipe training/recipes/funit-fonts-v2.toml --set train_k=5 --set style_encoder=coco --set name=coco-funit-fonts|6000"
 )
-COMMON="--threads 2 --workers 2"
 echo "== calibration, all side by side ($(since) s)"
 for job in "${JOBS[@]}"; do IFS='|' read name trainer settings steps <<< "$job"
   $PY -m training.$trainer $settings $COMMON --out runs/cal-$name --steps 100000 --log-every ${CAL_LOG:-10} --save-every 1000000 \
