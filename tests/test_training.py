@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,16 +135,18 @@ def test_ema_is_exported_and_survives_resume(dataroot, tmp_path):
 
 def test_two_processes_through_torchrun(dataroot, tmp_path):
     """Multi-process data parallel (gloo on CPU; the same code path is NCCL on GPUs): each process trains on
-    its own shard, and gradient averaging keeps the two copies of the weights identical."""
+    its own shard, and gradient averaging keeps the two copies of the weights identical. With --max-minutes
+    spent, both stop at the same (first) log step: a process that went on alone would hang in a collective."""
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                            str(ROOT / "tests" / "ddp_ranks.py"), "--dataroot", str(dataroot), "--out", str(out),
-                           "--steps", "3", "--batch-size", "2", *TINY], cwd=ROOT, env=env, capture_output=True,
+                           "--batch-size", "2", *TINY, "--steps", "50", "--max-minutes", "0"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     info = json.loads((out / "export" / "training.json").read_text())
     assert info["processes"] == 2 and info["command"].startswith("torchrun --nproc_per_node 2")
+    assert info["steps"] == 1
 
     from safetensors.torch import load_file
     rank0, rank1 = load_file(out / "rank0.safetensors"), load_file(out / "rank1.safetensors")
@@ -446,3 +449,33 @@ def test_paired_pix2pix_holds_out_the_same_names_as_cyclegan(dataroot, tmp_path)
     from training import select_step
     folder = select_step.main(["--run", str(out)])
     assert json.loads((folder / "training.json").read_text())["selected"]["step"] in (1, 2)
+
+
+def test_data_pack_gives_every_file_back_exactly(tmp_path, monkeypatch):
+    from training.data import pack
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "data" / "set"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / "rgb.png")
+    Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / "same-pixels.png")
+    (folder / "copy.png").write_bytes((folder / "rgb.png").read_bytes())  # stored once
+    Image.fromarray(rng.integers(0, 256, (8, 9), dtype=np.uint8)).save(folder / "grey.png")
+    Image.new("P", (4, 4), 3).save(folder / "palette.png")  # not pixels alone: travels as bytes
+    Image.new("RGB", (4, 4)).save(folder / "photo.JPG")
+    (folder / "manifest.json").write_text('{"a": 1}')
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in folder.rglob("*")}
+    pixels = {p: np.asarray(Image.open(tmp_path / p)).copy() for p in before if p.suffix == ".png"}
+    pack.pack(str(tmp_path / "set.xz"), ["data/set"])
+    import shutil
+    shutil.rmtree(tmp_path / "data")
+    pack.unpack(str(tmp_path / "set.xz"))
+    assert {p.relative_to(tmp_path) for p in folder.rglob("*")} == set(before)
+    for p, array in pixels.items():
+        image = Image.open(tmp_path / p)
+        assert image.mode == ("P" if p.name == "palette.png" else "L" if p.name == "grey.png" else "RGB")
+        assert np.array_equal(np.asarray(image), array)
+    for p in (Path("data/set/photo.JPG"), Path("data/set/manifest.json"), Path("data/set/palette.png")):
+        assert (tmp_path / p).read_bytes() == before[p]
+    with pytest.raises(SystemExit, match="no such file"):
+        pack.pack(str(tmp_path / "x.xz"), ["data/missing"])

@@ -129,8 +129,9 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         "OUT/snapshots/step-NNNNNNN.safetensors, fp16, for choosing a step afterwards (0: none)")
     g.add_argument("--log-every", type=int, default=50)
     g.add_argument("--max-minutes", type=float, default=None, metavar="M",
-                   help="stop after M minutes of this session (a lent GPU, a fixed budget): samples, checkpoint and "
-                        "export are written as at the end, and --resume goes on with the same schedule")
+                   help="stop at the first log step after M minutes of this session (a lent GPU, a fixed budget): "
+                        "samples, snapshot, checkpoint and export are written as at the end, and --resume goes on "
+                        "with the same schedule")
     g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     g.add_argument("--push-to-hub", metavar="REPO", help="upload the export to this Hub repo when done")
 
@@ -259,8 +260,9 @@ class Run:
             samples()
         if self.step % self.args.save_every == 0 and self.step < self.args.steps:
             self.save_checkpoint()
-        if self.args.snapshot_every and self.step % self.args.snapshot_every == 0:
-            self.save_snapshot()
+        if self.args.snapshot_every and (self.step % self.args.snapshot_every == 0 or self.step == self.args.steps
+                                         or self.time_up):
+            self.save_snapshot()  # the last step is always one select_step can choose
 
     def weights_finite(self) -> bool:
         """Whether every weight of the trained model is finite (the same on every process: DDP keeps them equal)."""

@@ -33,7 +33,7 @@ JOBS=(
 )
 echo "== calibration, all side by side ($(since) s)"
 for job in "${JOBS[@]}"; do IFS='|' read name trainer settings steps <<< "$job"
-  $PY -m training.$trainer $settings $COMMON --out runs/cal-$name --steps 100000 --log-every ${CAL_LOG:-10} --save-every 1000000 \
+  timeout 120 $PY -m training.$trainer $settings $COMMON --out runs/cal-$name --steps 100000 --log-every ${CAL_LOG:-10} --save-every 1000000 \
       --sample-every 1000000 --max-minutes 0.6 > runs/cal-$name.log 2>&1 &
 done; wait
 declare -A RATE
@@ -48,7 +48,8 @@ except Exception:
     print(0)
 PYEOF
 )
-  echo "$name: ${RATE[$name]} steps/s side by side"; [ "${RATE[$name]}" = 0 ] && tail -c 1500 runs/cal-$name.log
+  $PY -c "exit(float('${RATE[$name]}') > 0)" && { RATE[$name]=0; tail -c 1500 runs/cal-$name.log; }
+  echo "$name: ${RATE[$name]} steps/s side by side"
 done
 TRAIN_END=$(( TOTAL - 130 ))   # leave time for step selection and packing
 echo "== training ($(since) s), ends by ${TRAIN_END} s"
@@ -59,7 +60,8 @@ for job in "${JOBS[@]}"; do IFS='|' read name trainer settings steps <<< "$job"
   echo "$name: $n steps (recipe: $steps), snapshot every $snap"
   args="$settings $COMMON --out runs/$name --steps $n --snapshot-every $snap --save-every $n --sample-every $(( n / 4 )) --max-minutes $($PY -c "print(round(($TRAIN_END-$(since))/60, 2))")"
   echo "python -m training.$trainer $args" > runs/$name.command
-  $PY -m training.$trainer $args > runs/$name.log 2>&1 &
+  # a hard bound too: a hung worker must not keep the call from packing what the others made
+  timeout $(( TRAIN_END + 60 - $(since) )) $PY -m training.$trainer $args > runs/$name.log 2>&1 &
 done
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; sleep 60; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
 wait
@@ -73,6 +75,7 @@ for job in "${JOBS[@]}"; do IFS='|' read name trainer settings steps <<< "$job"
   [ -d runs/$name ] || continue
   cat runs/$name-select.log 2>/dev/null | tr '\r' '\n' | grep -v "snapshots:" | tail -14
   model=runs/$name/selected; [ -f $model/model.safetensors ] || model=runs/$name/export
+  [ -f $model/config.json ] || continue
   tar cf $OUTDIR/$name.tar --transform "s|^${model#runs/}|$name/model|" -C runs ${model#runs/}
 done
 tar cf $OUTDIR/extras.tar runs/*.log runs/*.command runs/*/log.jsonl runs/*/selection.json runs/*/validation.json \

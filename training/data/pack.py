@@ -5,11 +5,13 @@
 
 For carrying data to a lent GPU machine, whose call takes at most 64 MiB: PNGs of flat emoji and glyphs
 compress far better as raw pixels under one lzma stream (identical images stored once) than one by one
-(data/emoji-64 and data/multimodal-64: 39 MB of gzipped PNGs, 10 MB packed). Other files (manifests) travel
-as text. Never committed: the packs are built data.
+(data/emoji-64 and data/multimodal-64: 39 MB of gzipped PNGs, 10 MB packed). PNGs of the modes the builders
+write (RGB, RGBA, L, LA, I;16) are stored as pixels; every other file travels byte for byte. Never
+committed: the packs are built data.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import lzma
@@ -19,15 +21,23 @@ from pathlib import Path
 from PIL import Image
 
 
+PIXEL_MODES = ("RGB", "RGBA", "L", "LA", "I;16")  # what tobytes/frombytes give back exactly (no palette)
+
+
 def pack(out: str, sources: list[str]) -> None:
-    entries, images, index, texts = [], [], {}, []
+    entries, images, index, files = [], [], {}, []
     for source in sources:
         root = Path(source)
+        if not root.exists():
+            raise SystemExit(f"{source}: no such file or folder (build the data first)")
         for path in [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file()):
-            if path.suffix != ".png":
-                texts.append([str(path), path.read_text()])
+            image = Image.open(path) if path.suffix.lower() == ".png" else None
+            if image is None or image.mode not in PIXEL_MODES or "transparency" in image.info:
+                if image is not None:
+                    image.close()
+                files.append([str(path), base64.b64encode(path.read_bytes()).decode()])
                 continue
-            with Image.open(path) as image:
+            with image:
                 image.load()
                 raw = image.tobytes()
                 key = hashlib.sha1(raw + image.mode.encode() + repr(image.size).encode()).hexdigest()
@@ -35,7 +45,7 @@ def pack(out: str, sources: list[str]) -> None:
                     index[key] = len(images)
                     images.append((image.mode, image.size, raw))
             entries.append([str(path), index[key]])
-    header = json.dumps({"entries": entries, "texts": texts,
+    header = json.dumps({"entries": entries, "files": files,
                          "images": [[mode, size, len(raw)] for mode, size, raw in images]}).encode()
     with lzma.open(out, "wb", preset=6) as f:
         f.write(len(header).to_bytes(8, "little"))
@@ -49,9 +59,9 @@ def unpack(source: str) -> None:
     with lzma.open(source, "rb") as f:
         header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
         images = [Image.frombytes(mode, tuple(size), f.read(length)) for mode, size, length in header["images"]]
-    for path, text in header["texts"]:
+    for path, data in header["files"]:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text)
+        Path(path).write_bytes(base64.b64decode(data))
     folders = set()
     for path, i in header["entries"]:
         path = Path(path)
