@@ -277,3 +277,49 @@ def test_funit_takes_a_class_per_content_image_only_when_the_counts_match(tmp_pa
     assert calls == ["a2b"] and (got - expected).abs().max() / 2 <= PARITY_BAR
     fast = t.fast_path.applies(x[:1], "a2b", {"references": per_image})  # 2 classes for 1 image: not the graph's
     assert not fast
+
+
+@pytest.mark.parametrize("padding_mode", ["reflect", "zeros"])
+@pytest.mark.parametrize("kernel", [5, 7])
+def test_resize_convolution_on_the_small_image_is_the_same_maths(padding_mode, kernel):
+    from translator.layers import ConvNormAct
+    torch.manual_seed(kernel)
+    block = ConvNormAct(6, 4, kernel, padding=kernel // 2, norm="none", padding_mode=padding_mode, upsample=2).eval()
+    network = torch.nn.Sequential(block)
+    copy_ = fast_path.rewritten(network)
+    assert copy_ is not network and hasattr(block, "upsample") and type(block.conv) is torch.nn.Conv2d  # untouched
+    assert isinstance(copy_[0].conv, fast_path.ResizeConvolution) and not hasattr(copy_[0], "upsample")
+    for size in ((8, 8), (16, 12), (5, 9)):  # the edges of reflect padding come from strips: every size
+        x = torch.randn(2, 6, *size)
+        with torch.no_grad():
+            assert (copy_(x) - network(x)).abs().max() < 1e-5
+    # fewer multiply-adds: 4 phases of the folded kernel against 4 large pixels of the full one
+    folded = copy_[0].conv.phases.weight.shape[-1]
+    assert folded == {5: 3, 7: 5}[kernel] < kernel
+
+
+def test_rewrite_leaves_other_convolutions_alone():
+    from translator.layers import ConvNormAct
+    kept = torch.nn.Sequential(ConvNormAct(4, 4, 3, padding=1, norm="none", padding_mode="reflect", upsample=2),
+                               ConvNormAct(4, 4, 5, padding=2, norm="none"))  # a 3x3 folds to no fewer taps
+    assert fast_path.rewritten(kept) is kept
+
+
+@pytest.mark.parametrize("family", ["munit", "funit"])
+def test_the_exported_graph_of_a_resize_convolution_decoder_is_rewritten(family, tmp_path):
+    folder = tiny_folder(family, tmp_path / family)
+    fast = translator.load(str(folder), warm_up=False, fast="always")
+    assert fast.fast_path.report["used"] and fast.fast_path.report["max_abs_difference"] <= PARITY_BAR
+    network = fast_path.rewritten(fast.model)
+    assert network is not fast.model and any(isinstance(m, fast_path.ResizeConvolution) for m in network.modules())
+    assert not any(isinstance(m, fast_path.ResizeConvolution) for m in fast.model.modules())
+
+
+def test_the_benchmark_measures_the_rewrites_against_the_plain_graph(tmp_path):
+    from training.fast_path_bench import bench, table
+    t = translator.load(str(tiny_folder("munit", tmp_path / "munit")), warm_up=False)
+    row = bench(t, 1, "MUNIT", tmp_path)
+    assert row["rewrites"]["plain_graph_s"] > 0 and row["rewrites"]["gain"] > 0
+    assert "not rewritten" in table([row], "model")
+    cyclegan = translator.load(str(tiny_folder("cyclegan", tmp_path / "cyclegan")), warm_up=False)
+    assert "rewrites" not in bench(cyclegan, 1, "CycleGAN", tmp_path)  # nothing in it to rewrite

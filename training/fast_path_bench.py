@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 import translator
+from translator import fast_path
 from translator.fast_path import FastPath
 
 PAPER_SIZE = {  # family -> constructor arguments of the official configuration
@@ -47,6 +48,13 @@ def bench(t: translator.Translator, repeats: int, label: str, folder: Path) -> d
     row = {"model": label, "family": t.family_name, "image_size": t.image_size,
            "parameters": sum(p.numel() for p in t.model.parameters()), "eager_s": eager_s, "onnxruntime_s": fast_s,
            "speed_up": eager_s / fast_s, "max_abs_difference": fast.report["max_abs_difference"]}
+    if fast_path.rewritten(t.model) is not t.model:  # what the graph rewrites gain: both sessions, interleaved
+        plain = FastPath(t, "always", cache=folder / "cache", rewrite=False)
+        x, direction = torch.rand(1, 3, t.image_size, t.image_size) * 2 - 1, next(iter(fast.sessions))
+        options = fast.example_options(t, torch.Generator().manual_seed(1))
+        plain_s, rewritten_s = fast_path.interleaved(lambda: plain.run(t, x, direction, options),
+                                                     lambda: fast.run(t, x, direction, options), repeats)
+        row["rewrites"] = {"plain_graph_s": plain_s, "rewritten_graph_s": rewritten_s, "gain": plain_s / rewritten_s}
     if fast.heatmap_sessions:  # U-GAT-IT's attention view: the translation, three heatmaps and the CAM logit
         eager_s, fast_s = fast.attention_timings(t, repeats)
         row["attention"] = {"eager_s": eager_s, "onnxruntime_s": fast_s, "speed_up": eager_s / fast_s}
@@ -66,6 +74,10 @@ def table(rows: list[dict], first: str) -> str:
     for r in rows:
         lines.append(f"| {r['model']} | {r['parameters'] / 1e6:.2f} M | {r['image_size']} px | {r['eager_s'] * 1000:.1f} ms | "
                      f"{r['onnxruntime_s'] * 1000:.1f} ms | {r['speed_up']:.2f}× | {r['max_abs_difference'] * 255:.3f}/255 |")
+        if "rewrites" in r:
+            w = r["rewrites"]
+            lines.append(f"| {r['model']}, the graph not rewritten (same run) | | | | {w['plain_graph_s'] * 1000:.1f} ms | "
+                         f"rewrites: {w['gain']:.2f}× | |")
         if "attention" in r:
             a = r["attention"]
             lines.append(f"| {r['model']}, attention view | | | {a['eager_s'] * 1000:.1f} ms | "
