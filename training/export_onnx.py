@@ -62,7 +62,8 @@ class Graph:
     check: Callable[[dict, torch.Generator, int], dict]  # (sessions by name, generator, checks) -> parity numbers
 
 
-# --- the modules traced (the translation graphs are the fast path's: translator/fast_path.py) ------------
+# --- the modules traced (the fast path's, translator/fast_path.py, on the network as it is: the fast path's own
+# export adds its graph rewrites, ResizeConvolution, which these files do not have) ---------------------------
 class StyleEncoder(nn.Module):
     """MUNIT, one domain: image -> its style code."""
 

@@ -70,10 +70,11 @@ class ResizeConvolution(nn.Module):
     small image at offsets floor((a + t - p) / 2) for the taps t: several taps land on the same small pixel,
     so one conv of the small image, with those taps summed, gives all four phases at once (4 x C_out
     channels, then a pixel shuffle). For k = 5 that is 4 x 9 multiply-adds per small pixel instead of 4 x 25:
-    MUNIT's and FUNIT's decoders spend most of their time here. Exact where the taps stay inside the image;
-    zero padding of the large image is zero padding of the small one, so zero-padded convs are exact
-    everywhere. Reflect padding of the large image is no padding of the small one: the `p` rows and columns
-    at each edge are computed directly, by the original conv on thin strips of the upsampled image."""
+    MUNIT's, UNIT's and FUNIT's decoders spend most of their time here. The same sums in another order (equal
+    up to float rounding) where the taps stay inside the image; zero padding of the large image is zero
+    padding of the small one, so zero-padded convs are that everywhere. Reflect padding of the large image is
+    no padding of the small one: the `p` rows and columns at each edge are computed directly, by the
+    original weights on thin reflect-padded strips of the upsampled image (2p of its rows, p outputs)."""
 
     def __init__(self, conv: nn.Conv2d):
         super().__init__()
@@ -111,13 +112,19 @@ class ResizeConvolution(nn.Module):
                 and conv.padding_mode in ("zeros", "reflect"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.pixel_shuffle(self.phases(F.pad(x, self.small_padding)), 2)
         e = self.edge
+        if e and min(x.shape[-2:]) < e:  # too small for edge strips (shapes are fixed when traced)
+            return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        y = F.pixel_shuffle(self.phases(F.pad(x, self.small_padding)), 2)
         if e:
-            def large(part):  # the original conv on an upsampled strip (its own reflect padding)
-                return self.conv(F.interpolate(part, scale_factor=2.0, mode="nearest"))
-            y = torch.cat([large(x[:, :, :e])[:, :, :e], y[:, :, e:-e], large(x[:, :, -e:])[:, :, -e:]], 2)
-            y = torch.cat([large(x[..., :e])[..., :e], y[..., e:-e], large(x[..., -e:])[..., -e:]], 3)
+            def edge(part, padding):
+                """The original conv's outputs along one edge, exactly e of them across it: `part` is the e
+                small rows (or columns) at that edge, upsampled (2e large ones), reflect-padded as the whole
+                image is there (the edge side, and both sides along it), convolved with no padding."""
+                large = F.pad(F.interpolate(part, scale_factor=2.0, mode="nearest"), padding, mode="reflect")
+                return F.conv2d(large, self.conv.weight, self.conv.bias)
+            y = torch.cat([edge(x[:, :, :e], (e, e, e, 0)), y[:, :, e:-e], edge(x[:, :, -e:], (e, e, 0, e))], 2)
+            y = torch.cat([edge(x[..., :e], (e, 0, e, e)), y[..., e:-e], edge(x[..., -e:], (0, e, e, e))], 3)
         return y
 
 
@@ -134,7 +141,7 @@ def rewritten(network: nn.Module) -> nn.Module:
     return network
 
 
-# --- the modules exported (also what training.export_onnx writes) ---------------------------------------------
+# --- the modules exported (also what training.export_onnx writes, there without the rewrites above) ---------
 class Direction(nn.Module):
     """One direction of an image-only translator as a plain module: image -> `translate_tensor(image)`."""
 
