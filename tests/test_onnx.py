@@ -13,6 +13,7 @@ pytest.importorskip("onnxruntime")
 import onnxruntime  # noqa: E402
 
 from training.export_onnx import PARITY_BAR, export_onnx, main  # noqa: E402
+from translator import fast_path  # noqa: E402
 
 IMAGINAIRE_MUNIT = {"res_block": "pre_act", "instance_affine": True, "up_norm": "adain", "adain_scale": "1+gamma",
                     "output": "clamp", "max_dim": 8}
@@ -76,6 +77,10 @@ def test_munit_exports_a_styled_graph_per_direction_and_a_style_encoder_per_doma
     assert style.shape == (3, 3) and np.abs(style - expected_style).max() < 1e-4
     got = a2b.run(None, {"image": x.numpy(), "style": style})[0]
     assert np.abs(got - expected).max() / 2 <= PARITY_BAR
+    # the decoder's resize-convolutions as the fast path exports them: folded, then a pixel shuffle
+    import onnx
+    assert "DepthToSpace" in {node.op_type for node in onnx.load(str(tmp_path / "onnx" / "a2b.onnx")).graph.node}
+    assert not any(isinstance(m, fast_path.ResizeConvolution) for m in t.model.modules())
 
 
 @pytest.mark.parametrize("config", [{}, {"style_encoder": "coco"}, {"style_encoder": "coco", **IMAGINAIRE_FUNIT},

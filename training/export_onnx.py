@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 import translator
-from translator.fast_path import PARITY_BAR, Direction, FewShotTranslate, StyledDirection, export
+from translator.fast_path import PARITY_BAR, Direction, FewShotTranslate, StyledDirection, export, export_view
 
 NEEDS_MORE = ("style", "references")  # options without which a family cannot translate deterministically
 IMAGES = "N x 3 x S x S in [-1, 1]"
@@ -62,8 +62,7 @@ class Graph:
     check: Callable[[dict, torch.Generator, int], dict]  # (sessions by name, generator, checks) -> parity numbers
 
 
-# --- the modules traced (the fast path's, translator/fast_path.py, on the network as it is: the fast path's own
-# export adds its graph rewrites, ResizeConvolution, which these files do not have) ---------------------------
+# --- the modules traced (the translation graphs are the fast path's, rewrites included: translator/fast_path.py)
 class StyleEncoder(nn.Module):
     """MUNIT, one domain: image -> its style code."""
 
@@ -104,7 +103,7 @@ def code_difference(got: np.ndarray, expected: torch.Tensor) -> float:
     return float(np.abs(got - expected.numpy()).max())
 
 
-def image_only_graphs(t) -> list[Graph]:
+def image_only_graphs(t, exported) -> list[Graph]:
     size = t.image_size
 
     def check(direction):
@@ -117,11 +116,11 @@ def image_only_graphs(t) -> list[Graph]:
             return {"max_abs_difference": worst}
         return parity
 
-    return [Graph(d, Direction(t, d), {"image": IMAGES}, {"translation": TRANSLATION}, (torch.zeros(1, 3, size, size),),
+    return [Graph(d, Direction(exported, d), {"image": IMAGES}, {"translation": TRANSLATION}, (torch.zeros(1, 3, size, size),),
                   {"image": {0: "batch"}, "translation": {0: "batch"}}, check(d)) for d in t.directions]
 
 
-def munit_graphs(t) -> list[Graph]:
+def munit_graphs(t, exported) -> list[Graph]:
     size, style_dim = t.image_size, t.style_dim
     into = {t.domains_of(d)[1]: d for d in t.directions}  # domain -> the direction whose styles it gives
 
@@ -152,21 +151,21 @@ def munit_graphs(t) -> list[Graph]:
     graphs = []
     for d in t.directions:
         graphs.append(Graph(
-            d, StyledDirection(t, d),
+            d, StyledDirection(exported, d),
             {"image": IMAGES, "style": f"N (a style per image) or 1 (one for all) x {style_dim}: the target "
                                        f"domain's style code; N(0, I) draws a random one"},
             {"translation": TRANSLATION}, (torch.zeros(2, 3, size, size), torch.zeros(2, style_dim)),
             {"image": {0: "batch"}, "style": {0: "styles"}, "translation": {0: "batch"}}, check_direction(d)))
     for domain, d in sorted(into.items()):
         graphs.append(Graph(
-            f"style_encoder_{domain}", StyleEncoder(t, domain),
+            f"style_encoder_{domain}", StyleEncoder(exported, domain),
             {"image": f"{IMAGES}: references of domain {domain.upper()}"},
             {"style": f"N x {style_dim}: their style codes, what {d}.onnx takes"},
             (torch.zeros(2, 3, size, size),), {"image": {0: "batch"}, "style": {0: "batch"}}, check_encoder(domain)))
     return graphs
 
 
-def funit_graphs(t) -> list[Graph]:
+def funit_graphs(t, exported) -> list[Graph]:
     size, latent = t.image_size, t.model.class_encoder.head.out_channels
     model = t.model
 
@@ -194,10 +193,10 @@ def funit_graphs(t) -> list[Graph]:
         return {"max_abs_difference": worst, "max_abs_code_difference": worst_code}
 
     return [
-        Graph("class_code", ClassCode(t), {"references": "K x 3 x S x S in [-1, 1]: K images of the target class"},
+        Graph("class_code", ClassCode(exported), {"references": "K x 3 x S x S in [-1, 1]: K images of the target class"},
               {"code": f"1 x {latent}: their class codes, averaged"}, (torch.zeros(2, 3, size, size),),
               {"references": {0: "k"}}, check_class_code),
-        Graph("translate", FewShotTranslate(t),
+        Graph("translate", FewShotTranslate(exported),
               {"content": IMAGES, "code": f"N (a class per image) or 1 (one for all) x {latent}: from class_code.onnx"},
               {"translation": TRANSLATION}, (torch.zeros(2, 3, size, size), torch.zeros(2, latent)),
               {"content": {0: "batch"}, "code": {0: "codes"}, "translation": {0: "batch"}}, check_translate),
@@ -205,18 +204,21 @@ def funit_graphs(t) -> list[Graph]:
 
 
 def graphs_of(t) -> tuple[list[Graph], dict[str, str], dict]:
-    """(the graphs, direction -> the graph that translates, what onnx.json says about the family's codes)."""
+    """(the graphs, direction -> the graph that translates, what onnx.json says about the family's codes).
+    The graphs are traced from the fast path's export view (its rewrites, e.g. ResizeConvolution) and
+    checked against `t` itself, the network as it is."""
+    exported = export_view(t)
     if t.family_name == "munit":
-        return munit_graphs(t), {d: d for d in t.directions}, {"style_dim": t.style_dim}
+        return munit_graphs(t, exported), {d: d for d in t.directions}, {"style_dim": t.style_dim}
     if t.family_name == "funit":
         extra = {"latent_dim": t.model.class_encoder.head.out_channels,
                  "style_encoder": t.config.get("style_encoder", "funit"), "inputs": t.config.get("inputs", "images")}
-        return funit_graphs(t), {d: "translate" for d in t.directions}, extra
+        return funit_graphs(t, exported), {d: "translate" for d in t.directions}, extra
     needs = [o for o in t.options if o in NEEDS_MORE]
     if needs:
         raise SystemExit(f"{t.name} is a {translator.FAMILIES[t.family_name].title} model: its translation needs "
                          f"{' and '.join(needs)} besides the image, and this exporter has no graphs for that family.")
-    return image_only_graphs(t), {d: d for d in t.directions}, {}
+    return image_only_graphs(t, exported), {d: d for d in t.directions}, {}
 
 
 def export_onnx(model: str, out: Path, opset: int = 17, checks: int = 4) -> dict:

@@ -141,7 +141,18 @@ def rewritten(network: nn.Module) -> nn.Module:
     return network
 
 
-# --- the modules exported (also what training.export_onnx writes, there without the rewrites above) ---------
+def export_view(t, rewrite: bool = True):
+    """The translator to trace graphs from: `t` itself, or a shallow copy of it computing with the rewritten
+    copy of its network (the translator's only handle on its network is `model`)."""
+    network = rewritten(t.model) if rewrite else t.model
+    if network is t.model:
+        return t
+    view = copy.copy(t)
+    view.model = network
+    return view
+
+
+# --- the modules exported (also what training.export_onnx writes) ---------------------------------------------
 class Direction(nn.Module):
     """One direction of an image-only translator as a plain module: image -> `translate_tensor(image)`."""
 
@@ -372,10 +383,7 @@ class FastPath:
             self.report.update(used=False, reason=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
 
     def graph(self, t, direction: str) -> tuple[nn.Module, list[str], tuple]:
-        network = rewritten(t.model) if self.rewrite else t.model
-        if network is not t.model:  # a shallow copy of the translator that computes with the rewritten copy
-            t = copy.copy(t)
-            t.model = network
+        t = export_view(t, self.rewrite)
         image = torch.zeros(1, 3, self.size, self.size)
         if self.kind == "styled":
             return StyledDirection(t, direction), ["image", "style"], (image, torch.zeros(1, t.style_dim))
