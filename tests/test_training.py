@@ -103,7 +103,6 @@ def test_resume_continues_the_same_run(dataroot, tmp_path):
     assert steps == [1, 2, 3, 4]
 
 
-
 def test_max_minutes_stops_at_a_log_step_with_everything_written_and_resumes(dataroot, tmp_path):
     out = tmp_path / "run"
     args = ["--dataroot", str(dataroot), "--out", str(out), *TINY, "--log-every", "2", "--sample-every", "100",
@@ -115,6 +114,7 @@ def test_max_minutes_stops_at_a_log_step_with_everything_written_and_resumes(dat
     train_cyclegan.main([*args, "--max-minutes", "0", "--resume"])  # goes on, and stops at the next log step
     info = json.loads((out / "export" / "training.json").read_text())
     assert info["steps"] == 4 and len(info["sessions"]) == 2
+
 
 def test_ema_is_exported_and_survives_resume(dataroot, tmp_path):
     from safetensors.torch import load_file

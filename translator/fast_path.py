@@ -32,6 +32,7 @@ tiles and whole images at other sizes -- stays eager.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -128,14 +129,18 @@ class ResizeConvolution(nn.Module):
         return y
 
 
+def resize_convolutions(network: nn.Module) -> list[ConvNormAct]:
+    """The blocks of `network` that `rewritten` replaces (none: nothing to rewrite)."""
+    return [m for m in network.modules() if isinstance(m, ConvNormAct) and ResizeConvolution.applies(m)]
+
+
 def rewritten(network: nn.Module) -> nn.Module:
     """A copy of `network` for export, with every resize-convolution it has as a ResizeConvolution; the
     network itself is untouched (it may be serving requests on another thread)."""
-    blocks = [m for m in network.modules() if isinstance(m, ConvNormAct) and ResizeConvolution.applies(m)]
-    if not blocks:
+    if not resize_convolutions(network):
         return network
     network = copy.deepcopy(network)
-    for block in (m for m in network.modules() if isinstance(m, ConvNormAct) and ResizeConvolution.applies(m)):
+    for block in resize_convolutions(network):
         del block.upsample
         block.conv = ResizeConvolution(block.conv)
     return network
@@ -383,7 +388,7 @@ class FastPath:
             self.report.update(used=False, reason=f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
 
     def graph(self, t, direction: str) -> tuple[nn.Module, list[str], tuple]:
-        t = export_view(t, self.rewrite)
+        """The module to export for `direction`, traced from `t` (the export view: see `_build`)."""
         image = torch.zeros(1, 3, self.size, self.size)
         if self.kind == "styled":
             return StyledDirection(t, direction), ["image", "style"], (image, torch.zeros(1, t.style_dim))
@@ -420,8 +425,12 @@ class FastPath:
                     if attempt == 2:
                         raise
 
+        @functools.cache
+        def view():  # made at the first export this build needs (none when every graph is cached), once
+            return export_view(t, self.rewrite)
+
         def translation_graph(path: Path, direction: str) -> None:
-            module, inputs, example = self.graph(t, direction)
+            module, inputs, example = self.graph(view(), direction)
             export(module, example, path, inputs)
 
         def heatmap_graph(path: Path, direction: str) -> None:
