@@ -239,6 +239,56 @@ def test_shipped_funit_writes_the_same_word_differently_for_each_examples_font(p
     shot(page, "funit-shipped-other-font")
 
 
+def colourfulness(rgb: bytes) -> float:
+    """Mean per-pixel chroma (max - min channel) on [0, 1]: near 0 for grey, white or black pictures."""
+    import numpy as np
+
+    a = np.frombuffer(rgb, np.uint8).reshape(-1, 3).astype(np.float32) / 255
+    return float((a.max(1) - a.min(1)).mean())
+
+
+def test_shipped_munit_colours_a_drawing_example_differently_for_each_random_style(page):
+    """The real MUNIT, as a visitor meets it: a drawing example comes back in colour, each random style
+    colours the same drawing differently, and the grid shows eight colourings at once."""
+    import translator
+
+    if "munit-drawing2emoji" not in translator.list_models():
+        pytest.skip("no MUNIT model is shipped")
+    open_tab(page, "MUNIT")
+    page.locator("#munit-examples button, #munit-examples tbody tr").first.click()
+    assert wait_for(lambda: loaded(page, "munit-translation") and " ms" in info_text(page, "munit"), SLOW)
+    seen = [settled(page, "munit-translation")]
+    assert seen[0] is not None and colourfulness(seen[0][1]) > 0.05, "a drawing comes back in colour"
+    shot(page, "munit-shipped-example")
+    for _ in range(2):
+        page.get_by_role("button", name="Random style", exact=True).click()
+        assert new_pixels_after(page, "munit-translation", seen[-1]) is not None, "a random style re-colours"
+        seen.append(settled(page, "munit-translation"))
+        assert colourfulness(seen[-1][1]) > 0.05
+    assert len({rgb for _, rgb in seen}) == 3, "three styles, three colourings"
+    shot(page, "munit-shipped-random-style")
+    page.get_by_text("More styles: a grid, an interpolation strip").first.click()
+    page.get_by_role("button", name="Grid of random styles", exact=True).click()
+    assert wait_for(lambda: page.locator("#munit-grid img").count() >= 8, SLOW), "the grid shows eight styles"
+    shot(page, "munit-shipped-grid")
+
+
+def test_shipped_ugatit_example_shows_its_attention_beside_the_translation(page):
+    """The real U-GAT-IT: an example is translated and its three attention maps are shown and differ."""
+    import translator
+
+    if "ugatit-noto2twemoji" not in translator.list_models():
+        pytest.skip("no U-GAT-IT model is shipped")
+    open_tab(page, "U-GAT-IT")
+    page.locator("#ugatit-examples button, #ugatit-examples tbody tr").first.click()
+    heatmaps = ["ugatit-generator_attention", "ugatit-global_attention", "ugatit-local_attention"]
+    assert wait_for(lambda: loaded(page, "ugatit-translation") and all(loaded(page, h) for h in heatmaps)
+                    and " ms" in info_text(page, "ugatit"), SLOW)
+    maps = [pixels(page, h) for h in heatmaps]
+    assert None not in maps and len({rgb for _, rgb in maps}) == 3
+    shot(page, "ugatit-shipped-attention")
+
+
 # --- the families with no shipped model yet (MUNIT, FUNIT, U-GAT-IT) -------------------------------------
 # Their tabs appear only for a model, so a second app is launched with tiny ones: each family's
 # `tiny_config` network, randomly initialised and exported as the trainers do (as test_app.py does).
