@@ -87,6 +87,17 @@ def shot(page, name: str) -> None:
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def require_shipped(name: str) -> None:
+    """Skip a test of a real model until that model ships."""
+    import translator
+
+    if name not in translator.list_models():
+        pytest.skip(f"{name} is not shipped")
+
+
+UGATIT_HEATMAPS = ["ugatit-generator_attention", "ugatit-global_attention", "ugatit-local_attention"]
+
+
 def has_image(page, elem_id: str) -> bool:
     return page.locator(f"#{elem_id} img").count() > 0
 
@@ -215,10 +226,7 @@ def test_the_finishing_switch_reruns_and_fills_the_raw_vs_finished_slider(page):
 def test_shipped_funit_writes_the_same_word_differently_for_each_examples_font(page):
     """The real FUNIT, as a visitor meets it: an example fills the references and the word and translates;
     with another font's references, the same word comes back different (the style follows the references)."""
-    import translator
-
-    if "funit-fonts" not in translator.list_models():
-        pytest.skip("no FUNIT model is shipped")
+    require_shipped("funit-fonts")
     open_tab(page, "FUNIT")
     examples = page.locator("#funit-examples button, #funit-examples tbody tr")
     word = page.locator("#funit-text textarea, #funit-text input").first
@@ -250,10 +258,7 @@ def colourfulness(rgb: bytes) -> float:
 def test_shipped_munit_colours_a_drawing_example_differently_for_each_random_style(page):
     """The real MUNIT, as a visitor meets it: a drawing example comes back in colour, each random style
     colours the same drawing differently, and the grid shows eight colourings at once."""
-    import translator
-
-    if "munit-drawing2emoji" not in translator.list_models():
-        pytest.skip("no MUNIT model is shipped")
+    require_shipped("munit-drawing2emoji")
     open_tab(page, "MUNIT")
     page.locator("#munit-examples button, #munit-examples tbody tr").first.click()
     assert wait_for(lambda: loaded(page, "munit-translation") and " ms" in info_text(page, "munit"), SLOW)
@@ -275,13 +280,10 @@ def test_shipped_munit_colours_a_drawing_example_differently_for_each_random_sty
 
 def test_shipped_ugatit_example_shows_its_attention_beside_the_translation(page):
     """The real U-GAT-IT: an example is translated and its three attention maps are shown and differ."""
-    import translator
-
-    if "ugatit-noto2twemoji" not in translator.list_models():
-        pytest.skip("no U-GAT-IT model is shipped")
+    require_shipped("ugatit-noto2twemoji")
     open_tab(page, "U-GAT-IT")
     page.locator("#ugatit-examples button, #ugatit-examples tbody tr").first.click()
-    heatmaps = ["ugatit-generator_attention", "ugatit-global_attention", "ugatit-local_attention"]
+    heatmaps = UGATIT_HEATMAPS
     assert wait_for(lambda: loaded(page, "ugatit-translation") and all(loaded(page, h) for h in heatmaps)
                     and " ms" in info_text(page, "ugatit"), SLOW)
     maps = [pixels(page, h) for h in heatmaps]
@@ -527,7 +529,7 @@ def test_ugatit_shows_the_attention_heatmaps_beside_the_translation(tiny_page, t
     page = tiny_page
     open_tab(page, "U-GAT-IT")
     page.locator("#ugatit-input input[type=file]").set_input_files(str(image_file(tmp_path)))
-    heatmaps = ["ugatit-generator_attention", "ugatit-global_attention", "ugatit-local_attention"]
+    heatmaps = UGATIT_HEATMAPS
     assert wait_for(lambda: loaded(page, "ugatit-translation") and all(loaded(page, h) for h in heatmaps)
                     and " ms" in info_text(page, "ugatit"), SLOW)
     assert sum(page.locator(f"#{h} img").count() for h in heatmaps) == 3
