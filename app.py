@@ -181,6 +181,20 @@ def drawn(sketch: dict | None):
         return value  # a file that is not an image: translating it says why
 
 
+RANDOM_SEED = -1  # what a seed box holds for "a new random draw each time"
+
+
+def seed_box(label: str = "Seed", info: str = "-1: a new random draw each time", **kwargs) -> gr.Number:
+    """A seed field. Gradio's number box cannot be left empty (it shows and sends 0 for None), so "random"
+    is a value of its own, -1, rather than an empty box that would silently be seed 0 every time."""
+    return gr.Number(RANDOM_SEED, label=label, precision=0, minimum=RANDOM_SEED, maximum=MAX_SEED, info=info, **kwargs)
+
+
+def seed_of(value) -> int | None:
+    """A seed box's value -> a seed, or None for a new random draw (-1, empty, or an API call leaving it out)."""
+    return None if value is None or value < 0 else int(value)
+
+
 # --- one tab, for any family -----------------------------------------------------------------------------
 class FamilyTab:
     """The generic tab: everything comes from the family's declaration and its default model's config."""
@@ -232,8 +246,7 @@ class FamilyTab:
             if takes_style and name in ("seed", "reference"):
                 continue
             if name == "seed":
-                controls.append((name, [gr.Number(None, label="Seed", precision=0, minimum=0, maximum=MAX_SEED,
-                                                  info="empty: a new random draw each time")]))
+                controls.append((name, [seed_box()]))
             elif name == "sample":
                 controls.append((name, [gr.Checkbox(False, label="Sample the latent",
                                                     info="draw from the posterior instead of its mean")]))
@@ -244,7 +257,8 @@ class FamilyTab:
                                                     info=f"the input at its own size, in overlapping {t.image_size}-px "
                                                          "tiles with blended seams")]))
             elif name == "style":
-                controls.append((name, [gr.Slider(-STYLE_LIMIT / 4, STYLE_LIMIT / 4, 0.0, step=0.05, label=f"Style {i + 1}")
+                start = self.starting_style(t)
+                controls.append((name, [gr.Slider(-STYLE_LIMIT / 4, STYLE_LIMIT / 4, start[i], step=0.05, label=f"Style {i + 1}")
                                         for i in range(t.style_dim or 0)]))
             elif name == "reference":
                 controls.append((name, [image_upload(sources=IMAGE_SOURCES, format="png", label="Style reference",
@@ -254,6 +268,16 @@ class FamilyTab:
                                                    columns=5, height=180, interactive=True,
                                                    elem_id=f"{self.family.name}-references")]))
         return controls
+
+    def starting_style(self, t: translator.Translator) -> list[float]:
+        """Where the sliders start: the style of the first example style (a real emoji of the target domain)
+        where the tab has one, else the prior's mean, 0. The mean is not a style any real image has (the
+        shipped MUNIT decodes it as a dull grey-blue), so the first picture a visitor sees would undersell it."""
+        styles = translator.hub.example_style_references(self.family.name, t.domains, EXAMPLES)
+        if "reference" not in self.family.options or not styles:
+            return [0.0] * (t.style_dim or 0)
+        limit = STYLE_LIMIT / 4
+        return [round(min(max(v, -limit), limit), 2) + 0.0 for v in t.encode_style(styles[0])]
 
     def style_controls(self, sliders: list) -> None:
         """For a style family: a random style from a seed, and the style of a reference image, onto the sliders."""
@@ -265,7 +289,7 @@ class FamilyTab:
         def random_style(seed, model):
             try:
                 t = self.load(model)
-                return on_sliders(t.sample_styles(1, None if seed is None else int(seed))[0])
+                return on_sliders(t.sample_styles(1, seed_of(seed))[0])
             except TranslatorError as err:
                 raise user_error(err) from None
 
@@ -279,8 +303,7 @@ class FamilyTab:
 
         if "seed" in self.family.options:
             with gr.Row():
-                seed = gr.Number(None, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, scale=2,
-                                 info="empty: a new random style each time")
+                seed = seed_box(info="-1: a new random style each time", scale=2)
                 pick = gr.Button("Random style", scale=1)
             self.setters.append((pick.click, random_style, [seed], f"{api}_random_style"))
         if "reference" in self.family.options:
@@ -321,7 +344,7 @@ class FamilyTab:
             try:
                 t = self.load(model_name)
                 value, direction_value = content(values[:len(sources)], rest[0] if rest else None)
-                return saved(t.samples(value, direction_value, n=int(n), seed=None if seed is None else int(seed)))
+                return saved(t.samples(value, direction_value, n=int(n), seed=seed_of(seed)))
             except TranslatorError as err:
                 raise user_error(err) from None
 
@@ -331,7 +354,7 @@ class FamilyTab:
             try:
                 t = self.load(model_name)
                 value, direction_value = content(values[:len(sources)], direction_value)
-                end = t.sample_styles(1, None if seed is None else int(seed))[0]
+                end = t.sample_styles(1, seed_of(seed))[0]
                 return saved(t.interpolation(value, [float(v) for v in style], end, steps=int(steps),
                                              direction=direction_value))
             except TranslatorError as err:
@@ -365,6 +388,8 @@ class FamilyTab:
                 options[name] = [item[0] if isinstance(item, (list, tuple)) else item for item in gallery] or None
             elif name in ("sample", "tiled"):
                 options[name] = bool(part[0])
+            elif name == "seed":
+                options[name] = seed_of(part[0])
             else:
                 options[name] = part[0]
         return options
@@ -442,13 +467,12 @@ class FamilyTab:
                     with gr.Accordion("More styles: a grid, an interpolation strip", open=False):
                         with gr.Row():
                             grid_n = gr.Slider(2, 16, 8, step=1, label="Random styles")
-                            grid_seed = gr.Number(None, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
+                            grid_seed = seed_box()
                         grid_button = gr.Button("Grid of random styles")
                         grid = gr.Gallery(label="Random styles", columns=4, height=320, elem_id=f"{family.name}-grid")
                         with gr.Row():
                             strip_steps = gr.Slider(3, 10, 6, step=1, label="Steps")
-                            strip_seed = gr.Number(None, label="Seed of the end style", precision=0, minimum=0,
-                                                   maximum=MAX_SEED)
+                            strip_seed = seed_box("Seed of the end style")
                         strip_button = gr.Button("From the sliders' style to a random one")
                         strip = gr.Gallery(label="Interpolation", columns=6, height=200, elem_id=f"{family.name}-strip")
         option_components = [c for _, components in controls for c in components]

@@ -231,6 +231,9 @@ def test_option_controls_reach_translate(tmp_path):
         model = str(folder)
         random = client.predict(seed=5, model=model, api_name="/toy_random_style")
         assert len(random) == 4 and random == client.predict(seed=5, model=model, api_name="/toy_random_style")
+        # the seed box's own value (-1: the browser cannot send an empty number box) draws anew each time
+        draws = {tuple(client.predict(seed=-1, model=model, api_name="/toy_random_style")) for _ in range(3)}
+        assert len(draws) == 3, "-1 in the seed box is a new random style each click, not one fixed seed"
         style = dict(zip(["style_1", "style_2", "style_3", "style_4"], random))
         common = dict(image=handle_file(str(image)), direction="a2b", model=model, api_name="/toy")
         first = Image.open(client.predict(**style, **common)[0])

@@ -32,6 +32,10 @@ def usage(name: str, family: translator.Family, config: dict) -> list[str]:
             lines.append('t.translate_text("Hello", references=["ref1.png", "ref2.png", "ref3.png"])  # a typed word')
     else:
         lines.append(f't.translate("input.png", direction="{direction}")  # PIL image out: {a} → {b}')
+    if family.evaluation == "multimodal":  # one input, many outputs: the style code picks which
+        lines += [f't.translate("input.png", direction="{direction}", seed=3)  # another random style',
+                  f't.translate("input.png", direction="{direction}", reference="style.png")  # the style of a reference ({b})',
+                  f't.samples("input.png", direction="{direction}", n=8).images  # eight random styles']
     if family.tab.method != "run":
         refs = ', references=["ref1.png", "ref2.png", "ref3.png"]' if family.evaluation == "fewshot" else ""
         lines.append(f't.{family.tab.method}("input.png"{refs})  # {", ".join(o.field for o in family.tab.outputs)}')
@@ -63,6 +67,9 @@ def write_model_card(folder: Path) -> Path:
                  "Fixed held-out inputs, the model's raw output (at its own size, pixels enlarged as they are), the "
                  "output of the x4 finishing stage the app shows (see assets/finishing/finisher-x4) "
                  "and the true target, then the app's examples:")
+        if family.evaluation == "multimodal":
+            shown = ("Held-out inputs, each translated with the same 8 random style codes (one column each), raw at "
+                     "the model's own size, pixels enlarged as they are:")
         lines += ["## What it does", "", shown, "", "![sample sheet](samples.png)", ""]
     lines += ["## Network", "", "| setting | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(config.items())]
