@@ -232,7 +232,8 @@ def test_the_multimodal_protocol_measures_realism_diversity_control_and_content(
         files = ImageFiles(tmp_path / "colour" / split, 0, cache=False)
         for i, path in enumerate(files.files):
             save_image(line_drawing(files.decode(i).float() / 255), tmp_path / "drawing" / split / path.name)
-    t = translator.load(str(export(tiny_munit(), tmp_path / "m")))
+    folder = export(tiny_munit(), tmp_path / "m")
+    t = translator.load(str(folder))
     torch.manual_seed(0)
     judge = classifier.VendorClassifier(width=4).eval()
     protocol = MultimodalProtocol()
@@ -245,6 +246,11 @@ def test_the_multimodal_protocol_measures_realism_diversity_control_and_content(
     assert 0 <= protocol.bars({"model": m}) <= 4
     sheet = protocol.sheet(t, sets)
     assert sheet.width > 9 * 64
+    # as the app shows it: under each outline's row, the same styles through the finishing stage
+    finished = translator.load(str(folder), finishing=True)
+    assert finished.finishing is not None
+    cell = max(finished.image_size * finished.finishing.scale, 128)
+    assert protocol.sheet(finished, sets).height - sheet.height == len(sets["names"]) * (cell + 4)
 
 
 def test_the_example_builder_takes_held_out_names_only_and_names_files_by_domain(tmp_path, monkeypatch):

@@ -444,7 +444,8 @@ class MultimodalProtocol:
                 "multimodal": self.score(t, sets, judge_model)["model"], "directions": {}, "sets": sets}
 
     def sheet(self, t, sets: dict, per_row: int = 8) -> Image.Image:
-        """Fixed held-out outlines, each translated with the same 8 random styles."""
+        """Fixed held-out outlines, each translated with the same 8 random styles: the raw outputs, and under
+        each row (with a finishing stage) the same outputs finished as the app shows them."""
         names = sheet_keys([key_of(n) for n in sets["names"]], 6)
         index = [[key_of(n) for n in sets["names"]].index(k) for k in names]
         styles = torch.randn(per_row, t.style_dim, generator=torch.Generator().manual_seed(0))
@@ -452,9 +453,13 @@ class MultimodalProtocol:
         with torch.inference_mode():
             for i in index:
                 x = sets["drawings"][i][None]
-                rows.append((key_of(sets["names"][i]), torch.cat([x] + [t.translate_tensor(x, "a2b", style=s[None]) for s in styles])))
-        return draw_sheet([("outline, then 8 random styles", ["outline"] + [f"style {j + 1}" for j in range(per_row)], rows)],
-                          t.image_size)
+                y = torch.cat([t.translate_tensor(x, "a2b", style=s[None]) for s in styles])
+                rows.append((key_of(sets["names"][i]), torch.cat([x, y])))
+                for label, finished in finished_row(t, y):  # the outline again, at the finished size
+                    big = torch.nn.functional.interpolate(x, size=finished.shape[-1], mode="nearest")
+                    rows.append((label, torch.cat([big.cpu(), finished])))
+        return draw_sheet([("outline, then 8 random styles (raw, then finished where shown)",
+                            ["outline"] + [f"style {j + 1}" for j in range(per_row)], rows)], sheet_size(t))
 
 
 # --- the few-shot protocol (FUNIT, COCO-FUNIT) -----------------------------------------------------------

@@ -68,8 +68,9 @@ def write_model_card(folder: Path) -> Path:
                  "output of the x4 finishing stage the app shows (see assets/finishing/finisher-x4) "
                  "and the true target, then the app's examples:")
         if family.evaluation == "multimodal":
-            shown = ("Held-out inputs, each translated with the same 8 random style codes (one column each), raw at "
-                     "the model's own size, pixels enlarged as they are:")
+            shown = ("Held-out inputs, each translated with the same 8 random style codes (one column each): the raw "
+                     "output at the model's own size (pixels enlarged as they are), and under it the output of the x4 "
+                     "finishing stage the app shows (see assets/finishing/finisher-x4):")
         lines += ["## What it does", "", shown, "", "![sample sheet](samples.png)", ""]
     lines += ["## Network", "", "| setting | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(config.items())]
