@@ -283,3 +283,15 @@ def test_the_example_builder_takes_held_out_names_only_and_names_files_by_domain
     monkeypatch.setattr(munit_examples, "STYLES", ["noto-1f603"])
     with pytest.raises(SystemExit, match="no model trained on"):
         munit_examples.write(data, renders, out)
+
+
+def test_style_code_report_tells_separated_vendors_from_mixed_ones():
+    """training.style_codes: codes in three far-apart clusters are told apart every time (leave one out);
+    codes drawn from one distribution whatever the vendor are not (about chance)."""
+    from training.style_codes import nearest_centroid_accuracy
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(3).repeat_interleave(40)
+    centres = torch.tensor([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 5.0]])
+    assert nearest_centroid_accuracy(centres[labels] + torch.randn(120, 3, generator=g), labels) == 1.0
+    assert nearest_centroid_accuracy(torch.randn(120, 3, generator=g), labels) < 0.5
