@@ -182,9 +182,81 @@ def test_the_paired_loss_compares_each_translation_with_its_own_pair_only_and_en
     assert both["paired"] == pytest.approx(0.25)  # half the rows off by 0.5
     assert both["style_kl"] == pytest.approx(0.5 * 3)  # 0.5 |s|^2 of own_a (all ones, 3 dims); own_b is 0
     weights = dict(lambda_gan=0.0, lambda_recon=0.0, lambda_style=0.0, lambda_content=0.0, lambda_cycle=0.0,
-                   lambda_paired=10.0, lambda_style_kl=0.01)
+                   lambda_paired=10.0, lambda_style_kl=0.01, lambda_style_partner=0.0)
     total = weighted_sum(Namespace(**weights), {**both, "recon": torch.tensor(float("nan"))})
     assert total == pytest.approx(10 * 0.25 + 0.01 * 1.5)
+
+
+def style_named_pairs(root, keys=("1f600", "1f601", "1f602")):
+    """Outlines (A) and colour images (B) named <style>-<code point>: each style its own colour, each code
+    point its own shape, so a B image tells its style and its code point apart."""
+    from PIL import ImageDraw
+
+    colours = {"noto": (250, 200, 40), "fluent-flat": (40, 120, 250)}
+    for side in ("trainA", "trainB"):
+        (root / side).mkdir(parents=True)
+    for style, colour in colours.items():
+        for i, key in enumerate(keys):
+            for side in ("trainA", "trainB"):
+                image = Image.new("RGB", (32, 32), "white")
+                fill = colour if side == "trainB" else "white"
+                ImageDraw.Draw(image).rectangle((4 + 3 * i, 4, 28, 28 - 3 * i), fill=fill, outline="black")
+                image.save(root / side / f"{style}-{key}.png")
+    return colours
+
+
+def test_style_partners_are_other_images_of_the_same_style(tmp_path):
+    """style_group reads the style off <style>-<code point> names (hyphens in either part); the loader gives
+    each paired sample another B image of its style (never itself, never another style's), and none where
+    a file's name says no style or its style has no other image."""
+    import random
+
+    from training.data.folders import UnpairedDataset
+    from training.munit import style_group
+
+    assert style_group("fluent-flat-1f9d2-1f3fd") == "fluent-flat" and style_group("noto-0031-20e3") == "noto"
+    assert style_group("twemoji-1f600") == "twemoji" and style_group("my-photo") is None and style_group("000") is None
+    colours = style_named_pairs(tmp_path)
+    for side in ("trainA", "trainB"):  # a style of one image
+        lonely = Image.new("RGB", (32, 32), "white")
+        ImageDraw.Draw(lonely).ellipse((6, 6, 26, 26), fill=(0, 200, 0), outline="black")
+        lonely.save(tmp_path / side / "lonely-1f999.png")
+    random.seed(0)
+    data = UnpairedDataset(tmp_path / "trainA", tmp_path / "trainB", 32, augment=False, paired=True, style_group=style_group)
+    names = [p.stem for p in data.b.files]
+    assert all(names[k].split("-")[0] == names[j].split("-")[0] and k != j for j, ks in data.same_style.items() for k in ks)
+    assert names.index("lonely-1f999") not in data.same_style
+    for i in range(len(data.a)):
+        sample = data[i]
+        own = names[data.partner[i]]
+        if own.startswith("lonely"):
+            assert not sample["has_style"]
+            continue
+        colour = torch.tensor(colours[own.rsplit("-", 1)[0]], dtype=torch.float32) / 127.5 - 1
+        centre = sample["b_style"][:, 16, 16]
+        assert sample["has_style"] and torch.allclose(centre, colour, atol=0.02)  # the same style's colour ...
+        assert not torch.equal(sample["b_style"], sample["b"])  # ... in another image
+    assert "b_style" not in UnpairedDataset(tmp_path / "trainA", tmp_path / "trainB", 32, paired=True)[0]
+
+
+def test_the_style_partner_departure_trains_and_is_recorded_and_needs_style_names(tmp_path):
+    """lambda_style_partner > 0: its loss is logged and non-zero and training.json records its weight; on
+    data whose names say no style, the trainer stops with a message saying what it needs."""
+    from training import munit as train_munit
+    from test_training import shapes
+
+    style_named_pairs(tmp_path / "named")
+    out = tmp_path / "run"
+    train_munit.main(["--dataroot", str(tmp_path / "named"), "--out", str(out), *TINY, "--steps", "2", "--seed", "3",
+                      "--set", "lambda_paired=10", "--set", "lambda_style_partner=10"])
+    info = json.loads((out / "export" / "training.json").read_text())
+    record = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
+    assert info["losses"]["lambda_style_partner"] == 10.0 and record["style_partner"] > 0
+    shapes(tmp_path / "plain" / "trainA", "circles")
+    shapes(tmp_path / "plain" / "trainB", "squares")
+    with pytest.raises(SystemExit, match="<style>-<code point>"):
+        train_munit.main(["--dataroot", str(tmp_path / "plain"), "--out", str(tmp_path / "run2"), *TINY, "--steps", "1",
+                          "--set", "lambda_style_partner=10"])
 
 
 def test_compile_is_in_place_and_only_on_request(tmp_path):

@@ -489,15 +489,15 @@ def resolve_unpaired_data(args: argparse.Namespace, parser: argparse.ArgumentPar
         parser.error("--val-fraction must be in [0, 1)")
 
 
-def unpaired_data(args: argparse.Namespace, run: Run, paired: bool = False):
+def unpaired_data(args: argparse.Namespace, run: Run, paired: bool = False, style_group=None):
     """(the training set without the validation hold-out, fixed held-out images for the sample grids); the
-    hold-out is written to OUT/validation.json. paired: B is A's same-named image where there is one
-    (UnpairedDataset)."""
+    hold-out is written to OUT/validation.json. paired: B is A's same-named image where there is one;
+    style_group: each sample also gets another B image of its B image's style (UnpairedDataset)."""
     from training.data.folders import ImageFiles, UnpairedDataset, eval_transform, is_held_out
 
     held_out = lambda name: is_held_out(name, args.val_fraction)  # noqa: E731
     dataset = UnpairedDataset(args.train_a, args.train_b, args.image_size, keep=lambda name: not held_out(name),
-                              paired=paired)
+                              paired=paired, style_group=style_group)
     for folder, files in ((args.train_a, dataset.a), (args.train_b, dataset.b)):
         if files.blank:
             run.accelerator.print(f"left out {len(files.blank)} single-colour image(s) of {folder}: "
@@ -507,6 +507,11 @@ def unpaired_data(args: argparse.Namespace, run: Run, paired: bool = False):
             raise SystemExit(f"a paired loss needs images of the same file name in {args.train_a} and {args.train_b}; "
                              "there are none (set its weight to 0 to train unpaired)")
         run.accelerator.print(f"{len(dataset.partner)} of {len(dataset.a)} A images have a B image of the same name")
+    if style_group is not None:
+        if not dataset.same_style:
+            raise SystemExit(f"a style-partner loss needs B images named <style>-<code point>, two or more per style, "
+                             f"in {args.train_b}; there are none (set its weight to 0)")
+        run.accelerator.print(f"{len(dataset.same_style)} of {len(dataset.b)} B images have another of their style")
     if args.val_fraction > 0 and run.is_main:
         write_validation_list(args, held_out)
     fixed = {}  # held-out images for the sample grids (training images if no test folder was given)

@@ -24,10 +24,15 @@ unpaired (the multimodal builder's outline of each colour emoji): lambda_paired 
     paired:  G_B(c_a, E_B's style of a's own B image) ~ that image      L1, and the same from b
 and lambda_style_kl pulls the styles read off real images towards the prior, 0.5 |s|^2, so that a random
 style and a reference's style mean the same kind of thing (BicycleGAN's two paths, on MUNIT's networks).
+A third, lambda_style_partner, for B images named <style>-<code point> (the vendor of an emoji):
+    style partner:  G_B(c_a, E_B's style of ANOTHER B image of the same style) ~ a's own B image   L1
+The own-image path lets a code carry the colours of that one image; this one asks it for what every image of
+the style shares, which is what a style reference means in the app (issue 17's style control).
 """
 from __future__ import annotations
 
 import argparse
+import re
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +54,19 @@ DEPARTURES: dict[str, Departure] = {
                                       "the N(0, I) prior of a unit-variance Gaussian centred on the code, so styles "
                                       "read off references and random styles come from one region (0: off, as the "
                                       "paper)"),
+    "lambda_style_partner": Departure(0.0, "weight of an L1 between G_B(content of a, style encoded from another B "
+                                           "image of the same style: the <style>-<code point> file name's prefix) "
+                                           "and a's same-named B image (0: off). Teaches a style code what all "
+                                           "images of its style share, not one image's colours"),
 }
+
+STYLE_PREFIX = re.compile(r"(.+?)-[0-9a-f]{4,6}(?:-|$)")  # `fluent-flat-1f9d2-1f3fd` -> `fluent-flat`
+
+
+def style_group(name: str) -> str | None:
+    """The style a file name says its image is in (`noto-1f600` -> `noto`), or None if it says none."""
+    match = STYLE_PREFIX.match(name.rsplit("/", 1)[-1])
+    return match.group(1) if match else None
 
 
 class GeneratorPass(nn.Module):
@@ -60,7 +77,7 @@ class GeneratorPass(nn.Module):
         self.model, self.style_dim = model, style_dim
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, latents: bool = True, cycle: bool = False,
-                paired: bool = False) -> dict:
+                paired: bool = False, b_style: torch.Tensor | None = None) -> dict:
         gen_a, gen_b = self.model.gen_a, self.model.gen_b
         s_a, s_b = (torch.randn(len(a), self.style_dim, device=a.device) for _ in range(2))  # random styles
         c_a, c_b = gen_a.content_encoder(a), gen_b.content_encoder(b)
@@ -76,19 +93,24 @@ class GeneratorPass(nn.Module):
             out.update(own_a=own_a, own_b=own_b)
             if paired:  # a's content in b's style, which (where b is a's pair) is b itself
                 out.update(paired_b=gen_b.decode(c_a, own_b), paired_a=gen_a.decode(c_b, own_a))
+            if b_style is not None:  # a's content in the style of another image of b's style, which is b again
+                out.update(partner_b=gen_b.decode(c_a, gen_b.style_encoder(b_style)))
         return out
 
 
 # each logged loss of the generator step, and the flag or recipe setting that weighs it
 WEIGHTS = {"g_gan": "lambda_gan", "recon": "lambda_recon", "style": "lambda_style", "content": "lambda_content",
-           "cycle": "lambda_cycle", "paired": "lambda_paired", "style_kl": "lambda_style_kl"}
+           "cycle": "lambda_cycle", "paired": "lambda_paired", "style_kl": "lambda_style_kl",
+           "style_partner": "lambda_style_partner"}
 
 
 def generator_losses(out: dict, a: torch.Tensor, b: torch.Tensor, has_pair: torch.Tensor,
-                     d: Discriminators) -> dict[str, torch.Tensor]:
+                     d: Discriminators, has_style: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """The generator step's losses, unweighted, from GeneratorPass's outputs. `has_pair` marks the rows
-    whose b is a's own pair (only those enter the paired loss)."""
+    whose b is a's own pair (only those enter the paired loss); `has_style`, those whose b_style is another
+    image of b's style (only those enter the style-partner loss)."""
     zero = torch.zeros((), device=a.device)
+    partner = has_style if has_style is not None else torch.zeros_like(has_pair)
     return {
         "g_gan": gan_loss(d.d_a(out["fake_a"]), True) + gan_loss(d.d_b(out["fake_b"]), True),
         "recon": F.l1_loss(out["rec_a"], a) + F.l1_loss(out["rec_b"], b),
@@ -98,6 +120,8 @@ def generator_losses(out: dict, a: torch.Tensor, b: torch.Tensor, has_pair: torc
         "paired": F.l1_loss(out["paired_b"][has_pair], b[has_pair]) + F.l1_loss(out["paired_a"][has_pair], a[has_pair])
         if "paired_b" in out else zero,
         "style_kl": 0.5 * (out["own_a"].pow(2).sum(1).mean() + out["own_b"].pow(2).sum(1).mean()),
+        "style_partner": F.l1_loss(out["partner_b"][partner], b[partner])
+        if "partner_b" in out and bool(partner.any()) else zero,
     }
 
 
@@ -166,8 +190,10 @@ def training_step(run: Run, args: argparse.Namespace, generator_pass: nn.Module,
     # generator step
     with frozen(d_raw), run.accelerator.autocast():
         paired = args.lambda_paired > 0 and bool(batch["has_pair"].any())
-        out = generator_pass(a, b, latents=True, cycle=args.lambda_cycle > 0, paired=paired)
-        losses = generator_losses(out, a, b, batch["has_pair"], d_raw)
+        partner = args.lambda_style_partner > 0 and bool(batch.get("has_style", torch.zeros(1)).any())
+        out = generator_pass(a, b, latents=True, cycle=args.lambda_cycle > 0, paired=paired,
+                             b_style=batch["b_style"] if partner else None)
+        losses = generator_losses(out, a, b, batch["has_pair"], d_raw, batch.get("has_style"))
         loss_g = weighted_sum(args, losses)
     opt_g.zero_grad(set_to_none=True)
     run.accelerator.backward(loss_g)
@@ -180,7 +206,8 @@ def main(argv=None) -> MUNIT:
     args = parse_args(argv)
     run = Run(args, "training.munit", argv)
     model, discriminators, generator_pass, opt_g, opt_d = build(run, args)
-    dataset, fixed = unpaired_data(args, run, paired=args.lambda_paired > 0)
+    dataset, fixed = unpaired_data(args, run, paired=args.lambda_paired > 0 or args.lambda_style_partner > 0,
+                                   style_group=style_group if args.lambda_style_partner > 0 else None)
     generator_pass, discriminators, opt_g, opt_d = run.accelerator.prepare(generator_pass, discriminators, opt_g, opt_d)
     run.maybe_resume()
     run.track_average(model)

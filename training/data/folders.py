@@ -147,11 +147,15 @@ class UnpairedDataset(Dataset):
     drawn); wholly flat images are left out at load (ImageFiles(drop_blank=True))."""
 
     def __init__(self, folder_a, folder_b, size: int, augment: bool = True, cache: bool = True,
-                 keep: Callable[[str], bool] | None = None, paired: bool = False):
+                 keep: Callable[[str], bool] | None = None, paired: bool = False,
+                 style_group: Callable[[str], str | None] | None = None):
         """paired: where B has a file of the same name as A's (the multimodal builder's outline and its colour
         emoji), that file is the B image, under the same crop and flip, and `has_pair` is True; elsewhere B
         is drawn at random as usual. B's images are then A's partners: where every B image has its A, B's
-        discriminator sees what it saw unpaired; a B image without an A is not drawn."""
+        discriminator sees what it saw unpaired; a B image without an A is not drawn.
+        style_group (with paired): a file name -> its style's name (e.g. the vendor of `noto-1f600`), or None;
+        each sample then also has `b_style`, another B image of the B image's style (a different file, its
+        own crop), and `has_style` where there is one."""
         self.a = ImageFiles(folder_a, size, cache, keep, drop_blank=True)
         self.b = ImageFiles(folder_b, size, cache, keep, drop_blank=True)
         self.augment = augment
@@ -162,6 +166,15 @@ class UnpairedDataset(Dataset):
             by_name = {file_name(p, folder_b): j for j, p in enumerate(self.b.files)}
             self.partner = {i: by_name[file_name(p, folder_a)] for i, p in enumerate(self.a.files)
                             if file_name(p, folder_a) in by_name}
+        self.same_style: dict[int, list[int]] = {}  # B index -> the other B images of its style
+        if paired and style_group is not None:
+            groups: dict[str, list[int]] = {}
+            for j, p in enumerate(self.b.files):
+                group = style_group(file_name(p, folder_b))
+                if group is not None:
+                    groups.setdefault(group, []).append(j)
+            self.same_style = {j: [k for k in members if k != j] for members in groups.values() for j in members
+                               if len(members) > 1}
 
     def __len__(self) -> int:
         return max(len(self.a), len(self.b))
@@ -176,10 +189,16 @@ class UnpairedDataset(Dataset):
         i %= len(self.a)
         j = self.partner.get(i)
         if j is None:
-            return {"a": self.view(self.a[i]), "b": self.view(self.b[random.randrange(len(self.b))]),
-                    "has_pair": False}
+            b = self.view(self.b[random.randrange(len(self.b))])
+            return {"a": self.view(self.a[i]), "b": b, "has_pair": False,
+                    **({"b_style": b, "has_style": False} if self.same_style else {})}
         both = self.view(torch.cat([self.a[i], self.b[j]]))  # one crop and flip for the pair
-        return {"a": both[:3], "b": both[3:], "has_pair": True}
+        sample = {"a": both[:3], "b": both[3:], "has_pair": True}
+        if self.same_style:
+            others = self.same_style.get(j)
+            sample["b_style"] = self.view(self.b[random.choice(others)]) if others else sample["b"]
+            sample["has_style"] = bool(others)
+        return sample
 
 
 class PairedDataset(Dataset):
