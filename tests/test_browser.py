@@ -278,6 +278,26 @@ def test_shipped_munit_colours_a_drawing_example_differently_for_each_random_sty
     shot(page, "munit-shipped-grid")
 
 
+def test_shipped_unit_shows_both_streams_and_sits_beside_cyclegan_in_a_compare_tab(page):
+    """The real UNIT: an example comes back as its translation and its reconstruction (both decoded from one
+    latent code), and, sharing CycleGAN's domain pair, a Compare tab puts both models' outputs side by side."""
+    require_shipped("unit-noto2twemoji")
+    open_tab(page, "UNIT")
+    page.locator("#unit-examples button, #unit-examples tbody tr").first.click()
+    assert wait_for(lambda: loaded(page, "unit-translation") and loaded(page, "unit-reconstruction")
+                    and " ms" in info_text(page, "unit"), SLOW)
+    streams = [pixels(page, "unit-translation"), pixels(page, "unit-reconstruction")]
+    assert None not in streams and streams[0][1] != streams[1][1], "translation and reconstruction differ"
+    shot(page, "unit-shipped-streams")
+    open_tab(page, "Compare")
+    page.locator("#compare-input input[type=file]").set_input_files(str(sorted((ROOT / "assets/examples/cyclegan").glob("noto-*.png"))[0]))
+    page.get_by_role("button", name="Compare", exact=True).click()
+    assert wait_for(lambda: loaded(page, "compare-0") and loaded(page, "compare-1"), SLOW)
+    info = page.locator("#compare-info").inner_text()
+    assert "UNIT" in info and "CycleGAN" in info and info.count(" ms") == 2
+    shot(page, "unit-shipped-compare")
+
+
 def test_shipped_ugatit_example_shows_its_attention_beside_the_translation(page):
     """The real U-GAT-IT: an example is translated and its three attention maps are shown and differ."""
     require_shipped("ugatit-noto2twemoji")
