@@ -453,9 +453,10 @@ class FamilyTab:
                                                 height=160 if spec.small else 420, elem_id=f"{family.name}-{spec.field}"))
                     else:
                         outputs.append(gr.Markdown(label=spec.field, elem_id=f"{family.name}-{spec.field}"))
-                # the finishing stage (translator/finishing.py), on by default since it beat bicubic on every
-                # held-out set, models' outputs included (its card); the raw output is one click away
-                finish = gr.Checkbox(True, label="Finish at 4× for display", visible=t.finishing is not None,
+                # the finishing stage (translator/finishing.py), on by default where its card found it better
+                # than bicubic on this model's outputs (or has not measured them); the raw output is one click away
+                finish = gr.Checkbox(translator.finishing.measured_on(self.default_model) is not False,
+                                     label="Finish at 4× for display", visible=t.finishing is not None,
                                      info="A small network that enlarges and cleans the model's "
                                           f"{t.image_size}-px output; off shows the raw output, enlarged.",
                                      elem_id=f"{family.name}-finish")

@@ -106,8 +106,30 @@ def fewshot_set(t, fonts_data: Path, debs: Path) -> tuple[list[str], torch.Tenso
     return keys, torch.cat(outs), torch.stack(large)
 
 
+def multimodal_set(t, multimodal: Path, data256: Path, batch: int = 32) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """A drawing -> colour MUNIT's outputs: each held-out outline (`<vendor>-<key>`) decoded with the style read
+    off its own colour image (the one style whose true 256-px render exists: that vendor's emoji of the key)."""
+    drawings, colours = multimodal / "drawing" / "test", multimodal / "colour" / "test"
+    keys, truths = [], []
+    for path in sorted(drawings.glob("*.png")):
+        vendor = next((v for v in STYLES if path.stem.startswith(f"{v}-")), None)
+        truth = data256 / str(vendor) / "test" / f"{path.stem.removeprefix(f'{vendor}-')}.png"
+        if vendor and (colours / path.name).exists() and truth.exists():
+            keys.append(path.stem)
+            truths.append(truth)
+    load = lambda folder, k: to_tensor(Image.open(folder / f"{k}.png"))  # noqa: E731
+    outs = []
+    with torch.inference_mode():
+        for i in range(0, len(keys), batch):
+            x = torch.stack([load(drawings, k) for k in keys[i:i + batch]])
+            style = torch.stack([load(colours, k) for k in keys[i:i + batch]])
+            outs.append(t.translate_tensor(x, "a2b", reference=style).clamp(-1, 1))
+    return keys, torch.cat(outs), torch.stack([to_tensor(Image.open(p)) for p in truths])
+
+
 def model_sets(data64: Path, data256: Path, fonts_data: Path = Path("data/fonts-64"),
-               debs: Path = Path("data/font-debs")) -> dict[str, tuple[list[str], torch.Tensor, torch.Tensor]]:
+               debs: Path = Path("data/font-debs"),
+               multimodal: Path = Path("data/multimodal-64")) -> dict[str, tuple[list[str], torch.Tensor, torch.Tensor]]:
     """Each shipped 64-px model's outputs on its test inputs, with the true 256-px render of the target."""
     sets = {}
     for name in translator.list_models():
@@ -116,6 +138,10 @@ def model_sets(data64: Path, data256: Path, fonts_data: Path = Path("data/fonts-
             continue
         if t.family_name == "funit":
             sets[f"{name} base font → {FEWSHOT_FONTS} unseen fonts, K = 5 (model output)"] = fewshot_set(t, fonts_data, debs)
+            continue
+        if t.family_name == "munit":
+            sets[f"{name} drawing → colour, each outline in its own emoji's style (model output)"] = \
+                multimodal_set(t, multimodal, data256)
             continue
         for direction in t.directions:
             split = translated_split(t, direction, "test", data64, data256)
@@ -240,6 +266,12 @@ def verdict(metrics: dict) -> str:
     slow = metrics["latency"]["median_ms"]["finisher"] > 15
     if not lost and not slow:
         return "met."
+    if not slow and all("(model output)" in name for name in lost):  # every real render and glyph set won
+        return ("met on every real render and glyph set; **not met** on " + "; ".join(lost) + ". The app therefore "
+                "starts those models' tabs with the stage off (`translator.finishing.measured_on`), the switch one "
+                "click away, and every other model's with it on. On a model's output the true 256-px image "
+                "differs in content, and sharpening a wrong edge costs more than blurring it: bicubic is the blur "
+                "that squared error favours.")
     return ("**not met**, so the stage ships switched off (a visible switch in the app, `finishing=True` in the "
             "API). " + ("It loses to bicubic on " + "; ".join(lost) + ". " if lost else "") +
             (f"It takes {metrics['latency']['median_ms']['finisher']} ms, over the 15 ms bar. " if slow else "") +

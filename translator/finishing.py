@@ -89,6 +89,20 @@ def bundled_dir() -> Path:
     return models.parent / "finishing" / FINISHER_NAME
 
 
+def measured_on(model_name: str, folder: Path | None = None) -> bool | None:
+    """Whether the stage's own measurement (its metrics.json) found it better than bicubic, in PSNR and in
+    SSIM, on every set of this model's outputs; None where it has not measured this model. The app turns the
+    stage on by default only where this is not False (a model it lost to bicubic on starts raw)."""
+    try:
+        sets = json.loads(((folder or bundled_dir()) / "metrics.json").read_text())["sets"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    mine = [m for name, m in sets.items() if name.startswith(f"{model_name} ")]
+    if not mine:
+        return None
+    return all(m["finisher"][k] > m["bicubic"][k] for m in mine for k in ("psnr", "ssim"))
+
+
 _loaded: dict[str, Finishing] = {}
 _lock = threading.Lock()
 
