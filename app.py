@@ -190,6 +190,15 @@ def seed_box(label: str = "Seed", info: str = "-1: a new random draw each time",
     return gr.Number(RANDOM_SEED, label=label, precision=0, minimum=RANDOM_SEED, maximum=MAX_SEED, info=info, **kwargs)
 
 
+STYLE_RANGE = STYLE_LIMIT / 4  # the style sliders' range, +-
+
+
+def on_sliders(style) -> list[float]:
+    """A style code onto the sliders' range, to their hundredths (a number box would show -5.6e-06 as
+    "-5.59864")."""
+    return [round(min(max(float(v), -STYLE_RANGE), STYLE_RANGE), 2) + 0.0 for v in style]
+
+
 def seed_of(value) -> int | None:
     """A seed box's value -> a seed, or None for a new random draw (-1, empty, or an API call leaving it out)."""
     return None if value is None or value < 0 else int(value)
@@ -258,7 +267,7 @@ class FamilyTab:
                                                          "tiles with blended seams")]))
             elif name == "style":
                 start = self.starting_style(t)
-                controls.append((name, [gr.Slider(-STYLE_LIMIT / 4, STYLE_LIMIT / 4, start[i], step=0.05, label=f"Style {i + 1}")
+                controls.append((name, [gr.Slider(-STYLE_RANGE, STYLE_RANGE, start[i], step=0.05, label=f"Style {i + 1}")
                                         for i in range(t.style_dim or 0)]))
             elif name == "reference":
                 controls.append((name, [image_upload(sources=IMAGE_SOURCES, format="png", label="Style reference",
@@ -276,15 +285,11 @@ class FamilyTab:
         styles = translator.hub.example_style_references(self.family.name, t.domains, EXAMPLES)
         if "reference" not in self.family.options or not styles:
             return [0.0] * (t.style_dim or 0)
-        limit = STYLE_LIMIT / 4
-        return [round(min(max(v, -limit), limit), 2) + 0.0 for v in t.encode_style(styles[0])]
+        return on_sliders(t.encode_style(styles[0]))
 
     def style_controls(self, sliders: list) -> None:
         """For a style family: a random style from a seed, and the style of a reference image, onto the sliders."""
         api = self.family.name
-        low, high = sliders[0].minimum, sliders[0].maximum
-        # onto the sliders' range, to their hundredths: a number box would show -5.6e-06 as "-5.59864"
-        on_sliders = lambda style: [round(min(max(float(v), low), high), 2) + 0.0 for v in style]  # noqa: E731
 
         def random_style(seed, model):
             try:

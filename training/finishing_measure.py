@@ -31,7 +31,7 @@ import translator
 from training.data.model_outputs import translated_split
 from training.evaluate import draw_sheet, psnr, save_sheet, sheet_keys, ssim
 from training.finishing import HELD_OUT_FONTS, render_glyph, to_tensor
-from translator.finishing import Finisher
+from translator.finishing import Finisher, beats_bicubic
 
 STYLES = ("noto", "twemoji", "fluent-flat")
 SHEET_GLYPHS = "Rag5&"
@@ -261,8 +261,7 @@ def real_outputs(info: dict) -> str:
 def verdict(metrics: dict) -> str:
     lost = [f"{name}: {m['finisher']['psnr']:.2f} dB / {m['finisher']['ssim']:.4f} against bicubic's "
             f"{m['bicubic']['psnr']:.2f} dB / {m['bicubic']['ssim']:.4f}"
-            for name, m in metrics["sets"].items()
-            if not (m["finisher"]["psnr"] > m["bicubic"]["psnr"] and m["finisher"]["ssim"] > m["bicubic"]["ssim"])]
+            for name, m in metrics["sets"].items() if not beats_bicubic(m)]
     slow = metrics["latency"]["median_ms"]["finisher"] > 15
     if not lost and not slow:
         return "met."
@@ -303,8 +302,7 @@ def main(argv=None) -> None:
     metrics = {"sets": {name: score(finisher, small, large) for name, (_, small, large) in sets.items()},
                "latency": latency(finisher),
                "command": "python -m training.finishing_measure " + " ".join(argv or __import__("sys").argv[1:])}
-    wins = all(m["finisher"]["psnr"] > m["bicubic"]["psnr"] and m["finisher"]["ssim"] > m["bicubic"]["ssim"]
-               for m in metrics["sets"].values())
+    wins = all(beats_bicubic(m) for m in metrics["sets"].values())
     metrics["beats_bicubic_everywhere"] = wins
     for name, m in metrics["sets"].items():
         print(f"{name:60s} bicubic {m['bicubic']['psnr']:.2f}/{m['bicubic']['ssim']:.4f}  "

@@ -18,12 +18,8 @@ from pathlib import Path
 import torch
 
 import translator
-from training import classifier as vendor  # its VENDORS: the emoji styles the repo knows
 from training.benchmark import machine
-
-
-def vendor_of(path: Path) -> str:
-    return next(v for v in sorted(vendor.VENDORS, key=len, reverse=True) if path.name.startswith(f"{v}-"))
+from training.evaluate import style_of_name
 
 
 def nearest_centroid_accuracy(codes: torch.Tensor, labels: torch.Tensor) -> float:
@@ -53,7 +49,9 @@ def main() -> None:
     if not files:
         raise SystemExit(f"no PNG images in {args.images}: build the data first (python -m training.data.multimodal)")
     t = translator.load(args.model, family="munit", warm_up=False)
-    names = [vendor_of(p) for p in files]
+    names = [style_of_name(p.stem) for p in files]
+    if "" in names:
+        raise SystemExit(f"{files[names.index('')]} is not named <vendor>-<code point>.png")
     vendors = sorted(set(names))
     codes = torch.tensor([t.encode_style(p, direction=args.direction) for p in files])
     labels = torch.tensor([vendors.index(n) for n in names])

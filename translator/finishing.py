@@ -89,6 +89,11 @@ def bundled_dir() -> Path:
     return models.parent / "finishing" / FINISHER_NAME
 
 
+def beats_bicubic(scores: dict) -> bool:
+    """One set's scores (`{"finisher": {"psnr", "ssim"}, "bicubic": {...}}`): better than bicubic on both."""
+    return all(scores["finisher"][k] > scores["bicubic"][k] for k in ("psnr", "ssim"))
+
+
 def measured_on(model_name: str, folder: Path | None = None) -> bool | None:
     """Whether the stage's own measurement (its metrics.json) found it better than bicubic, in PSNR and in
     SSIM, on every set of this model's outputs; None where it has not measured this model. The app turns the
@@ -100,7 +105,7 @@ def measured_on(model_name: str, folder: Path | None = None) -> bool | None:
     mine = [m for name, m in sets.items() if name.startswith(f"{model_name} ")]
     if not mine:
         return None
-    return all(m["finisher"][k] > m["bicubic"][k] for m in mine for k in ("psnr", "ssim"))
+    return all(beats_bicubic(m) for m in mine)
 
 
 _loaded: dict[str, Finishing] = {}
