@@ -332,3 +332,16 @@ def test_the_benchmark_measures_the_rewrites_against_the_plain_graph(tmp_path):
     assert "graph not rewritten / rewritten" in table([row], "model")
     cyclegan = translator.load(str(tiny_folder("cyclegan", tmp_path / "cyclegan")), warm_up=False)
     assert "rewrites" not in bench(cyclegan, 1, "CycleGAN", tmp_path)  # nothing in it to rewrite
+
+
+def test_the_ceiling_counts_every_convolutions_multiply_adds():
+    """training.int8_check's multiply-add count (the ceiling's numerator): a 3x3 convolution costs
+    (outputs x in-channels x 9), a stride-2 transposed 4x4 one (inputs x out-channels x 16), other layers nothing."""
+    import numpy as np
+    from torch import nn
+
+    from training.int8_check import multiply_adds
+
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.ConvTranspose2d(8, 5, 4, stride=2, padding=1))
+    counted = multiply_adds(net, np.zeros((1, 3, 16, 16), np.float32))
+    assert counted == 8 * 16 * 16 * 3 * 9 + 8 * 16 * 16 * 5 * 16

@@ -182,7 +182,7 @@ def test_the_paired_loss_compares_each_translation_with_its_own_pair_only_and_en
     assert both["paired"] == pytest.approx(0.25)  # half the rows off by 0.5
     assert both["style_kl"] == pytest.approx(0.5 * 3)  # 0.5 |s|^2 of own_a (all ones, 3 dims); own_b is 0
     weights = dict(lambda_gan=0.0, lambda_recon=0.0, lambda_style=0.0, lambda_content=0.0, lambda_cycle=0.0,
-                   lambda_paired=10.0, lambda_style_kl=0.01, lambda_style_partner=0.0)
+                   lambda_paired=10.0, lambda_style_kl=0.01, lambda_style_partner=0.0, lambda_style_gan=0.0)
     total = weighted_sum(Namespace(**weights), {**both, "recon": torch.tensor(float("nan"))})
     assert total == pytest.approx(10 * 0.25 + 0.01 * 1.5)
 
@@ -257,6 +257,93 @@ def test_the_style_partner_departure_trains_and_is_recorded_and_needs_style_name
     with pytest.raises(SystemExit, match="<style>-<code point>"):
         train_munit.main(["--dataroot", str(tmp_path / "plain"), "--out", str(tmp_path / "run2"), *TINY, "--steps", "1",
                           "--set", "lambda_style_partner=10"])
+
+
+def test_references_are_random_b_images_with_their_styles_index(tmp_path):
+    """references=True: every sample carries a B image drawn at random with the index of its style in the
+    sorted style names, and its own B image's index; a name that says no style is -1."""
+    import random
+
+    from training.data.folders import UnpairedDataset
+    from training.munit import style_group
+
+    colours = style_named_pairs(tmp_path)
+    mine = Image.new("RGB", (32, 32), "white")
+    ImageDraw.Draw(mine).ellipse((6, 6, 26, 26), fill=(0, 200, 0))
+    mine.save(tmp_path / "trainB" / "mine.png")  # no style in its name
+    random.seed(0)
+    data = UnpairedDataset(tmp_path / "trainA", tmp_path / "trainB", 32, augment=False, paired=True,
+                           style_group=style_group, references=True)
+    assert data.group_names == ["fluent-flat", "noto"]
+    names = [p.stem for p in data.b.files]
+    assert data.group_of[names.index("mine")] == -1
+    palette = {index: torch.tensor(colours[name], dtype=torch.float32) / 127.5 - 1
+               for index, name in enumerate(data.group_names)}
+    seen = set()
+    for _ in range(4):
+        for i in range(len(data.a)):
+            sample = data[i]
+            assert sample["b_group"] == data.group_of[data.partner[i]]
+            group = sample["ref_group"]
+            seen.add(group)
+            if group >= 0:
+                assert torch.allclose(sample["ref"][:, 16, 16], palette[group], atol=0.02)
+    assert seen == {-1, 0, 1}  # any B image, whatever A is
+    assert "ref" not in UnpairedDataset(tmp_path / "trainA", tmp_path / "trainB", 32, paired=True, style_group=style_group)[0]
+
+
+def test_of_style_reads_each_rows_own_styles_score_map():
+    from training.munit import any_style, of_style
+
+    maps = [torch.arange(2 * 4 * 2 * 2, dtype=torch.float32).view(2, 4, 2, 2)]  # 2 rows: paper's map + 3 styles
+    picked = of_style(maps, torch.tensor([2, 0]))[0]
+    assert torch.equal(picked[0], maps[0][0, 3]) and torch.equal(picked[1], maps[0][1, 1])
+    assert torch.equal(any_style(maps)[0], maps[0][:, :1])
+
+
+def test_the_per_style_gan_trains_warm_starts_from_a_plain_run_and_needs_two_styles(tmp_path):
+    """lambda_style_gan > 0: B's discriminator gets one score map per style after the paper's, its loss is
+    logged and non-zero, training.json records the styles. --warm-start from a run without it loads the
+    generator and the moving average exactly and starts each new map as a copy of the old one; a run of
+    another size is refused by name; data of one style is refused with a message."""
+    from safetensors.torch import load_file
+
+    from training import munit as train_munit
+
+    style_named_pairs(tmp_path / "named")
+    data = ["--dataroot", str(tmp_path / "named"), *TINY, "--seed", "3", "--set", "lambda_paired=10"]
+    train_munit.main([*data, "--out", str(tmp_path / "plain"), "--steps", "2", "--save-every", "2", "--set", "ema=0.9"])
+    source = tmp_path / "plain" / "checkpoint"
+
+    out = tmp_path / "styled"
+    train_munit.main([*data, "--out", str(out), "--steps", "0", "--save-every", "1", "--set", "ema=0.9",
+                      "--set", "lambda_style_gan=1", "--warm-start", str(source)])
+    before, after = load_file(source / "model_1.safetensors"), load_file(out / "checkpoint" / "model_1.safetensors")
+    head = after["d_b.scales.0.head.weight"]
+    assert head.shape[0] == 3 and before["d_b.scales.0.head.weight"].shape[0] == 1
+    assert all(torch.equal(row, before["d_b.scales.0.head.weight"][0]) for row in head)
+    assert torch.equal(after["d_a.scales.0.head.weight"], before["d_a.scales.0.head.weight"])
+    assert all(torch.equal(v, load_file(source / "model.safetensors")[k])
+               for k, v in load_file(out / "checkpoint" / "model.safetensors").items())
+    assert all(torch.equal(v, load_file(source / "ema.safetensors")[k])
+               for k, v in load_file(out / "checkpoint" / "ema.safetensors").items())
+    info = json.loads((out / "export" / "training.json").read_text())
+    assert info["losses"]["styles"] == ["fluent-flat", "noto"] and "warm start" in " ".join(info["sessions"])
+
+    train_munit.main([*data, "--out", str(out), "--steps", "3", "--set", "lambda_style_gan=1", "--resume"])
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert records[-1]["style_gan"] > 0
+
+    with pytest.raises(SystemExit, match="d_b.scales.0.body|gen_a"):
+        train_munit.main([*data, "--dim", "8", "--out", str(tmp_path / "wider"), "--steps", "1",
+                          "--warm-start", str(source)])
+    for side in ("trainA", "trainB"):
+        (tmp_path / "one" / side).mkdir(parents=True)
+        for path in (tmp_path / "named" / side).glob("noto-*.png"):
+            (tmp_path / "one" / side / path.name).write_bytes(path.read_bytes())
+    with pytest.raises(SystemExit, match="two or more styles"):
+        train_munit.main(["--dataroot", str(tmp_path / "one"), *TINY, "--out", str(tmp_path / "one-run"), "--steps", "1",
+                          "--set", "lambda_style_gan=1"])
 
 
 def test_compile_is_in_place_and_only_on_request(tmp_path):

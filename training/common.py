@@ -133,6 +133,10 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         "samples, snapshot, checkpoint and export are written as at the end, and --resume goes on "
                         "with the same schedule")
     g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    g.add_argument("--warm-start", type=Path, metavar="CHECKPOINT",
+                   help="start from another run's checkpoint folder: its weights and moving average, fresh "
+                        "optimisers, step 0. A head the recipe widened (1 output saved, n wanted) starts as n "
+                        "copies of the saved one")
     g.add_argument("--push-to-hub", metavar="REPO", help="upload the export to this Hub repo when done")
 
 
@@ -298,8 +302,9 @@ class Run:
         if self.args.ema <= 0:
             return
         self.average = AveragedModel(self.exported, multi_avg_fn=get_ema_multi_avg_fn(self.args.ema), use_buffers=True)
-        saved = self.checkpoint_dir() / "ema.safetensors"
-        if self.args.resume and saved.exists():
+        warm = getattr(self.args, "warm_start", None) and not self.args.resume
+        saved = (Path(self.args.warm_start) if warm else self.checkpoint_dir()) / "ema.safetensors"
+        if (self.args.resume or warm) and saved.exists():
             self.average.load_state_dict(load_file(saved, device=str(self.device)))
 
     def inference_model(self, model: nn.Module) -> nn.Module:
@@ -371,6 +376,8 @@ class Run:
                       path)
 
     def maybe_resume(self) -> None:
+        if getattr(self.args, "warm_start", None) and not self.args.resume:
+            self.warm_start(self.args.warm_start)
         if not self.args.resume:
             return
         state = self.checkpoint_dir() / "run.json"
@@ -382,6 +389,32 @@ class Run:
         self.commands = saved.get("commands", [saved.get("command")]) + [self.command]
         self.started = time.time()
         self.accelerator.print(f"resumed at step {self.step}")
+
+    def warm_start(self, folder: Path) -> None:
+        """Load each prepared module's weights from another run's checkpoint (accelerate's names:
+        model.safetensors, model_1.safetensors, ...). A tensor saved with 1 row where n are wanted is repeated
+        (a discriminator given one output per style starts as the one it had); any other mismatch is an error
+        that names the tensor."""
+        for i, module in enumerate(self.accelerator._models):
+            path = Path(folder) / ("model.safetensors" if i == 0 else f"model_{i}.safetensors")
+            if not path.exists():
+                raise SystemExit(f"--warm-start: {path} does not exist (a run's checkpoint folder is wanted)")
+            saved, wanted = load_file(path, device=str(self.device)), self.accelerator.unwrap_model(module).state_dict()
+            for key, tensor in wanted.items():
+                old = saved.get(key)
+                if old is not None and old.shape != tensor.shape and old.shape[0] == 1 and old.shape[1:] == tensor.shape[1:]:
+                    saved[key] = old.expand_as(tensor).clone()
+            mismatched = [k for k in wanted if k in saved and saved[k].shape != wanted[k].shape]
+            if mismatched:
+                raise SystemExit(f"--warm-start: {path} holds {mismatched[0]} as {tuple(saved[mismatched[0]].shape)}, "
+                                 f"this run's is {tuple(wanted[mismatched[0]].shape)}")
+            self.accelerator.unwrap_model(module).load_state_dict(saved)  # strict: a missing or extra key is an error
+        state = Path(folder) / "run.json"  # the card then lists every session the weights come from
+        source = json.loads(state.read_text()) if state.exists() else {}
+        self.commands = [*source.get("commands", []),
+                         f"(warm start from {folder} at its step {source.get('step', '?')}, counted from 0 again)",
+                         self.command]
+        self.accelerator.print(f"warm start from {folder}")
 
     def export(self, model: HubModel, training_info: dict) -> Path | None:
         """fp16 `model.safetensors` + `config.json` + `training.json` + model card in OUT/export."""
@@ -489,15 +522,17 @@ def resolve_unpaired_data(args: argparse.Namespace, parser: argparse.ArgumentPar
         parser.error("--val-fraction must be in [0, 1)")
 
 
-def unpaired_data(args: argparse.Namespace, run: Run, paired: bool = False, style_group=None):
+def unpaired_data(args: argparse.Namespace, run: Run, paired: bool = False, style_group=None,
+                  partners: bool = False, references: bool = False):
     """(the training set without the validation hold-out, fixed held-out images for the sample grids); the
     hold-out is written to OUT/validation.json. paired: B is A's same-named image where there is one;
-    style_group: each sample also gets another B image of its B image's style (UnpairedDataset)."""
+    style_group: a file name -> its style, for partners (each sample also gets another B image of its B
+    image's style) and references (a random B image, and the styles' indices); see UnpairedDataset."""
     from training.data.folders import ImageFiles, UnpairedDataset, eval_transform, is_held_out
 
     held_out = lambda name: is_held_out(name, args.val_fraction)  # noqa: E731
     dataset = UnpairedDataset(args.train_a, args.train_b, args.image_size, keep=lambda name: not held_out(name),
-                              paired=paired, style_group=style_group)
+                              paired=paired, style_group=style_group, references=references)
     for folder, files in ((args.train_a, dataset.a), (args.train_b, dataset.b)):
         if files.blank:
             run.accelerator.print(f"left out {len(files.blank)} single-colour image(s) of {folder}: "
@@ -507,7 +542,12 @@ def unpaired_data(args: argparse.Namespace, run: Run, paired: bool = False, styl
             raise SystemExit(f"a paired loss needs images of the same file name in {args.train_a} and {args.train_b}; "
                              "there are none (set its weight to 0 to train unpaired)")
         run.accelerator.print(f"{len(dataset.partner)} of {len(dataset.a)} A images have a B image of the same name")
-    if style_group is not None:
+    if references:
+        if len(dataset.group_names) < 2:
+            raise SystemExit(f"a per-style adversarial loss needs B images named <style>-<code point> in two or more "
+                             f"styles in {args.train_b}; found {dataset.group_names or 'none'} (set its weight to 0)")
+        run.accelerator.print(f"B's styles: {', '.join(dataset.group_names)}")
+    if partners:
         if not dataset.same_style:
             raise SystemExit(f"a style-partner loss needs B images named <style>-<code point>, two or more per style, "
                              f"in {args.train_b}; there are none (set its weight to 0)")

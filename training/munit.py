@@ -28,6 +28,11 @@ A third, lambda_style_partner, for B images named <style>-<code point> (the vend
     style partner:  G_B(c_a, E_B's style of ANOTHER B image of the same style) ~ a's own B image   L1
 The own-image path lets a code carry the colours of that one image; this one asks it for what every image of
 the style shares, which is what a style reference means in the app (issue 17's style control).
+A fourth, lambda_style_gan, for the same names: B's discriminator gets one more score map per style (FUNIT's
+multi-task discriminator), and
+    per-style GAN:  G_B(c_a, E_B's style of a random B image r) should look like real images of r's style
+to the score map of r's style, which sees real images of that style only. The outline a may come from another
+style's emoji (its own lines tell it), so only the reference can say which style to draw in.
 """
 from __future__ import annotations
 
@@ -42,7 +47,7 @@ from training.common import (Departure, Run, add_common_args, add_compile_arg, a
                              parse_args as parse_with_recipe, resolve_unpaired_data, unpaired_data, unpaired_info)
 from training.losses import gan_loss
 from training.unit import Discriminators, discriminator_step, optimisers  # UNIT's discriminators, their step, the optimisers
-from translator.layers import init_weights
+from translator.layers import MultiScaleDiscriminator, init_weights
 from translator.munit import MUNIT
 
 DEPARTURES: dict[str, Departure] = {
@@ -58,6 +63,10 @@ DEPARTURES: dict[str, Departure] = {
                                            "image of the same style: the <style>-<code point> file name's prefix) "
                                            "and a's same-named B image (0: off). Teaches a style code what all "
                                            "images of its style share, not one image's colours"),
+    "lambda_style_gan": Departure(0.0, "weight of a per-style adversarial term: B's discriminator has one extra "
+                                       "score map per style (<style>-<code point> names), real images of a style "
+                                       "against translations with a random reference of that style, and the "
+                                       "generator is asked to fool the reference style's map (0: off)"),
 }
 
 STYLE_PREFIX = re.compile(r"(.+?)-[0-9a-f]{4,6}(?:-|$)")  # `fluent-flat-1f9d2-1f3fd` -> `fluent-flat`
@@ -69,6 +78,18 @@ def style_group(name: str) -> str | None:
     return match.group(1) if match else None
 
 
+def any_style(outputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The score maps (one per scale) of B's discriminator as the paper has it: real B of any style against
+    translations with random styles (channel 0; the only one without per-style maps)."""
+    return [o[:, :1] for o in outputs]
+
+
+def of_style(outputs: list[torch.Tensor], groups: torch.Tensor) -> list[torch.Tensor]:
+    """Each row's score map of its own style (channel 1 + the style's index), one per scale."""
+    rows = torch.arange(len(groups), device=groups.device)
+    return [o[rows, 1 + groups] for o in outputs]
+
+
 class GeneratorPass(nn.Module):
     """Everything an update computes of the generators, in one forward (so DDP sees one call per update)."""
 
@@ -77,12 +98,14 @@ class GeneratorPass(nn.Module):
         self.model, self.style_dim = model, style_dim
 
     def forward(self, a: torch.Tensor, b: torch.Tensor, latents: bool = True, cycle: bool = False,
-                paired: bool = False, b_style: torch.Tensor | None = None) -> dict:
+                paired: bool = False, b_style: torch.Tensor | None = None, ref: torch.Tensor | None = None) -> dict:
         gen_a, gen_b = self.model.gen_a, self.model.gen_b
         s_a, s_b = (torch.randn(len(a), self.style_dim, device=a.device) for _ in range(2))  # random styles
         c_a, c_b = gen_a.content_encoder(a), gen_b.content_encoder(b)
         out = {"c_a": c_a, "c_b": c_b, "s_a": s_a, "s_b": s_b,
                "fake_a": gen_a.decode(c_b, s_a), "fake_b": gen_b.decode(c_a, s_b)}
+        if ref is not None:  # a's content in the style of a random B image (the per-style GAN's translation)
+            out["styled_b"] = gen_b.decode(c_a, gen_b.style_encoder(ref))
         if latents:
             own_a, own_b = gen_a.style_encoder(a), gen_b.style_encoder(b)
             out.update(rec_a=gen_a.decode(c_a, own_a), rec_b=gen_b.decode(c_b, own_b))
@@ -101,18 +124,24 @@ class GeneratorPass(nn.Module):
 # each logged loss of the generator step, and the flag or recipe setting that weighs it
 WEIGHTS = {"g_gan": "lambda_gan", "recon": "lambda_recon", "style": "lambda_style", "content": "lambda_content",
            "cycle": "lambda_cycle", "paired": "lambda_paired", "style_kl": "lambda_style_kl",
-           "style_partner": "lambda_style_partner"}
+           "style_partner": "lambda_style_partner", "style_gan": "lambda_style_gan"}
 
 
 def generator_losses(out: dict, a: torch.Tensor, b: torch.Tensor, has_pair: torch.Tensor,
-                     d: Discriminators, has_style: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                     d: Discriminators, has_style: torch.Tensor | None = None,
+                     ref_group: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """The generator step's losses, unweighted, from GeneratorPass's outputs. `has_pair` marks the rows
     whose b is a's own pair (only those enter the paired loss); `has_style`, those whose b_style is another
-    image of b's style (only those enter the style-partner loss)."""
+    image of b's style (only those enter the style-partner loss); `ref_group`, the style of each row's
+    reference (-1: none; only the others enter the per-style GAN)."""
     zero = torch.zeros((), device=a.device)
     partner = has_style if has_style is not None else torch.zeros_like(has_pair)
+    styled = ref_group is not None and "styled_b" in out and bool((ref_group >= 0).any())
+    if styled:
+        known = ref_group >= 0
+        style_gan = gan_loss(of_style(d.d_b(out["styled_b"][known]), ref_group[known]), True)
     return {
-        "g_gan": gan_loss(d.d_a(out["fake_a"]), True) + gan_loss(d.d_b(out["fake_b"]), True),
+        "g_gan": gan_loss(d.d_a(out["fake_a"]), True) + gan_loss(any_style(d.d_b(out["fake_b"])), True),
         "recon": F.l1_loss(out["rec_a"], a) + F.l1_loss(out["rec_b"], b),
         "style": F.l1_loss(out["s_a_rec"], out["s_a"]) + F.l1_loss(out["s_b_rec"], out["s_b"]),
         "content": F.l1_loss(out["c_a_rec"], out["c_a"]) + F.l1_loss(out["c_b_rec"], out["c_b"]),
@@ -122,6 +151,7 @@ def generator_losses(out: dict, a: torch.Tensor, b: torch.Tensor, has_pair: torc
         "style_kl": 0.5 * (out["own_a"].pow(2).sum(1).mean() + out["own_b"].pow(2).sum(1).mean()),
         "style_partner": F.l1_loss(out["partner_b"][partner], b[partner])
         if "partner_b" in out and bool(partner.any()) else zero,
+        "style_gan": style_gan if styled else zero,
     }
 
 
@@ -161,17 +191,44 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def build(run: Run, args: argparse.Namespace):
+def build(run: Run, args: argparse.Namespace, n_styles: int = 0):
     """(the model, its discriminators, the generator pass, their optimisers), initialised as the official code
-    does; with --compile, the units a step calls go through torch.compile."""
+    does; with --compile, the units a step calls go through torch.compile. n_styles > 0: B's discriminator
+    has a score map per style after the paper's one (lambda_style_gan)."""
     model = MUNIT(args.image_size, args.dim, args.style_dim, args.n_downsample, args.n_res, args.mlp_dim,
                   domain_a=args.domain_a, domain_b=args.domain_b, input_kind=args.input_kind)
     discriminators = Discriminators(args.ndf, args.n_layers_d, args.n_scales_d)
+    if n_styles:
+        discriminators.d_b = MultiScaleDiscriminator(args.n_scales_d, "strided", ndf=args.ndf,
+                                                     n_layers=args.n_layers_d, n_outputs=1 + n_styles)
     init_weights(model, kind="kaiming")
     init_weights(discriminators)
     generator_pass = GeneratorPass(model, args.style_dim)
     run.compile(generator_pass, discriminators.d_a, discriminators.d_b)  # the generator step calls d_a, d_b itself
     return model, discriminators, generator_pass, *optimisers(model, discriminators, args)
+
+
+def style_discriminator_step(run: Run, args: argparse.Namespace, discriminators: nn.Module, opt_d, batch: dict,
+                             out: dict) -> torch.Tensor:
+    """UNIT's discriminator step (the paper's maps) plus the per-style maps: real B images against
+    translations in a reference's style, each on its own style's map. One update for both."""
+    a, b, n = batch["a"], batch["b"], len(batch["b"])
+    b_group, ref_group = batch["b_group"], batch["ref_group"]
+    with run.accelerator.autocast():
+        real_a, real_b = discriminators(a, b)
+        fake_a, fake_b = discriminators(out["fake_a"].detach(), torch.cat([out["fake_b"], out["styled_b"]]).detach())
+        loss_d = (gan_loss(real_a, True) + gan_loss(fake_a, False) + gan_loss(any_style(real_b), True)
+                  + gan_loss(any_style([o[:n] for o in fake_b]), False))
+        loss_style = torch.zeros((), device=a.device)
+        if bool((b_group >= 0).any()):
+            loss_style = loss_style + gan_loss(of_style([o[b_group >= 0] for o in real_b], b_group[b_group >= 0]), True)
+        if bool((ref_group >= 0).any()):
+            styled = [o[n:][ref_group >= 0] for o in fake_b]
+            loss_style = loss_style + gan_loss(of_style(styled, ref_group[ref_group >= 0]), False)
+    opt_d.zero_grad(set_to_none=True)
+    run.accelerator.backward(args.lambda_gan * loss_d + args.lambda_style_gan * loss_style)
+    run.finite_step(opt_d)
+    return loss_d
 
 
 def training_step(run: Run, args: argparse.Namespace, generator_pass: nn.Module, discriminators: nn.Module,
@@ -182,18 +239,22 @@ def training_step(run: Run, args: argparse.Namespace, generator_pass: nn.Module,
     d_raw = run.accelerator.unwrap_model(discriminators)
     a, b = batch["a"], batch["b"]
 
-    # discriminator step: real images against translations with random styles
+    # discriminator step: real images against translations with random styles (and in references' styles)
+    styled = args.lambda_style_gan > 0
     with torch.no_grad(), run.accelerator.autocast():
-        out = generator_pass(a, b, latents=False)
-    loss_d = discriminator_step(run, discriminators, opt_d, (a, b), (out["fake_a"], out["fake_b"]), args.lambda_gan)
+        out = generator_pass(a, b, latents=False, ref=batch["ref"] if styled else None)
+    if styled:
+        loss_d = style_discriminator_step(run, args, discriminators, opt_d, batch, out)
+    else:
+        loss_d = discriminator_step(run, discriminators, opt_d, (a, b), (out["fake_a"], out["fake_b"]), args.lambda_gan)
 
     # generator step
     with frozen(d_raw), run.accelerator.autocast():
         paired = args.lambda_paired > 0 and bool(batch["has_pair"].any())
         partner = args.lambda_style_partner > 0 and bool(batch.get("has_style", torch.zeros(1)).any())
         out = generator_pass(a, b, latents=True, cycle=args.lambda_cycle > 0, paired=paired,
-                             b_style=batch["b_style"] if partner else None)
-        losses = generator_losses(out, a, b, batch["has_pair"], d_raw, batch.get("has_style"))
+                             b_style=batch["b_style"] if partner else None, ref=batch["ref"] if styled else None)
+        losses = generator_losses(out, a, b, batch["has_pair"], d_raw, batch.get("has_style"), batch.get("ref_group"))
         loss_g = weighted_sum(args, losses)
     opt_g.zero_grad(set_to_none=True)
     run.accelerator.backward(loss_g)
@@ -205,9 +266,12 @@ def main(argv=None) -> MUNIT:
     """Train, export, and return the trained model (each process's own copy under multi-process)."""
     args = parse_args(argv)
     run = Run(args, "training.munit", argv)
-    model, discriminators, generator_pass, opt_g, opt_d = build(run, args)
-    dataset, fixed = unpaired_data(args, run, paired=args.lambda_paired > 0 or args.lambda_style_partner > 0,
-                                   style_group=style_group if args.lambda_style_partner > 0 else None)
+    partners, references = args.lambda_style_partner > 0, args.lambda_style_gan > 0
+    dataset, fixed = unpaired_data(args, run, paired=args.lambda_paired > 0 or partners,
+                                   style_group=style_group if partners or references else None,
+                                   partners=partners, references=references)
+    styles = dataset.group_names if references else []
+    model, discriminators, generator_pass, opt_g, opt_d = build(run, args, len(styles))
     generator_pass, discriminators, opt_g, opt_d = run.accelerator.prepare(generator_pass, discriminators, opt_g, opt_d)
     run.maybe_resume()
     run.track_average(model)
@@ -227,7 +291,8 @@ def main(argv=None) -> MUNIT:
                        "losses": {"gan": "lsgan", "lambda_gan": args.lambda_gan, "lambda_recon": args.lambda_recon,
                                   "lambda_style": args.lambda_style, "lambda_content": args.lambda_content,
                                   "lambda_cycle": args.lambda_cycle, "weight_decay": args.weight_decay,
-                                  **{name: getattr(args, name) for name in DEPARTURES}},
+                                  **{name: getattr(args, name) for name in DEPARTURES},
+                                  **({"styles": styles} if styles else {})},
                        **unpaired_info(args)})
     return model
 

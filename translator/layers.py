@@ -299,10 +299,10 @@ class PatchDiscriminator(nn.Module):
 
 class StridedDiscriminator(nn.Module):
     """One scale of MUNIT's and UNIT's discriminator: stride-2 4x4 convs (leaky ReLU, reflect padding, no
-    norm by default), then a 1x1 conv to one score per patch."""
+    norm by default), then a 1x1 conv to one score per patch (n_outputs scores: one per class)."""
 
     def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 4, norm: str = "none",
-                 spectral_norm: bool = False):
+                 spectral_norm: bool = False, n_outputs: int = 1):
         super().__init__()
         lrelu = lambda: nn.LeakyReLU(0.2, inplace=True)  # noqa: E731
         layers, channels = [], in_channels
@@ -312,7 +312,7 @@ class StridedDiscriminator(nn.Module):
                                       padding_mode="reflect", bias=True, spectral_norm=spectral_norm))
             channels = out
         self.body = nn.Sequential(*layers)
-        self.head = nn.Conv2d(channels, 1, 1)
+        self.head = nn.Conv2d(channels, n_outputs, 1)  # n_outputs > 1: one score map per class (FUNIT's idea)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))

@@ -148,14 +148,18 @@ class UnpairedDataset(Dataset):
 
     def __init__(self, folder_a, folder_b, size: int, augment: bool = True, cache: bool = True,
                  keep: Callable[[str], bool] | None = None, paired: bool = False,
-                 style_group: Callable[[str], str | None] | None = None):
+                 style_group: Callable[[str], str | None] | None = None, references: bool = False):
         """paired: where B has a file of the same name as A's (the multimodal builder's outline and its colour
         emoji), that file is the B image, under the same crop and flip, and `has_pair` is True; elsewhere B
         is drawn at random as usual. B's images are then A's partners: where every B image has its A, B's
         discriminator sees what it saw unpaired; a B image without an A is not drawn.
         style_group (with paired): a file name -> its style's name (e.g. the vendor of `noto-1f600`), or None;
         each sample then also has `b_style`, another B image of the B image's style (a different file, its
-        own crop), and `has_style` where there is one."""
+        own crop), and `has_style` where there is one.
+        references (with style_group): each sample also has `ref`, a B image drawn at random whatever A is
+        (its own crop), `ref_group` its style's index in `group_names` and `b_group` the B image's (-1: a
+        name that says no style), for a loss that asks a translation in a reference's style to look like
+        that style's real images."""
         self.a = ImageFiles(folder_a, size, cache, keep, drop_blank=True)
         self.b = ImageFiles(folder_b, size, cache, keep, drop_blank=True)
         self.augment = augment
@@ -167,14 +171,21 @@ class UnpairedDataset(Dataset):
             self.partner = {i: by_name[file_name(p, folder_a)] for i, p in enumerate(self.a.files)
                             if file_name(p, folder_a) in by_name}
         self.same_style: dict[int, list[int]] = {}  # B index -> the other B images of its style
-        if paired and style_group is not None:
-            groups: dict[str, list[int]] = {}
+        groups: dict[str, list[int]] = {}
+        if style_group is not None:
             for j, p in enumerate(self.b.files):
                 group = style_group(file_name(p, folder_b))
                 if group is not None:
                     groups.setdefault(group, []).append(j)
+        if paired:
             self.same_style = {j: [k for k in members if k != j] for members in groups.values() for j in members
                                if len(members) > 1}
+        self.references = references and bool(groups)
+        self.group_names = sorted(groups)
+        self.group_of = [-1] * len(self.b)  # B index -> its style's index in group_names
+        for index, name in enumerate(self.group_names):
+            for j in groups[name]:
+                self.group_of[j] = index
 
     def __len__(self) -> int:
         return max(len(self.a), len(self.b))
@@ -189,15 +200,20 @@ class UnpairedDataset(Dataset):
         i %= len(self.a)
         j = self.partner.get(i)
         if j is None:
-            b = self.view(self.b[random.randrange(len(self.b))])
-            return {"a": self.view(self.a[i]), "b": b, "has_pair": False,
-                    **({"b_style": b, "has_style": False} if self.same_style else {})}
-        both = self.view(torch.cat([self.a[i], self.b[j]]))  # one crop and flip for the pair
-        sample = {"a": both[:3], "b": both[3:], "has_pair": True}
-        if self.same_style:
-            others = self.same_style.get(j)
-            sample["b_style"] = self.view(self.b[random.choice(others)]) if others else sample["b"]
-            sample["has_style"] = bool(others)
+            j = random.randrange(len(self.b))
+            b = self.view(self.b[j])
+            sample = {"a": self.view(self.a[i]), "b": b, "has_pair": False,
+                      **({"b_style": b, "has_style": False} if self.same_style else {})}
+        else:
+            both = self.view(torch.cat([self.a[i], self.b[j]]))  # one crop and flip for the pair
+            sample = {"a": both[:3], "b": both[3:], "has_pair": True}
+            if self.same_style:
+                others = self.same_style.get(j)
+                sample["b_style"] = self.view(self.b[random.choice(others)]) if others else sample["b"]
+                sample["has_style"] = bool(others)
+        if self.references:
+            k = random.randrange(len(self.b))
+            sample.update(b_group=self.group_of[j], ref=self.view(self.b[k]), ref_group=self.group_of[k])
         return sample
 
 
