@@ -195,7 +195,7 @@ def multimodal_table(m: dict) -> str:
     return "\n".join([
         "| measure | value | bar |", "|---|---|---|",
         f"| realism: outputs of random styles taken for a real colour vendor | {m['realism']:.1%} | ≥ 80% |",
-        f"| diversity: spread of 8 random styles, as a share of the real vendors' | {m['diversity']:.0%} | ≥ 50% |",
+        f"| diversity: spread of 8 random styles, as a share of the real vendors' | {m['diversity']:.1%} | ≥ 50% |",
         f"| distinct vendors the judge sees among 8 random styles | {m['vendors_seen_of_8']:.1f} | |",
         f"| style control: a reference's vendor reproduced ({per_vendor}) | {m['style_control']:.1%} | ≥ 60% |",
         f"| content kept: chamfer distance to the outline, px (the true emoji: {m['content_floor']:.2f}; another "
