@@ -258,3 +258,33 @@ def test_a_drawing_munit_is_measured_with_each_outlines_own_style_against_its_ve
     assert keys == ["noto-1f600", "twemoji-1f601"]
     assert outs.shape == (2, 3, 64, 64) and truths.shape == (2, 3, 256, 256)
     assert truths[1, 2].mean() > 0.9 and truths[1, 0].mean() < -0.9  # the twemoji render is the blue one
+
+
+def test_a_drawing_munits_training_outputs_are_written_per_vendor_beside_their_renders(tmp_path):
+    """training.data.model_outputs for a MUNIT: the training outlines in their own colour image's style, one
+    folder per vendor, named by code point, so that pairs() meets each output with its vendor's 256-px render."""
+    from conftest import export
+    from training.data import model_outputs
+    from translator.munit import MUNIT
+
+    data = tmp_path / "data"
+    for folder in ("multimodal-64/drawing/train", "multimodal-64/colour/train", "emoji-256/noto/train",
+                   "emoji-256/twemoji/train"):
+        (data / folder).mkdir(parents=True)
+    for name in ("noto-1f600", "twemoji-1f601", "twemoji-1f602"):
+        Image.new("RGB", (64, 64), "white").save(data / "multimodal-64/drawing/train" / f"{name}.png")
+        Image.new("RGB", (64, 64), (250, 200, 40)).save(data / "multimodal-64/colour/train" / f"{name}.png")
+    Image.new("RGB", (256, 256), "yellow").save(data / "emoji-256/noto/train/1f600.png")
+    Image.new("RGB", (256, 256), "blue").save(data / "emoji-256/twemoji/train/1f601.png")  # 1f602: no render
+    torch.manual_seed(0)
+    tiny = MUNIT(image_size=64, dim=4, style_dim=3, n_res=1, mlp_dim=8, n_mlp=2, domain_a="drawing", domain_b="colour")
+    model = export(tiny, tmp_path / "tiny-munit")
+    manifest = model_outputs.write([str(model)], tmp_path / "out", data=data)
+    assert set(manifest) == {"tiny-munit-noto", "tiny-munit-twemoji"}
+    assert manifest["tiny-munit-twemoji"]["images"] == 1
+    pairs = model_outputs.pairs(tmp_path / "out")
+    assert [(p.parent.name, p.name, t.parent.parent.name, t.name) for p, t in pairs] == [
+        ("tiny-munit-noto", "1f600.png", "noto", "1f600.png"), ("tiny-munit-twemoji", "1f601.png", "twemoji", "1f601.png")]
+    assert all(t.exists() for _, t in pairs) and Image.open(pairs[0][0]).size == (64, 64)
+    limited = model_outputs.write([str(model)], tmp_path / "one", data=data, limit=1)
+    assert sum(entry["images"] for entry in limited.values()) == 1  # a MUNIT's outputs count as one set

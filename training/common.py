@@ -392,7 +392,8 @@ class Run:
 
     def warm_start(self, folder: Path) -> None:
         """Load each prepared module's weights from another run's checkpoint (accelerate's names:
-        model.safetensors, model_1.safetensors, ...). A tensor saved with 1 row where n are wanted is repeated
+        model.safetensors, model_1.safetensors, ...), or from an export where the module exported is the one
+        prepared (the finisher). A tensor saved with 1 row where n are wanted is repeated
         (a discriminator given one output per style starts as the one it had); any other mismatch is an error
         that names the tensor."""
         for i, module in enumerate(self.accelerator._models):
@@ -409,8 +410,13 @@ class Run:
                 raise SystemExit(f"--warm-start: {path} holds {mismatched[0]} as {tuple(saved[mismatched[0]].shape)}, "
                                  f"this run's is {tuple(wanted[mismatched[0]].shape)}")
             self.accelerator.unwrap_model(module).load_state_dict(saved)  # strict: a missing or extra key is an error
-        state = Path(folder) / "run.json"  # the card then lists every session the weights come from
+        # the card then lists every session the weights come from: a checkpoint's run.json, or an export's
+        # training.json (an export's weights are the prepared module's, in fp16)
+        state, card = Path(folder) / "run.json", Path(folder) / "training.json"
         source = json.loads(state.read_text()) if state.exists() else {}
+        if not source and card.exists():
+            info = json.loads(card.read_text())
+            source = {"commands": info.get("sessions", [info.get("command")]), "step": info.get("steps")}
         self.commands = [*source.get("commands", []),
                          f"(warm start from {folder} at its step {source.get('step', '?')}, counted from 0 again)",
                          self.command]

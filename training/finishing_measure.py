@@ -28,12 +28,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 import translator
-from training.data.model_outputs import translated_split
+from training.data.model_outputs import MULTIMODAL_STYLES, own_style_split, translated_split
 from training.evaluate import draw_sheet, psnr, save_sheet, sheet_keys, ssim
 from training.finishing import HELD_OUT_FONTS, render_glyph, to_tensor
 from translator.finishing import Finisher, beats_bicubic
 
-STYLES = ("noto", "twemoji", "fluent-flat")
+STYLES = MULTIMODAL_STYLES
 SHEET_GLYPHS = "Rag5&"
 GLYPH_FACES = ("LiberationSans-Regular", "LiberationSerif-Regular", "LiberationMono-Regular", "LiberationSans-BoldItalic")
 
@@ -106,25 +106,11 @@ def fewshot_set(t, fonts_data: Path, debs: Path) -> tuple[list[str], torch.Tenso
     return keys, torch.cat(outs), torch.stack(large)
 
 
-def multimodal_set(t, multimodal: Path, data256: Path, batch: int = 32) -> tuple[list[str], torch.Tensor, torch.Tensor]:
-    """A drawing -> colour MUNIT's outputs: each held-out outline (`<vendor>-<key>`) decoded with the style read
-    off its own colour image (the one style whose true 256-px render exists: that vendor's emoji of the key)."""
-    drawings, colours = multimodal / "drawing" / "test", multimodal / "colour" / "test"
-    keys, truths = [], []
-    for path in sorted(drawings.glob("*.png")):
-        vendor = next((v for v in STYLES if path.stem.startswith(f"{v}-")), None)
-        truth = data256 / str(vendor) / "test" / f"{path.stem.removeprefix(f'{vendor}-')}.png"
-        if vendor and (colours / path.name).exists() and truth.exists():
-            keys.append(path.stem)
-            truths.append(truth)
-    load = lambda folder, k: to_tensor(Image.open(folder / f"{k}.png"))  # noqa: E731
-    outs = []
-    with torch.inference_mode():
-        for i in range(0, len(keys), batch):
-            x = torch.stack([load(drawings, k) for k in keys[i:i + batch]])
-            style = torch.stack([load(colours, k) for k in keys[i:i + batch]])
-            outs.append(t.translate_tensor(x, "a2b", reference=style).clamp(-1, 1))
-    return keys, torch.cat(outs), torch.stack([to_tensor(Image.open(p)) for p in truths])
+def multimodal_set(t, multimodal: Path, data256: Path) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """A drawing -> colour MUNIT's outputs on the held-out outlines, each in its own colour image's style
+    (training.data.model_outputs.own_style_split), with the true 256-px renders."""
+    keys, outs, _, truths = own_style_split(t, "test", multimodal, data256)
+    return keys, outs, torch.stack([to_tensor(Image.open(p)) for p in truths])
 
 
 def model_sets(data64: Path, data256: Path, fonts_data: Path = Path("data/fonts-64"),

@@ -1,7 +1,7 @@
 """Real GAN outputs for the finishing stage: each shipped model's 64-px translations of the *training* split,
 paired with the true 256-px render of what it translated into.
 
-    python -m training.data.model_outputs --out data/model-outputs-64 --models cyclegan-noto2twemoji pix2pix-sketch2emoji
+    python -m training.data.model_outputs --out data/model-outputs-64 --models cyclegan-noto2twemoji pix2pix-sketch2emoji munit-drawing2emoji
 
 Synthetic degradations (training/finishing.py `degrade`) imitate a GAN's blur, mottling and checkerboard;
 these are the real thing, with the real content errors too. Trained on, they teach the finisher what a
@@ -9,6 +9,8 @@ model's output should be enlarged to: sharp where the output is sure, smooth whe
 Only training-split code points are written (the test split stays held out for `training.finishing_measure`).
 
     OUT/<model>-<direction>/<key>.png      the model's raw 64-px output
+    OUT/<model>-<vendor>/<key>.png         a drawing -> colour MUNIT's: each outline of that vendor's emoji in
+                                           the style of its own colour image (own_style_split)
     OUT/manifest.json                      per folder: the model, its input folder, the target folder (256 px)
 """
 from __future__ import annotations
@@ -24,6 +26,8 @@ from tqdm import tqdm
 import translator
 from training.data.domains import DATA
 from translator.images import pil_to_tensor, tensor_to_pil
+
+MULTIMODAL_STYLES = ("noto", "twemoji", "fluent-flat")  # the vendors the multimodal builder's colour images come from
 
 
 def translated_split(t, direction: str, split: str, data64: Path, data256: Path, batch: int = 32):
@@ -43,17 +47,70 @@ def translated_split(t, direction: str, split: str, data64: Path, data256: Path,
     return keys, outs.clamp(-1, 1), inputs, targets
 
 
-def write(models: list[str], out: Path, data: Path = DATA, size: int = 64, target_size: int = 256) -> dict:
+def own_style_split(t, split: str, multimodal: Path, data256: Path, batch: int = 32):
+    """A drawing -> colour MUNIT over one split of the multimodal data: each outline (`<vendor>-<key>`) decoded
+    with the style read off its own colour image, the one style whose true 256-px render exists (that vendor's
+    emoji of the key). (keys, outputs Nx3xSxS in [-1, 1], the vendor of each, the truth's path of each); outlines
+    without a colour image or a render are left out. Shared by `write` and training.finishing_measure."""
+    drawings, colours = multimodal / "drawing" / split, multimodal / "colour" / split
+    keys, vendors, truths = [], [], []
+    for path in sorted(drawings.glob("*.png")):
+        vendor = next((v for v in MULTIMODAL_STYLES if path.stem.startswith(f"{v}-")), None)
+        truth = data256 / str(vendor) / split / f"{path.stem.removeprefix(f'{vendor}-')}.png"
+        if vendor and (colours / path.name).exists() and truth.exists():
+            keys.append(path.stem)
+            vendors.append(vendor)
+            truths.append(truth)
+    load = lambda folder, k: pil_to_tensor(Image.open(folder / f"{k}.png"))  # noqa: E731
+    outs = []
+    with torch.inference_mode():
+        for i in tqdm(range(0, len(keys), batch), desc=f"{t.name} own styles", leave=False):
+            x = torch.cat([load(drawings, k) for k in keys[i:i + batch]])
+            style = torch.cat([load(colours, k) for k in keys[i:i + batch]])
+            outs.append(t.translate_tensor(x, "a2b", reference=style).clamp(-1, 1))
+    return keys, torch.cat(outs) if outs else torch.empty(0, 3, t.image_size, t.image_size), vendors, truths
+
+
+def evenly(n: int, limit: int | None) -> slice:
+    """Every k-th of n items, so that at most `limit` remain (all of them without a limit)."""
+    return slice(None, None, max(1, -(-n // limit)) if limit else 1)
+
+
+def write(models: list[str], out: Path, data: Path = DATA, size: int = 64, target_size: int = 256,
+          limit: int | None = None) -> dict:
+    """limit: at most this many images per model and direction (a MUNIT's own-style set counts as one), taken
+    evenly over the sorted keys, so that no one model's outputs dominate the finisher's training."""
     manifest = {}
     for name in models:
         t = translator.load(name, device="cpu")
+        label = Path(name).name  # a shipped name, or a model folder's name
+        if t.family_name == "munit":
+            multimodal = data / f"multimodal-{size}"
+            keys, outputs, vendors, truths = own_style_split(t, "train", multimodal, data / f"emoji-{target_size}")
+            every = evenly(len(keys), limit)
+            keys, outputs, vendors = keys[every], outputs[every], vendors[every]
+            if not keys:
+                raise SystemExit(f"{name}: needs the multimodal training split at {multimodal} (training.data.multimodal) "
+                                 f"and its vendors' {target_size}-px renders (training.data.emoji)")
+            for vendor in sorted(set(vendors)):
+                folder = out / f"{label}-{vendor}"
+                folder.mkdir(parents=True, exist_ok=True)
+                mine = [(k, y) for k, y, v in zip(keys, outputs, vendors) if v == vendor]
+                for key, y in mine:
+                    tensor_to_pil(y).save(folder / f"{key.removeprefix(f'{vendor}-')}.png")
+                manifest[folder.name] = {"model": name, "direction": "a2b, each outline in its own emoji's style",
+                                         "inputs": str(multimodal / "drawing" / "train"),
+                                         "targets": str(data / f"emoji-{target_size}" / vendor / "train"), "images": len(mine)}
+            continue
         for direction in t.directions:
             split = translated_split(t, direction, "train", data / f"emoji-{size}", data / f"emoji-{target_size}")
             if split is None:
                 raise SystemExit(f"{name} {direction}: needs its training split at {size} and {target_size} px in "
                                  f"{data} (training.data.emoji, training.data.sketch)")
             keys, outputs, inputs, targets = split
-            folder = out / f"{name}-{direction}"
+            every = evenly(len(keys), limit)
+            keys, outputs = keys[every], outputs[every]
+            folder = out / f"{label}-{direction}"
             folder.mkdir(parents=True, exist_ok=True)
             for key, y in zip(keys, outputs):
                 tensor_to_pil(y).save(folder / f"{key}.png")
@@ -74,8 +131,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=DATA / "model-outputs-64")
     parser.add_argument("--models", nargs="+", default=translator.list_models())
+    parser.add_argument("--limit", type=int, help="at most this many images per model and direction")
     args = parser.parse_args(argv)
-    print(json.dumps(write(args.models, args.out), indent=1))
+    print(json.dumps(write(args.models, args.out, limit=args.limit), indent=1))
 
 
 if __name__ == "__main__":
