@@ -322,6 +322,18 @@ def test_iconify_reader_resolves_aliases(tmp_path):
     assert image.getpixel((16, 16))[2] < 50  # the yellow disc
 
 
+def test_an_icon_on_a_wide_canvas_renders_square_and_centred(tmp_path):
+    """Twemoji's watermelon is 36 x 25: emoji-v1 rendered it 64 x 45, and stacking a split failed on it."""
+    wide = emoji.square_svg('<rect x="0" y="0" width="36" height="25" fill="#f00"/>', 0, 0, 36, 25)
+    emoji.render((wide, tmp_path / "wide.png", 36))
+    image = Image.open(tmp_path / "wide.png")
+    assert image.size == (36, 36)
+    column = [image.getpixel((18, y)) for y in range(36)]
+    red = [y for y, (r, g, b) in enumerate(column) if r > 200 and g < 50]
+    assert red[0] in (5, 6) and red[-1] in (29, 30)  # 25 rows of red, centred: 5.5 rows of white each side
+    assert column[0] == column[-1] == (255, 255, 255)
+
+
 def test_validation_hold_out_snapshots_and_step_selection(dataroot, tmp_path):
     from safetensors.torch import load_file
 

@@ -27,7 +27,10 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-DATA_VERSION = "emoji-v1"  # bump when the key set, split rule or rendering changes
+DATA_VERSION = "emoji-v2"  # bump when the key set, split rule or rendering changes
+# v2: icons drawn on a non-square canvas (Twemoji's watermelon, two of each Fluent style's: five training images)
+# are centred on a square one; v1 rendered them w x h, e.g. 64 x 45, which a consumer stacking images failed on.
+# No test image changed, so v1 and v2 test numbers are the same.
 
 
 @dataclass(frozen=True)
@@ -119,10 +122,17 @@ def read_iconify(tarball: Path) -> dict[str, str]:
             inner = f'<g transform="translate({w + 2 * left} 0) scale(-1 1)">{inner}</g>'
         if transform.get("vFlip"):
             inner = f'<g transform="translate(0 {h + 2 * top}) scale(1 -1)">{inner}</g>'
-        svgs[normalise_key(codepoints)] = (
-            f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
-            f'viewBox="{left} {top} {w} {h}" width="{w}" height="{h}">{inner}</svg>')
+        svgs[normalise_key(codepoints)] = square_svg(inner, left, top, w, h)
     return svgs
+
+
+def square_svg(inner: str, left: float, top: float, w: float, h: float) -> str:
+    """A standalone SVG of an icon's body, its canvas widened to a square around it (centred), so every
+    image of a build is size x size whatever the icon's own aspect ratio."""
+    side = max(w, h)
+    left, top = left - (side - w) / 2, top - (side - h) / 2
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+            f'viewBox="{left:g} {top:g} {side:g} {side:g}" width="{side:g}" height="{side:g}">{inner}</svg>')
 
 
 def read_openmoji(tarball: Path, variant: str) -> dict[str, str]:
