@@ -302,9 +302,8 @@ class Run:
         if self.args.ema <= 0:
             return
         self.average = AveragedModel(self.exported, multi_avg_fn=get_ema_multi_avg_fn(self.args.ema), use_buffers=True)
-        warm = getattr(self.args, "warm_start", None) and not self.args.resume
-        saved = (Path(self.args.warm_start) if warm else self.checkpoint_dir()) / "ema.safetensors"
-        if (self.args.resume or warm) and saved.exists():
+        saved = (self.warm_start_folder or self.checkpoint_dir()) / "ema.safetensors"
+        if (self.args.resume or self.warm_start_folder) and saved.exists():
             self.average.load_state_dict(load_file(saved, device=str(self.device)))
 
     def inference_model(self, model: nn.Module) -> nn.Module:
@@ -375,9 +374,15 @@ class Run:
             save_file({k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous() for k, v in weights.items()},
                       path)
 
+    @property
+    def warm_start_folder(self) -> Path | None:
+        """--warm-start's folder, unless --resume (the run's own checkpoint wins)."""
+        folder = getattr(self.args, "warm_start", None)
+        return None if folder is None or self.args.resume else Path(folder)
+
     def maybe_resume(self) -> None:
-        if getattr(self.args, "warm_start", None) and not self.args.resume:
-            self.warm_start(self.args.warm_start)
+        if self.warm_start_folder:
+            self.warm_start(self.warm_start_folder)
         if not self.args.resume:
             return
         state = self.checkpoint_dir() / "run.json"

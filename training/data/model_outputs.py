@@ -25,9 +25,8 @@ from tqdm import tqdm
 
 import translator
 from training.data.domains import DATA
+from training.data.multimodal import COLOUR_STYLES as MULTIMODAL_STYLES  # the vendors of its colour images
 from translator.images import pil_to_tensor, tensor_to_pil
-
-MULTIMODAL_STYLES = ("noto", "twemoji", "fluent-flat")  # the vendors the multimodal builder's colour images come from
 
 
 def translated_split(t, direction: str, split: str, data64: Path, data256: Path, batch: int = 32):
@@ -47,11 +46,17 @@ def translated_split(t, direction: str, split: str, data64: Path, data256: Path,
     return keys, outs.clamp(-1, 1), inputs, targets
 
 
-def own_style_split(t, split: str, multimodal: Path, data256: Path, batch: int = 32):
+def evenly(n: int, limit: int | None) -> slice:
+    """Every k-th of n items, so that at most `limit` remain (all of them without a limit)."""
+    return slice(None, None, max(1, -(-n // limit)) if limit else 1)
+
+
+def own_style_split(t, split: str, multimodal: Path, data256: Path, batch: int = 32, limit: int | None = None):
     """A drawing -> colour MUNIT over one split of the multimodal data: each outline (`<vendor>-<key>`) decoded
     with the style read off its own colour image, the one style whose true 256-px render exists (that vendor's
     emoji of the key). (keys, outputs Nx3xSxS in [-1, 1], the vendor of each, the truth's path of each); outlines
-    without a colour image or a render are left out. Shared by `write` and training.finishing_measure."""
+    without a colour image or a render are left out, and with `limit` only every k-th is translated (`evenly`).
+    Shared by `write` and training.finishing_measure."""
     drawings, colours = multimodal / "drawing" / split, multimodal / "colour" / split
     keys, vendors, truths = [], [], []
     for path in sorted(drawings.glob("*.png")):
@@ -61,6 +66,8 @@ def own_style_split(t, split: str, multimodal: Path, data256: Path, batch: int =
             keys.append(path.stem)
             vendors.append(vendor)
             truths.append(truth)
+    every = evenly(len(keys), limit)
+    keys, vendors, truths = keys[every], vendors[every], truths[every]
     load = lambda folder, k: pil_to_tensor(Image.open(folder / f"{k}.png"))  # noqa: E731
     outs = []
     with torch.inference_mode():
@@ -69,11 +76,6 @@ def own_style_split(t, split: str, multimodal: Path, data256: Path, batch: int =
             style = torch.cat([load(colours, k) for k in keys[i:i + batch]])
             outs.append(t.translate_tensor(x, "a2b", reference=style).clamp(-1, 1))
     return keys, torch.cat(outs) if outs else torch.empty(0, 3, t.image_size, t.image_size), vendors, truths
-
-
-def evenly(n: int, limit: int | None) -> slice:
-    """Every k-th of n items, so that at most `limit` remain (all of them without a limit)."""
-    return slice(None, None, max(1, -(-n // limit)) if limit else 1)
 
 
 def write(models: list[str], out: Path, data: Path = DATA, size: int = 64, target_size: int = 256,
@@ -86,9 +88,8 @@ def write(models: list[str], out: Path, data: Path = DATA, size: int = 64, targe
         label = Path(name).name  # a shipped name, or a model folder's name
         if t.family_name == "munit":
             multimodal = data / f"multimodal-{size}"
-            keys, outputs, vendors, truths = own_style_split(t, "train", multimodal, data / f"emoji-{target_size}")
-            every = evenly(len(keys), limit)
-            keys, outputs, vendors = keys[every], outputs[every], vendors[every]
+            keys, outputs, vendors, _ = own_style_split(t, "train", multimodal, data / f"emoji-{target_size}",
+                                                        limit=limit)
             if not keys:
                 raise SystemExit(f"{name}: needs the multimodal training split at {multimodal} (training.data.multimodal) "
                                  f"and its vendors' {target_size}-px renders (training.data.emoji)")
