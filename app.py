@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import hashlib
 import inspect
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -33,11 +35,30 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """glibc gives each thread that allocates its own heap arena (up to 8 per core) and seldom returns their
+    memory: Gradio's worker threads each running a model grew the app by 37 % under `probe load` (1108 ->
+    1518 MB), and by 4 % with two arenas (1059 -> 1104 MB), at about the same latency (README). Set before
+    any thread starts; MALLOC_ARENA_MAX in the environment, where given, wins. False where not glibc."""
+    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # musl and others: no arenas to limit
+        return False
+    m_arena_max = -8  # <malloc.h>
+    return bool(libc.mallopt(m_arena_max, arenas))
+
+
+limit_malloc_arenas()
+
 import gradio as gr  # noqa: E402
 
 import translator  # noqa: E402
 from translator import Family, TranslatorError  # noqa: E402
-from translator.errors import ImageError  # noqa: E402
+from translator.errors import ImageError, OptionsError  # noqa: E402
 from translator.options import MAX_REFERENCES, MAX_SEED, STYLE_LIMIT  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent / "assets" / "examples"
@@ -108,6 +129,77 @@ class OutputFiles:
 OUTPUTS = OutputFiles()
 
 
+class ExampleResults:
+    """The app's own examples, cached lazily: the first click on an example translates it, a later click with
+    the same model and controls returns that result at once (a free Space has two cores for every visitor,
+    and the examples are what most of them click). Only inputs whose bytes are those of a file under
+    assets/examples count, and never a random draw (a seed left empty), so a cached answer is always the
+    one the model would give again. Results are kept as images, not files: OUTPUTS rotates its files."""
+
+    MAX_BYTES = 4 << 20  # an example is a small PNG; larger inputs are never read twice
+
+    def __init__(self, folder: Path = EXAMPLES, keep: int = 64):
+        self.digests = {self.digest(p.read_bytes()) for p in folder.rglob("*") if p.is_file()}
+        self.keep, self.results = keep, collections.OrderedDict()
+        self.lock = threading.Lock()
+        self.hits = 0
+
+    @staticmethod
+    def digest(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
+    def fingerprint(self, value):
+        """A hashable stand-in for one input: an example file by its digest, a number or word as itself;
+        LookupError for anything else (an upload of the user's own, a drawing, bytes)."""
+        if isinstance(value, (list, tuple)):
+            return tuple(self.fingerprint(v) for v in value)
+        if isinstance(value, dict):
+            return tuple(sorted((k, self.fingerprint(v)) for k, v in value.items()))
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if isinstance(value, (str, Path)):
+            path = Path(value)
+            try:
+                is_file = path.is_file() and path.stat().st_size <= self.MAX_BYTES
+            except (OSError, ValueError):  # a word too long or odd to be a path is a word
+                is_file = False
+            if not is_file:
+                return str(value)
+            digest = self.digest(path.read_bytes())
+            if digest in self.digests:
+                return digest
+        raise LookupError("not an example")
+
+    def key(self, model: str, image, direction, options: dict, finish: bool, text) -> tuple | None:
+        """The cache key of one request, or None where its answer must be computed (not an example, or a
+        random draw)."""
+        if "seed" in options and options["seed"] is None:
+            return None
+        try:
+            return (model, self.fingerprint(image), direction, self.fingerprint(options), finish,
+                    self.fingerprint(text))
+        except LookupError:
+            return None
+
+    def get(self, key):
+        if key is None:
+            return None
+        with self.lock:
+            result = self.results.get(key)
+            if result is not None:
+                self.results.move_to_end(key)
+                self.hits += 1
+            return result
+
+    def put(self, key, result) -> None:
+        if key is None:
+            return
+        with self.lock:
+            self.results[key] = result
+            while len(self.results) > self.keep:
+                self.results.popitem(last=False)
+
+
 def on_gpu(fn):
     """On a ZeroGPU Space (SPACES_ZERO_GPU set, `spaces` installed) run fn with a GPU attached; elsewhere fn."""
     if os.environ.get("SPACES_ZERO_GPU"):
@@ -152,14 +244,15 @@ def pretty(domain: str) -> str:
 
 
 def describe(t: translator.Translator, seconds: float, finished: bool = True,
-             tiled: tuple[int, int] | None = None) -> str:
+             tiled: tuple[int, int] | None = None, cached: bool = False) -> str:
     """The time the user waited (decode, model, encode), where it ran, and where the weights came from."""
     finished = f", finished ×{t.finishing.scale}" if t.finishing is not None and finished else ""
     licence = f"  \n⚠️ {t.config['licence_note']}" if t.config.get("licence_note") else ""  # e.g. non-commercial weights
     size = (f"in {t.image_size}-px tiles at {tiled[0]}×{tiled[1]} px" if tiled  # the input's own size
             else f"at {t.image_size}×{t.image_size} px")
     runtime = " with ONNX Runtime" if t.last_fast and not tiled else ""
-    return (f"**{seconds * 1000:.0f} ms** on {t.device.type}{runtime} {size}{finished} · "
+    where = ", this example's result kept from its first run" if cached else f" on {t.device.type}{runtime}"
+    return (f"**{seconds * 1000:.0f} ms**{where} {size}{finished} · "
             f"{t.name}: {t.provenance.summary}{licence}")
 
 
@@ -209,8 +302,8 @@ class FamilyTab:
     """The generic tab: everything comes from the family's declaration and its default model's config."""
 
     def __init__(self, family: Family, default_model: str, allow_local: bool = False, device: str | None = None,
-                 fast: bool | str = True):
-        self.family, self.default_model = family, default_model
+                 fast: bool | str = True, examples: ExampleResults | None = None):
+        self.family, self.default_model, self.examples = family, default_model, examples
         self.allow_local, self.device, self.fast = allow_local, device, fast
         self.outputs_spec = family.tab.outputs
 
@@ -228,9 +321,16 @@ class FamilyTab:
         """The outputs, then (raw, finished) of the main image for the comparison slider, then the info line."""
         t = self.load(model)
         start = time.perf_counter()
-        with contextlib.nullcontext() if finish else translator.raw_output():
-            extra = {"text": text} if self.family.tab.text else {}  # e.g. FUNIT's typed word
-            result = getattr(t, self.family.tab.method)(image, direction=direction or t.directions[0], **options, **extra)
+        direction = direction or t.directions[0]
+        key = self.examples.key((t.name, id(t)), image, direction, options, finish, text) if self.examples else None
+        result = self.examples.get(key) if self.examples else None
+        cached = result is not None
+        if result is None:
+            with contextlib.nullcontext() if finish else translator.raw_output():
+                extra = {"text": text} if self.family.tab.text else {}  # e.g. FUNIT's typed word
+                result = getattr(t, self.family.tab.method)(image, direction=direction, **options, **extra)
+            if self.examples:
+                self.examples.put(key, result)
         values = [getattr(result, o.field) for o in self.outputs_spec]
         main = values[0] if self.outputs_spec[0].kind == "image" else None
         stem = Path(t.name).name
@@ -239,7 +339,8 @@ class FamilyTab:
         raw = getattr(main, "info", {}).get("raw")
         compare = (OUTPUTS.save(raw, f"{stem}-raw"), values[0]) if raw is not None else None
         tiled = main.size if options.get("tiled") and main is not None else None
-        return values + [compare, describe(t, time.perf_counter() - start, finished=raw is not None, tiled=tiled)]
+        return values + [compare, describe(t, time.perf_counter() - start, finished=raw is not None, tiled=tiled,
+                                           cached=cached)]
 
     def cleared(self) -> list:
         return [None] * len(self.outputs_spec) + [None, ""]
@@ -717,6 +818,48 @@ def shipped_defaults() -> dict[str, str]:
     return {f: defaults[f] for f in translator.FAMILIES if f in defaults}  # in registration order
 
 
+def refuse_unreadable_values(demo: gr.Blocks) -> None:
+    """A script (or a tampered page) can send any JSON to any control: a word to a slider, a list to a
+    sketchpad. Gradio turns what a control cannot read into "the upstream app has raised an exception"; here
+    each control says which it is and what it got instead, and the server logs one line, no traceback."""
+    for block in demo.blocks.values():
+        if isinstance(block, gr.components.Component) and not isinstance(block, gr.State):
+            block.preprocess = _readable_or_refused(block, block.preprocess)
+            model = getattr(block, "data_model", None)
+            if model is not None:  # Gradio validates the payload against it before preprocess
+                block.api_info()  # the API page keeps describing the control's own model (cached on the block)
+                block.data_model = _validated_or_refused(block, model)
+
+
+def _refusal(block, payload, err: Exception) -> gr.Error:
+    name = getattr(block, "label", None) or type(block).__name__
+    got = repr(payload)
+    got = got if len(got) <= 60 else got[:57] + "..."
+    return user_error(OptionsError(f"{name} cannot take {got} ({type(err).__name__})."))
+
+
+def _readable_or_refused(block, preprocess):
+    def checked(payload):
+        try:
+            return preprocess(payload)
+        except gr.Error as err:  # Gradio's own range checks: the same message, without a server traceback
+            raise gr.Error(err.message, title="Cannot translate", print_exception=False) from None
+        except Exception as err:  # noqa: BLE001  (what it could not read is the user's, not a bug of ours)
+            raise _refusal(block, payload, err) from None
+    return checked
+
+
+def _validated_or_refused(block, model):
+    class Validated(model):
+        @classmethod
+        def model_validate(cls, obj, *args, **kwargs):
+            try:
+                return model.model_validate(obj, *args, **kwargs)
+            except Exception as err:  # noqa: BLE001  (pydantic's ValidationError: a malformed payload)
+                raise _refusal(block, obj, err) from None
+    return Validated
+
+
 def build_demo(allow_local_models: bool = False, models: dict[str, str] | None = None,
                device: str | None = None, fast: bool | str = True) -> gr.Blocks:
     """models: family -> default model name (default: the shipped ones). fast: run translations with ONNX
@@ -724,6 +867,7 @@ def build_demo(allow_local_models: bool = False, models: dict[str, str] | None =
     run in the background, so the app starts (and serves, on PyTorch) without waiting for them."""
     fast = "background" if fast is True else fast
     models = models or shipped_defaults()
+    examples = ExampleResults()  # shared by the tabs: a key names the model
     with gr.Blocks(title="Translator Studio") as demo:
         gr.Markdown("# Translator Studio\nClassic GAN image-to-image translation, running on this machine. "
                     "Weights load from the Hugging Face Hub, or from the copies bundled with the app when the Hub "
@@ -732,11 +876,12 @@ def build_demo(allow_local_models: bool = False, models: dict[str, str] | None =
             for family_name, model_name in models.items():
                 family = translator.FAMILIES[family_name]
                 with gr.Tab(family.title, id=family.name):
-                    FamilyTab(family, model_name, allow_local_models, device, fast).build()
+                    FamilyTab(family, model_name, allow_local_models, device, fast, examples).build()
             for pair, names in comparable_groups(models).items():
                 with gr.Tab("Compare", id=f"compare-{pair[0]}-{pair[1]}"):
                     compare_tab(pair, names, allow_local_models, device, fast)
         demo.load(None, js=ACTIVATE_BRUSH_JS)
+    refuse_unreadable_values(demo)
     return demo
 
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from translator.cyclegan import CycleGAN  # noqa: E402
 from translator.layers import init_weights  # noqa: E402
-from fake_hub import FakeHub  # noqa: E402
+from training.fake_hub import FakeHub  # noqa: E402
 import toy_family  # noqa: E402,F401  (registers the test-only family that takes every option)
 
 

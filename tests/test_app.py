@@ -122,6 +122,45 @@ def test_every_live_handler_returns_one_value_per_output(tmp_path):
     assert called == {"live", "live_drawing", "rerun"}
 
 
+def test_an_example_clicked_again_is_answered_from_its_first_run(client, tmp_path):
+    """Examples are cached lazily: the second click on an example with the same controls returns the first
+    result; a user's own image (even one pixel off an example) and another control setting are computed."""
+    example = sorted((ROOT / "assets/examples/cyclegan").glob("noto-*.png"))[-1]
+    first, *_, info = client.predict(handle_file(str(example)), "a2b", "cyclegan-noto2twemoji", api_name="/cyclegan")
+    again, *_, info_again = client.predict(handle_file(str(example)), "a2b", "cyclegan-noto2twemoji",
+                                           api_name="/cyclegan")
+    assert "kept from its first run" not in info and "kept from its first run" in info_again
+    assert Image.open(first).tobytes() == Image.open(again).tobytes() and "bundled copy" in info_again
+    *_, other_way = client.predict(handle_file(str(example)), "b2a", "cyclegan-noto2twemoji", api_name="/cyclegan")
+    assert "kept from its first run" not in other_way
+    own = Image.open(example).convert("RGB")
+    own.putpixel((0, 0), (0, 0, 0))
+    own.save(tmp_path / "own.png")
+    for _ in range(2):
+        *_, info_own = client.predict(handle_file(str(tmp_path / "own.png")), "a2b", "cyclegan-noto2twemoji",
+                                      api_name="/cyclegan")
+        assert "kept from its first run" not in info_own
+
+
+def test_the_example_cache_never_keeps_a_random_draw_and_is_bounded(tmp_path):
+    import app
+
+    examples = app.ExampleResults(keep=2)
+    files = sorted(p for p in app.EXAMPLES.rglob("*.png"))[:3]
+    assert examples.key("m", str(files[0]), "a2b", {"seed": None, "sample": True}, True, None) is None
+    assert examples.key("m", str(files[0]), "a2b", {"seed": 3}, True, None) is not None
+    assert examples.key("m", None, None, {"references": [str(f) for f in files]}, True, "Hi") is not None
+    user = tmp_path / "user.png"
+    user.write_bytes(files[0].read_bytes() + b"\0")
+    assert examples.key("m", str(user), "a2b", {}, True, None) is None
+    assert examples.key("m", None, None, {"references": [str(files[0]), str(user)]}, True, "Hi") is None
+    assert examples.key("m", {"composite": b"png bytes"}, "a2b", {}, True, None) is None
+    keys = [examples.key("m", str(f), "a2b", {}, True, None) for f in files]
+    for n, key in enumerate(keys):
+        examples.put(key, n)
+    assert [examples.get(k) for k in keys] == [None, 1, 2] and examples.hits == 2
+
+
 def test_a_model_of_another_family_is_a_message(client):
     example = sorted((ROOT / "assets/examples/cyclegan").glob("noto-*.png"))[0]
     with pytest.raises(Exception, match="is a pix2pix model.*needs cyclegan"):
@@ -407,3 +446,18 @@ def test_a_style_family_whose_domain_a_is_drawn_gets_a_sketchpad_for_it(tmp_path
         assert [rgb(g["image"]) for g in from_upload] == [e.convert("RGB").tobytes() for e in expected]
         with pytest.raises(Exception, match="Add an image first"):
             client.predict(n=3, seed=1, model=str(folder), direction="a2b", api_name="/munit_grid")
+
+
+def test_the_app_limits_glibc_heap_arenas_unless_told_otherwise(monkeypatch):
+    """Worker threads each with their own malloc arena grew the app by a third under load (README, probe)."""
+    import platform
+    import sys
+
+    import app
+
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert app.limit_malloc_arenas() is True
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert app.limit_malloc_arenas() is False

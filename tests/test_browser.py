@@ -1,10 +1,11 @@
 """The app in a real browser (headless Chromium driven by Playwright), as a person uses it: every tab,
 the examples, the mouse on the sketchpad, the direction switch, clearing, a broken upload. The families that
-ship no model yet (MUNIT, FUNIT, U-GAT-IT) run in a second app, with tiny random models made here.
+ship no model yet (FUNIT, UNIT, U-GAT-IT) run in a second app, with tiny random models made here.
 
 Needs Debian's `chromium` and the `playwright` package (no browser download: Playwright drives
-/usr/bin/chromium); `.ci/run` installs both. Screenshots land in $TRANSLATOR_SCREENSHOTS if set (the
-README's pictures come from this run).
+/usr/bin/chromium); `.ci/run` installs both. Screenshots land in $TRANSLATOR_SCREENSHOTS if set; the
+README's pictures are its app-*.png:
+    TRANSLATOR_SCREENSHOTS=/tmp/shots python -m pytest tests/test_browser.py && cp /tmp/shots/app-*.png docs/images/
 """
 from __future__ import annotations
 
@@ -141,11 +142,24 @@ def test_every_family_has_a_tab(page):
         (titles, page.get_by_role("tab").all_inner_texts())
 
 
+def test_every_tab_opens_with_its_input_and_examples(page):
+    """A visitor clicks through the tabs: each shows its own input and its examples."""
+    import translator
+
+    for name in translator.list_models():
+        family = translator.FAMILIES[translator.hub.SHIPPED[name].family]
+        open_tab(page, family.title)
+        panel = page.locator(f"#{family.name}-input, #{family.name}-sketchpad")  # a drawing family opens on its pad
+        assert wait_for(lambda: panel.first.is_visible() or panel.last.is_visible(), 20), f"{family.title}: no input"
+        examples = page.locator(f"[id^='{family.name}-examples']")
+        assert wait_for(lambda: examples.first.is_visible(), 20), f"{family.title}: no examples shown"
+
+
 def test_cyclegan_example_runs_and_the_direction_switch_reruns(page):
     page.locator("#cyclegan-examples button, #cyclegan-examples tbody tr").first.click()
     assert wait_for(lambda: has_image(page, "cyclegan-translation") and " ms" in info_text(page, "cyclegan"))
     first = page.locator("#cyclegan-translation img").get_attribute("src")
-    shot(page, "cyclegan")
+    shot(page, "app-cyclegan")
     page.locator("#cyclegan-direction label").nth(1).click()  # the other direction: it re-runs by itself
     assert wait_for(lambda: page.locator("#cyclegan-translation img").get_attribute("src") != first)
 
@@ -170,7 +184,7 @@ def test_sketchpad_draws_at_once_and_clearing_clears_the_result(page):
     assert wait_for(lambda: page.get_by_text("select the draw tool").count() == 0, 10)
     draw_circle(page, "pix2pix")
     assert wait_for(lambda: loaded(page, "pix2pix-translation")), "a mouse drawing is translated as drawn"
-    shot(page, "pix2pix-drawn")
+    shot(page, "app-pix2pix")
     page.locator("#pix2pix-sketchpad button[aria-label='Undo']").click()  # undo the only stroke
     assert wait_for(lambda: not has_image(page, "pix2pix-translation")), "undoing every stroke clears the result"
     draw_circle(page, "pix2pix", 60)
@@ -276,7 +290,7 @@ def test_shipped_munit_colours_a_drawing_example_differently_for_each_random_sty
     page.get_by_text("More styles: a grid, an interpolation strip").first.click()
     page.get_by_role("button", name="Grid of random styles", exact=True).click()
     assert wait_for(lambda: page.locator("#munit-grid img").count() >= 8, SLOW), "the grid shows eight styles"
-    shot(page, "munit-shipped-grid")
+    shot(page, "app-munit")
 
 
 def test_shipped_unit_shows_both_streams_and_sits_beside_cyclegan_in_a_compare_tab(page):
@@ -490,6 +504,24 @@ def reference_gallery(page):
     return page.locator("#funit-references")
 
 
+def drop_files(target, paths: list[str]) -> None:
+    """Drag files onto an element as a file manager does: the browser's own dragenter, dragover and drop
+    events carrying a DataTransfer of File objects (not the hidden file input a click opens)."""
+    import base64
+
+    files = [{"name": Path(p).name, "data": base64.b64encode(Path(p).read_bytes()).decode()} for p in paths]
+    transfer = target.page.evaluate_handle("""(files) => {
+        const transfer = new DataTransfer();
+        for (const f of files) {
+            const bytes = Uint8Array.from(atob(f.data), (c) => c.charCodeAt(0));
+            transfer.items.add(new File([bytes], f.name, {type: "image/png"}));
+        }
+        return transfer;
+    }""", files)
+    for event in ("dragenter", "dragover", "drop"):
+        target.dispatch_event(event, {"dataTransfer": transfer})
+
+
 def test_funit_three_dropped_references_write_a_typed_word(tiny_page, tmp_path):
     from translator.funit import render_glyph
 
@@ -500,7 +532,7 @@ def test_funit_three_dropped_references_write_a_typed_word(tiny_page, tmp_path):
         render_glyph(char, None, 64).save(tmp_path / f"{char}.png")
         glyphs.append(str(tmp_path / f"{char}.png"))
     gallery = reference_gallery(page)
-    gallery.locator("input[type=file]").set_input_files(glyphs)  # as dropping three files on it
+    drop_files(gallery.locator("input[type=file]").locator(".."), glyphs)  # dragged from a file manager
     assert wait_for(lambda: gallery.locator("img").count() >= 3, SLOW), "the three references show in the gallery"
     page.locator("#funit-text textarea, #funit-text input").first.fill("Hi")
     page.get_by_role("button", name="Translate", exact=True).click()

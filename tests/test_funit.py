@@ -156,6 +156,29 @@ def test_what_cannot_be_a_glyph_is_refused_with_a_clear_message(t):
         t.translate_text("ab", [])
 
 
+def test_references_of_mixed_sizes_modes_and_formats_are_all_taken(t, tmp_path):
+    """A visitor drags in whatever they have: files of different sizes, modes and formats in one set are each
+    normalised; a damaged one among them is refused by its place in the set."""
+    from PIL import ImageFont
+
+    base = drawn("b")
+    grey = drawn("c", canvas=(50, 90), at=(5, 5), size=60).convert("L")
+    clear = Image.new("RGBA", (120, 120), (0, 0, 0, 0))  # ink on transparency: the paper is what shows through
+    ImageDraw.Draw(clear).text((20, 10), "d", fill=(0, 0, 0, 255), font=ImageFont.truetype(str(font_path()), 90))
+    files = []
+    for name, image in [("rgb.png", base), ("grey.png", grey), ("clear.png", clear), ("palette.gif", base.convert("P")),
+                        ("cmyk.jpg", base.convert("CMYK")), ("la.png", grey.convert("LA")),
+                        ("16bit.png", grey.convert("I").point(lambda v: v * 257).convert("I;16"))]:
+        image.save(tmp_path / name)
+        files.append(str(tmp_path / name))
+    out = t.translate(glyphs("a")[0], references=files)
+    assert out.mode == "RGB" and out.size == (256, 256)
+    assert t.translate(glyphs("a")[0], references=[Image.open(f) for f in files]).mode == "RGB"
+    (tmp_path / "cut.png").write_bytes((tmp_path / "rgb.png").read_bytes()[:200])
+    with pytest.raises(ImageError, match="Reference 2 of 3"):
+        t.translate(glyphs("a")[0], references=[files[0], str(tmp_path / "cut.png"), files[1]])
+
+
 def test_a_model_of_pictures_takes_any_picture_as_a_reference(tmp_path):
     pictures = translator.load(str(export(tiny_funit(inputs="images"), tmp_path / "images")), warm_up=False)
     noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 64, 3), dtype=np.uint8))

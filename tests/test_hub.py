@@ -121,6 +121,45 @@ def test_shipped_model_with_a_damaged_hub_copy_falls_back_to_the_bundled_one(fak
     assert "truncated" in t.provenance.note
 
 
+@pytest.mark.parametrize("damage", ["truncated weights", "config family as a list", "NaN weights"])
+def test_a_poisoned_cache_entry_falls_back_to_the_bundled_copy_offline(fake_hub, monkeypatch, tmp_path, damage):
+    """A damaged Hub copy of a shipped model lands in the cache; later, with HF_HUB_OFFLINE=1, the cache is
+    all there is: the app must still start on the bundled copy, quickly, saying why."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    shipped = hub.SHIPPED["cyclegan-noto2twemoji"]
+    files = files_of(shipped.bundled)
+    if damage == "truncated weights":
+        files["model.safetensors"] = files["model.safetensors"][:1000]
+    elif damage == "config family as a list":
+        config = json.loads(files["config.json"])
+        files["config.json"] = json.dumps({**config, "family": [config["family"]]}).encode()
+    else:
+        tensors = load_file(shipped.bundled / "model.safetensors")
+        tensors = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in tensors.items()}
+        save_file(tensors, tmp_path / "nan.safetensors")
+        files["model.safetensors"] = (tmp_path / "nan.safetensors").read_bytes()
+    fake_hub.add(shipped.repo_id, files)
+    assert translator.load("cyclegan-noto2twemoji", warm_up=False).provenance.source == "bundled"
+    translator._cache.clear()
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    before, start = len(fake_hub.requests), time.monotonic()
+    t = translator.load("cyclegan-noto2twemoji", warm_up=False)
+    assert time.monotonic() - start < 10 and len(fake_hub.requests) == before  # offline: the cache only
+    assert t.provenance.source == "bundled" and "hub-cache copy is unusable" in t.provenance.note
+    assert t.translate(Image.new("RGB", (64, 64), "white")).getextrema() != ((0, 0), (0, 0), (0, 0))  # not all-NaN black
+
+
+def test_offline_with_an_empty_cache_a_hub_repo_is_a_clear_error_at_once(fake_hub, monkeypatch):
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    start = time.monotonic()
+    with pytest.raises(translator.WeightsNotFoundError, match="not in the local cache"):
+        translator.load("alice/never-downloaded")
+    assert time.monotonic() - start < 10 and not fake_hub.requests
+
+
 def test_wrong_shapes_are_a_clear_error(tmp_path, tiny_model_dir):
     config = (tiny_model_dir / "config.json").read_text().replace('"ngf": 4', '"ngf": 8')
     (tiny_model_dir / "config.json").write_text(config)
@@ -153,7 +192,7 @@ def test_export_then_load_gives_identical_outputs(tiny_model_dir):
 
 def test_hf_endpoint_env_var_reaches_the_fake_hub(tmp_path, tiny_model_dir):
     """The real path a user takes: HF_ENDPOINT set in the environment of a fresh process (the CLI)."""
-    from fake_hub import FakeHub
+    from training.fake_hub import FakeHub
 
     (tmp_path / "in").mkdir()
     Image.new("RGB", (40, 40), "yellow").save(tmp_path / "in" / "face.png")
@@ -228,6 +267,43 @@ def test_the_model_cache_is_bounded_and_one_folder_is_one_entry(tmp_path, tiny_m
         export(tiny_cyclegan(seed=i), tmp_path / f"m{i}")
         translator.load(str(tmp_path / f"m{i}"), warm_up=False)
     assert len(translator._cache) == 2  # the least recently used ones were dropped
+
+
+def test_the_model_cache_is_bounded_by_the_memory_of_its_weights(tmp_path, monkeypatch):
+    models = [translator.load(str(export(tiny_cyclegan(seed=i), tmp_path / f"m{i}")), warm_up=False) for i in range(3)]
+    each = translator.weights_mb(models[0])
+    assert each > 0 and len(translator._cache) == 3
+    monkeypatch.setattr(translator, "CACHE_MB", 2.5 * each)
+    newest = translator.load(str(export(tiny_cyclegan(seed=9), tmp_path / "m9")), warm_up=False)
+    assert list(translator._cache.values()) == [models[2], newest]  # the oldest went, until two fit
+    monkeypatch.setattr(translator, "CACHE_MB", 0.0)
+    translator.load(str(tmp_path / "m0"), warm_up=False)
+    assert len(translator._cache) == 1  # the model just loaded always stays
+
+
+def test_a_stalled_hub_repo_holds_up_nobody_else(fake_hub, tiny_model_dir, tmp_path):
+    """One visitor names a repo whose download hangs; another's model loads meanwhile, at once."""
+    import threading
+
+    fake_hub.add("alice/tiny", tiny_model_dir)
+    fake_hub.add("mallory/stalled", export(tiny_cyclegan(seed=3), tmp_path / "stalled"))
+    fake_hub.stalled.add("mallory/stalled")
+    errors = []
+
+    def stalled_visitor():
+        try:
+            translator.load("mallory/stalled", warm_up=False)
+        except translator.TranslatorError as err:
+            errors.append(err)
+
+    visitor = threading.Thread(target=stalled_visitor)
+    visitor.start()
+    time.sleep(0.5)  # the stalled download is under way
+    start = time.monotonic()
+    assert translator.load("alice/tiny", warm_up=False).provenance.source == "hub"
+    assert time.monotonic() - start < 2 and visitor.is_alive()
+    visitor.join(hub.hub_deadline() + 5)
+    assert errors and "did not deliver" in str(errors[0])  # the stalled one ends at the deadline, typed
 
 
 def test_few_shot_examples_are_sets_of_references_with_a_word(tmp_path):

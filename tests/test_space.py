@@ -18,6 +18,8 @@ def test_the_space_folder_starts_offline_and_translates(tmp_path):
     assert readme.startswith("---\ntitle: Translator Studio") and "sdk: gradio" in readme and "app_file: app.py" in readme
     assert "download.pytorch.org/whl/cpu" in (folder / "requirements.txt").read_text()
     assert (folder / "assets/models/cyclegan-noto2twemoji/model.safetensors").is_file()
+    assert (folder / "assets/finishing/finisher-x4/model.safetensors").is_file()  # on by default in the app
+    assert (folder / "assets/fonts/DejaVuSans.ttf").is_file()  # FUNIT writes typed words in it
     assert not (folder / "training").exists() and not (folder / "tests").exists()
 
     import socket
@@ -41,7 +43,8 @@ def test_the_space_folder_starts_offline_and_translates(tmp_path):
         client = Client(f"http://127.0.0.1:{port}/", verbose=False, analytics_enabled=False)
         example = next((folder / "assets/examples/cyclegan").glob("noto-*.png"))
         translation, *_, info = client.predict(image=handle_file(str(example)), api_name="/cyclegan")
-        assert Image.open(translation).size == (256, 256) and "bundled copy" in info
+        # finished ×4 for display, as in a checkout (without the stage the raw output is merely enlarged)
+        assert Image.open(translation).size == (256, 256) and "bundled copy" in info and "finished ×4" in info
     finally:
         proc.terminate()
         proc.wait(timeout=30)

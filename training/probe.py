@@ -3,6 +3,7 @@
     python -m training.probe corpus --out /tmp/bad      # write the bad-input corpus (never committed)
     python -m training.probe inputs --readme README.md  # every bad input through every endpoint and load()
     python -m training.probe load --readme README.md    # 20 clients x 25 requests on the queue
+    python -m training.probe hub --readme README.md     # every Hub fault: fallback or typed error, timed
 
 `inputs` starts the app (`python app.py`, offline) and sends every corpus file to every named endpoint that
 takes an image (and a few option values to those that take options), then the same files to
@@ -167,11 +168,78 @@ class App:
         self.proc.wait(timeout=30)
 
 
+IMAGE_PARAMETERS = ("image", "sketch", "reference")  # a file a visitor uploads (reference: a style image)
+
+
 def image_endpoints(client) -> dict[str, dict]:
-    """Named endpoints whose first parameter is an image (or a sketchpad value)."""
+    """Named endpoints whose first parameter is an image (a sketchpad value, a style reference)."""
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     return {name: spec for name, spec in endpoints.items()
-            if spec["parameters"] and spec["parameters"][0]["parameter_name"] in ("image", "sketch")}
+            if spec["parameters"] and spec["parameters"][0]["parameter_name"] in IMAGE_PARAMETERS}
+
+
+def example_for(endpoint: str) -> Path:
+    """A held-out example the endpoint's family ships (the compare tab's is CycleGAN's)."""
+    family = endpoint.strip("/").split("_")[0]
+    family = "cyclegan" if family == "compare" else family
+    return sorted((ROOT / "assets/examples" / family).rglob("*.png"))[0]
+
+
+def bad_values(parameter: dict) -> list:
+    """Values a script (or a tampered page) can send for one control, by its type: out of range, wrong type,
+    unknown words, hostile model names, too many or no references."""
+    name, kind = parameter["parameter_name"], json.dumps(parameter.get("python_type", {})).lower()
+    if name == "model":
+        return ["nobody/nothing", "../../../../etc/passwd", "/etc", "x" * 5000, ""]
+    if name == "direction":
+        return ["sideways", "", "a2b; rm -rf /"]
+    if "list" in kind or "gallery" in json.dumps(parameter.get("component", "")).lower():
+        return [[], "not a list"]
+    if "bool" in kind:
+        return ["maybe"]
+    if "float" in kind or "int" in kind:
+        return [-1e12, 1e12, 0.5, "abc"]
+    if "str" in kind:
+        return ["", "x" * 100_000]
+    return []
+
+
+def probe_options(client, endpoints: dict[str, dict]) -> list[dict]:
+    """Every named endpoint, each control given each bad value in turn beside a valid example input; the
+    FUNIT-style reference galleries also with none and with more than the limit."""
+    from gradio_client import handle_file
+
+    from translator.options import MAX_REFERENCES
+
+    outcomes = []
+    for name, spec in endpoints.items():
+        params = spec["parameters"]
+        base = {}
+        first = params[0]["parameter_name"] if params else None
+        if first in IMAGE_PARAMETERS:
+            value = handle_file(str(example_for(name)))
+            base[first] = {"background": None, "layers": [], "composite": value} if first == "sketch" else value
+        trials = [(p["parameter_name"], v) for p in params if p["parameter_name"] not in base for v in bad_values(p)]
+        trials += [(p["parameter_name"], [{"image": handle_file(str(example_for(name))), "caption": None}]
+                    * (MAX_REFERENCES + 1)) for p in params if p["parameter_name"] == "references"]
+        for parameter, value in trials:
+            start = time.perf_counter()
+            try:
+                client.predict(**{**base, parameter: value}, api_name=name)
+                kind, message = "ok", ""
+            except Exception as err:  # noqa: BLE001  (what a client sees is the point)
+                kind, message = client_saw(err)
+            outcomes.append({"endpoint": name, "parameter": parameter, "value": repr(value)[:60], "outcome": kind,
+                             "seconds": round(time.perf_counter() - start, 2), "message": message})
+    return outcomes
+
+
+def client_saw(err: Exception) -> tuple[str, str]:
+    """What a client's exception says: ('trace' | 'unclear' | 'refused', its first line)."""
+    message = str(err)
+    kind = "trace" if "Traceback" in message or 'File "' in message else \
+        "unclear" if ("upstream Gradio app has raised an exception" in message or not message.strip()) else "refused"
+    return kind, message.splitlines()[0][:160] if message else ""
 
 
 def call(client, endpoint: str, spec: dict, path: Path) -> tuple[str, float, str]:
@@ -186,10 +254,17 @@ def call(client, endpoint: str, spec: dict, path: Path) -> tuple[str, float, str
         client.predict(**{first: value}, api_name=endpoint)
         return "ok", time.perf_counter() - start, ""
     except Exception as err:  # noqa: BLE001  (what a client sees is the point)
-        message = str(err)
-        kind = "trace" if "Traceback" in message or 'File "' in message else \
-            "unclear" if ("upstream Gradio app has raised an exception" in message or not message.strip()) else "refused"
-        return kind, time.perf_counter() - start, message.splitlines()[0][:160] if message else ""
+        kind, message = client_saw(err)
+        return kind, time.perf_counter() - start, message
+
+
+def warm_up(client, endpoints: dict[str, dict], settle_s: float = 30.0) -> None:
+    """Every endpoint once with its example, time for the fast path's background builds, then once more: the
+    RSS measured after this is the app's working size, so what the probe adds on top of it is what it leaks."""
+    for _ in range(2):
+        for name, spec in endpoints.items():
+            call(client, name, spec, example_for(name))
+        time.sleep(settle_s)
 
 
 def probe_inputs(folder: Path) -> dict:
@@ -202,8 +277,7 @@ def probe_inputs(folder: Path) -> dict:
     try:
         client = app.client()
         endpoints = image_endpoints(client)
-        client.predict(**{"image": __import__("gradio_client").handle_file(
-            str(next((ROOT / "assets/examples/cyclegan").glob("*.png"))))}, api_name="/cyclegan")  # warm
+        warm_up(client, endpoints)
         rss_before = rss_mb(app.proc.pid)
         outcomes = []
         for name, spec in endpoints.items():
@@ -211,9 +285,13 @@ def probe_inputs(folder: Path) -> dict:
                 kind, seconds, message = call(client, name, spec, path)
                 outcomes.append({"endpoint": name, "file": path.name, "outcome": kind, "seconds": round(seconds, 2),
                                  "message": message})
+        options = probe_options(client, client.view_api(print_info=False, return_format="dict")["named_endpoints"])
         rss_after = rss_mb(app.proc.pid)
         still = call(client, "/cyclegan", endpoints["/cyclegan"], next((ROOT / "assets/examples/cyclegan").glob("*.png")))
         report["endpoints"] = summarise(outcomes)
+        report["options"] = summarise(options)
+        report["options"]["endpoints"] = len({o["endpoint"] for o in options})
+        report["option_outcomes"] = options
         report["endpoints"].update(rss_before_mb=round(rss_before), rss_after_mb=round(rss_after),
                                    serves_afterwards=still[0] == "ok", alive=app.proc.poll() is None,
                                    tracebacks_in_log=app.log_path.read_text().count("Traceback"))
@@ -236,7 +314,46 @@ def probe_inputs(folder: Path) -> dict:
                              "seconds": round(time.perf_counter() - start, 2), "message": message})
     report["python_api"] = summarise(outcomes)
     report["python_api_outcomes"] = outcomes
+    report["python_options"] = summarise(options := python_option_outcomes(files))
+    report["python_option_outcomes"] = options
     return report
+
+
+def python_option_outcomes(files: list[Path]) -> list[dict]:
+    """Bad option values through `translate` of every shipped model: unknown directions, options the family
+    does not take, and for each option it takes, values of the wrong type, length, range or content."""
+    import translator
+    from translator.errors import TranslatorError
+    from translator.options import MAX_REFERENCES
+
+    example = example_for("/cyclegan")
+    bad_file = next(p for p in files if p.name.startswith("truncated-png"))
+    per_option = {
+        "seed": [-1, 2 ** 64, 1.5, "abc", [1]],
+        "sample": ["yes", 2],
+        "style": [[], [float("nan")] * 8, [1e30] * 8, [0.0] * 10_000, "abc", [[0.0]]],
+        "reference": [str(bad_file), b"", "/etc/passwd", 42],
+        "references": [[], [str(example)] * (MAX_REFERENCES + 1), [str(example), str(bad_file)], "abc"],
+        "tiled": ["yes", 2],
+    }
+    outcomes = []
+    for model in translator.list_models():
+        t = translator.load(model)
+        trials = [{"direction": d} for d in ("sideways", "", None, 7)]
+        trials += [{name: value} for name in t.options for value in per_option.get(name, [])]
+        trials += [{"nonsense": 1}] + [{name: values[0]} for name, values in per_option.items() if name not in t.options]
+        for trial in trials:
+            start = time.perf_counter()
+            try:
+                t.translate(example.read_bytes(), **trial)
+                kind, message = "ok", ""
+            except TranslatorError as err:
+                kind, message = "refused", str(err)[:160]
+            except Exception as err:  # noqa: BLE001
+                kind, message = "crash", f"{type(err).__name__}: {err}"[:160]
+            outcomes.append({"model": model, "options": repr(trial)[:80], "outcome": kind,
+                             "seconds": round(time.perf_counter() - start, 2), "message": message})
+    return outcomes
 
 
 def summarise(outcomes: list[dict]) -> dict:
@@ -252,8 +369,8 @@ def probe_load(clients: int = 20, requests: int = 25) -> dict:
     try:
         warm = app.client()
         endpoints = image_endpoints(warm)
-        examples = {name: next((ROOT / "assets/examples" / name.strip("/").split("_")[0]).glob("*.png"))
-                    for name in endpoints}
+        examples = {name: example_for(name) for name in endpoints}
+        warm_up(warm, endpoints)
         rss_before = rss_mb(app.proc.pid)
         names = sorted(endpoints)
 
@@ -295,6 +412,111 @@ def probe_load(clients: int = 20, requests: int = 25) -> dict:
             "serves_afterwards": serves}
 
 
+# --- Hub faults --------------------------------------------------------------------------------------------
+def damaged_copies(bundled: Path) -> dict[str, dict[str, bytes]]:
+    """A shipped model's files, damaged each way a Hub repo (or a cache) can be: what the probe publishes."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    files = {p.name: p.read_bytes() for p in bundled.iterdir() if p.is_file()}
+    config = json.loads(files["config.json"])
+    weights = files["model.safetensors"]
+    corrupted = bytearray(weights)
+    for i in range(len(corrupted) // 2, len(corrupted), 997):  # same length, the tensor bytes scrambled
+        corrupted[i] ^= 0xFF
+    tensors = load_file(bundled / "model.safetensors")
+    with tempfile.TemporaryDirectory() as tmp:
+        save_file({k: torch.full_like(v, float("nan")) for k, v in tensors.items()}, Path(tmp) / "nan.safetensors")
+        nan = (Path(tmp) / "nan.safetensors").read_bytes()
+    replace = lambda **new: {**files, **new}  # noqa: E731
+    return {
+        "truncated model.safetensors": replace(**{"model.safetensors": weights[:len(weights) // 3]}),
+        "corrupted model.safetensors (same length)": replace(**{"model.safetensors": bytes(corrupted)}),
+        "NaN weights": replace(**{"model.safetensors": nan}),
+        "config.json not JSON": replace(**{"config.json": b"\xff\xfe{ not json"}),
+        "unknown family": replace(**{"config.json": json.dumps({**config, "family": "stylegan9"}).encode()}),
+        "wrong tensor shapes": replace(**{"config.json": json.dumps({**config, "ngf": config["ngf"] * 2}).encode()}),
+        "only pytorch_model.bin": {"config.json": files["config.json"], "pytorch_model.bin": b"\x80\x04 never unpickled"},
+    }
+
+
+def probe_hub(shipped_name: str = "cyclegan-noto2twemoji", other: str = "someone/their-model") -> dict:
+    """Every Hub fault the issue lists, each in a fresh cache: the time `translator.load` takes and what it
+    does, for a shipped name (must fall back to the bundled copy) and any other repo (must be a typed error);
+    then the app's start beside a Hub that accepts and never answers."""
+    from huggingface_hub import constants
+
+    import translator
+    from training.fake_hub import MODES, FakeHub, FaultyHub
+    from translator import hub
+
+    saved = constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE, constants.HF_HUB_CACHE, constants.HF_HUB_OFFLINE
+    shipped = hub.SHIPPED[shipped_name]
+    root = Path(tempfile.mkdtemp(prefix="hub-probe-"))
+    rows = []
+
+    def point_at(url: str, offline: bool = False) -> None:
+        constants.ENDPOINT = url
+        constants.HUGGINGFACE_CO_URL_TEMPLATE = url + "/{repo_id}/resolve/{revision}/{filename}"
+        constants.HF_HUB_CACHE = str(root / f"cache-{len(rows)}")  # each fault meets an empty cache
+        constants.HF_HUB_OFFLINE = offline
+        hub._reachable.clear()
+
+    def attempt(fault: str) -> None:
+        for name, expect in ((shipped_name, "bundled copy"), (other, "typed error")):
+            translator._cache.clear()
+            start = time.perf_counter()
+            try:
+                t = translator.load(name, warm_up=False)
+                outcome = "bundled copy" if t.provenance.source == "bundled" else f"loaded ({t.provenance.source})"
+                message = t.provenance.note
+            except translator.TranslatorError as err:
+                outcome, message = "typed error", f"{type(err).__name__}: {err}"
+            except Exception as err:  # noqa: BLE001  (an untyped error is what the probe is looking for)
+                outcome, message = "UNTYPED ERROR", f"{type(err).__name__}: {err}"
+            seconds = time.perf_counter() - start
+            rows.append({"fault": fault, "model": name, "outcome": outcome, "expected": expect,
+                         "seconds": round(seconds, 2), "ok": outcome == expect and seconds < SLOW,
+                         "message": message.splitlines()[0][:200] if message else ""})
+            hub._reachable.clear()
+
+    try:
+        for mode in MODES:
+            server = FaultyHub(mode)
+            point_at(server.url)
+            attempt(f"network: {mode}")
+            server.close()
+        with FakeHub() as server:
+            point_at(server.url)
+            attempt("404: no such repository")
+            for fault, files in damaged_copies(shipped.bundled).items():
+                server.repos.clear()
+                server.refs.clear()
+                server.add(shipped.repo_id, files)
+                server.add(other, files)
+                point_at(server.url)
+                attempt(fault)
+        point_at(f"http://127.0.0.1:{free_port()}")  # nothing listens there
+        attempt("connection refused (no network)")
+        point_at(f"http://127.0.0.1:{free_port()}", offline=True)
+        attempt("HF_HUB_OFFLINE=1, empty cache")
+
+        import app
+        server = FaultyHub("silent")
+        point_at(server.url)
+        start = time.perf_counter()
+        app.build_demo(fast=False)
+        app_start = round(time.perf_counter() - start, 1)
+        server.close()
+    finally:
+        (constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE, constants.HF_HUB_CACHE,
+         constants.HF_HUB_OFFLINE) = saved
+        hub._reachable.clear()
+    return {"rows": rows, "faults": len(rows) // 2, "all_ok": all(r["ok"] for r in rows),
+            "slowest_s": max(r["seconds"] for r in rows), "deadline_s": hub.hub_deadline(),
+            "app_start_beside_silent_hub_s": app_start, "shipped_models": len(hub.SHIPPED)}
+
+
 def table(inputs: dict | None, load: dict | None, command: str) -> str:
     rows = []
     if inputs:
@@ -305,6 +527,11 @@ def table(inputs: dict | None, load: dict | None, command: str) -> str:
                  "|---|---|---|---|---|---|---|---|",
                  f"| app endpoints | {e['ok']} | {e['refused']} | {e['trace']} | {e['unclear']} | – | {e['slower_than_10s']} | {e['slowest_s']} s |",
                  f"| Python API | {p['ok']} | {p['refused']} | – | – | {p['crash']} | {p['slower_than_10s']} | {p['slowest_s']} s |",
+                 *([f"| bad option values, app ({o['calls']} calls on {o['endpoints']} endpoints) | {o['ok']} | {o['refused']} | "
+                    f"{o['trace']} | {o['unclear']} | – | {o['slower_than_10s']} | {o['slowest_s']} s |"]
+                   if (o := inputs.get("options")) else []),
+                 *([f"| bad option values, Python API ({q['calls']} calls) | {q['ok']} | {q['refused']} | – | – | "
+                    f"{q['crash']} | {q['slower_than_10s']} | {q['slowest_s']} s |"] if (q := inputs.get("python_options")) else []),
                  "", f"The app still served afterwards: {'yes' if e['serves_afterwards'] else 'NO'}; its RSS went from "
                  f"{e['rss_before_mb']} MB to {e['rss_after_mb']} MB; tracebacks in its log: {e['tracebacks_in_log']}.", ""]
     if load:
@@ -313,14 +540,33 @@ def table(inputs: dict | None, load: dict | None, command: str) -> str:
                  f"{load['queue_full']} refused as queue full, {load['errors']} errors; latency p50 {load['p50_s']} s, "
                  f"p95 {load['p95_s']} s (queueing included) over {load['wall_s']} s; RSS {load['rss_before_mb']} → "
                  f"{load['rss_after_mb']} MB; served afterwards: {'yes' if load['serves_afterwards'] else 'NO'}.", ""]
-    import platform
-    rows.append(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores. Command: `{command}`")
+    from training.benchmark import machine
+    rows.append(f"Machine: {machine()}. Command: `{command}`")
+    return "\n".join(rows)
+
+
+def hub_table(report: dict, command: str) -> str:
+    from training.benchmark import machine
+    rows = [f"**Hub faults**: {report['faults']} faults, each met with an empty cache, by a shipped name (must fall "
+            f"back to its bundled copy) and by another repo id (must be a typed error), within {SLOW:g} s "
+            f"(download deadline {report['deadline_s']:g} s):", "",
+            "| fault | shipped name | s | another repo | s |", "|---|---|---|---|---|"]
+    by_fault: dict[str, list[dict]] = {}
+    for row in report["rows"]:
+        by_fault.setdefault(row["fault"], []).append(row)
+    mark = lambda r: r["outcome"] if r["ok"] else f"**{r['outcome']} (expected {r['expected']})**"  # noqa: E731
+    for fault, (named, other) in by_fault.items():
+        rows.append(f"| {fault} | {mark(named)} | {named['seconds']} | {mark(other)} | {other['seconds']} |")
+    rows += ["", f"All within the rule: {'yes' if report['all_ok'] else 'NO'}; slowest {report['slowest_s']} s. "
+             f"The app's start beside a Hub that accepts and never answers (all {report['shipped_models']} shipped "
+             f"models load, then fall back): {report['app_start_beside_silent_hub_s']} s.", "",
+             f"Machine: {machine()}. Command: `{command}`"]
     return "\n".join(rows)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["corpus", "inputs", "load", "all"])
+    parser.add_argument("what", choices=["corpus", "inputs", "load", "all", "hub"])
     parser.add_argument("--out", type=Path, help="corpus: where to write the files")
     parser.add_argument("--readme", type=Path, help="write the results between the README's probe markers")
     parser.add_argument("--json", type=Path, default=None, help="the full report (every call) as JSON")
@@ -332,6 +578,16 @@ def main(argv=None) -> None:
         for name, data in corpus().items():
             (out / name).write_bytes(data)
         print(f"{len(list(out.iterdir()))} files in {out}")
+        return
+    if args.what == "hub":
+        report = probe_hub()
+        text = hub_table(report, command)
+        print(text)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=1))
+        if args.readme:
+            from training.evaluate import replace_block
+            replace_block(args.readme, "probe-hub", text)
         return
     inputs = load = None
     if args.what in ("inputs", "all"):

@@ -2,11 +2,12 @@
 
     python -m training.space --out dist/space          # then: cd dist/space && git init && ... push to the Space
 
-The folder holds the app, the core, the shipped models' bundled copies and the app's examples, a
-requirements.txt that takes PyTorch's CPU wheels (the free tier has no GPU, and the CUDA build is ~5 GB),
-and the README header a Space reads (sdk, its pinned version, app_file, hardware, licence). Nothing at
-start needs the network: the models load from the bundled copies when the Hub cannot be reached, and the
-examples run when clicked (nothing is cached at build time).
+The folder holds the app, the core, the shipped models' bundled copies, the finishing stage, the base
+font and the app's examples, a requirements.txt that takes PyTorch's CPU wheels (the free tier has no GPU,
+and the CUDA build is ~5 GB), and the README header a Space reads (sdk, its pinned version, app_file,
+hardware, licence). Nothing at start needs the network: the models load from the bundled copies when the
+Hub cannot be reached. The examples run when first clicked and are kept from then (app.ExampleResults);
+nothing is computed at build time.
 
 On a GPU Space set the Space variable TRANSLATOR_DEVICE=cuda (app.py's --device default). On ZeroGPU,
 add `spaces` to requirements.txt as well: app.py runs each translation under `spaces.GPU` when
@@ -58,7 +59,9 @@ def build(out: Path) -> Path:
     shutil.copy2(ROOT / "app.py", out / "app.py")
     shutil.copytree(ROOT / "translator", out / "translator", ignore=shutil.ignore_patterns("__pycache__"))
     (out / "assets").mkdir()
-    shutil.copytree(ROOT / "assets" / "models", out / "assets" / "models")
+    # the shipped models, the ×4 finishing stage the app applies for display, FUNIT's base font (DejaVu Sans)
+    for part in ("models", "finishing", "fonts"):
+        shutil.copytree(ROOT / "assets" / part, out / "assets" / part)
     shutil.copytree(ROOT / "assets" / "examples", out / "assets" / "examples")
     shutil.copytree(ROOT / "docs" / "images", out / "docs" / "images")  # the README's screenshots
     shutil.copy2(ROOT / "LICENSE", out / "LICENSE")

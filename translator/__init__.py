@@ -62,6 +62,9 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 
 
 CACHE_SIZE = int(os.environ.get("TRANSLATOR_CACHE_SIZE", "8"))  # loaded models kept per process (LRU)
+# and at most this many MB of their weights: any Hub repo may hold up to base.MAX_PARAMETERS (3.2 GB in
+# fp32), and a free Space has 16 GB for everything. The model just loaded always stays.
+CACHE_MB = float(os.environ.get("TRANSLATOR_CACHE_MB", "4096"))
 _cache: OrderedDict[tuple, Translator] = OrderedDict()
 _building: dict[tuple, threading.Lock] = {}  # one lock per model being loaded: others are not held up
 _guard = threading.Lock()  # held only for dictionary updates, never while loading
@@ -106,11 +109,21 @@ def load(name_or_repo: str, family: str | None = None, *, revision: str | None =
                 t.fast_path = FastPath(t, fast)
             with _guard:
                 _cache[key] = t
-                while len(_cache) > CACHE_SIZE:
+                while len(_cache) > CACHE_SIZE or (len(_cache) > 1 and cached_mb() > CACHE_MB):
                     old, _ = _cache.popitem(last=False)
                     _building.pop(old, None)
     check_family(t.name, t.family_name, family)
     return t
+
+
+def weights_mb(t: Translator) -> float:
+    """The memory a loaded model's weights take (parameters and buffers, as stored on its device)."""
+    tensors = [*t.model.parameters(), *t.model.buffers()]
+    return sum(x.numel() * x.element_size() for x in tensors) / 2 ** 20
+
+
+def cached_mb() -> float:
+    return sum(weights_mb(t) for t in _cache.values())
 
 
 def _load(name: str, revision: str | None, device: torch.device, warm_up: bool, allow_local: bool,

@@ -153,8 +153,9 @@ def resolve(name_or_path: str | os.PathLike, revision: str | None = None, allow_
             return Provenance("local", path)
     if shipped is None and not REPO_ID.match(name):
         folders = ", a local folder" if allow_local else ""
+        shown = name if len(name) <= 80 else f"{name[:60]}… ({len(name)} characters)"  # messages are logged
         raise WeightsNotFoundError(
-            f"'{name}' is not a shipped model ({', '.join(SHIPPED)}){folders} or a Hub repo id (owner/name).")
+            f"'{shown}' is not a shipped model ({', '.join(SHIPPED)}){folders} or a Hub repo id (owner/name).")
     repo_id = shipped.repo_id if shipped else name
     revision = revision or (shipped.revision if shipped else "main")
     try:

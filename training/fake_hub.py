@@ -1,17 +1,25 @@
-"""A tiny stand-in for the Hugging Face Hub on 127.0.0.1, enough for `hf_hub_download` and for
+"""Two stand-ins for the Hugging Face Hub on 127.0.0.1, for the tests and for `python -m training.probe hub`.
+
+FakeHub: a working Hub, enough for `hf_hub_download` and for
 `HfApi.create_repo` + `upload_folder`:
 - HEAD/GET /<repo_id>/resolve/<revision>/<filename>, with the headers the client reads
   (X-Repo-Commit, ETag, Content-Length) and the X-Error-Code it turns into typed errors;
 - POST /api/repos/create, /api/validate-yaml, /api/models/<repo_id>/preupload/<revision> (every file is
   "regular", sent inline, so no LFS/Xet server is needed) and /api/models/<repo_id>/commit/<revision>
   (the ndjson commit: header + base64 files on top of the branch's last commit).
-Anything else gets a 404. Every request is recorded, so tests can tell a cache hit from a download."""
+Anything else gets a 404. Every request is recorded, so tests can tell a cache hit from a download.
+
+FaultyHub: a TCP server that meets every connection with one network fault (MODES): it accepts and never
+answers, resets, trickles a body, answers 500, answers something that is not HTTP, redirects forever, or
+sends a body shorter than it declared."""
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,6 +30,8 @@ class FakeHub:
         self.refs: dict[str, dict[str, str]] = {}  # repo -> branch -> commit sha
         self.requests: list[tuple[str, str]] = []
         self.commit_messages: dict[str, list[str]] = {}  # repo -> summaries of commits made through the API
+        self.stalled: set[str] = set()  # repos whose files are never sent (the request hangs until close)
+        self.closing = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -47,6 +57,7 @@ class FakeHub:
         return self
 
     def __exit__(self, *exc):
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -78,6 +89,9 @@ class FakeHub:
 
             def _answer(self, with_body: bool):
                 hub.requests.append((self.command, self.path))
+                if self.path.lstrip("/").split("/resolve/")[0] in hub.stalled:
+                    hub.closing.wait(60)  # one stalled repo: this request hangs, the others are served
+                    return
                 status, headers, body = self._lookup()
                 self.send_response(status)
                 for key, value in headers.items():
@@ -143,3 +157,73 @@ class FakeHub:
                 self.wfile.write(data)
 
         return Handler
+
+
+RESPONSES = {
+    "500": b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: close\r\n\r\noops!",
+    "garbage": b"SSH-2.0-OpenSSH_9.2 this is not HTTP\r\n\r\n",
+    "redirect-loop": b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n",
+    "short-body": (b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nETag: \"x\"\r\nX-Repo-Commit: " + b"a" * 40 +
+                   b"\r\nConnection: close\r\n\r\n{\"family\": \"cyc"),
+}
+
+
+class FaultyHub:
+    """A TCP server that answers every connection with one kind of fault."""
+
+    def __init__(self, mode: str):
+        self.mode = mode
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.connections: list[socket.socket] = []
+        self.stop = threading.Event()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections.append(conn)
+            threading.Thread(target=self.answer, args=(conn,), daemon=True).start()
+
+    def answer(self, conn: socket.socket):
+        try:
+            conn.settimeout(30)
+            conn.recv(65536)
+            if self.mode == "silent":
+                self.stop.wait(60)  # accept, read the request, never answer
+            elif self.mode == "reset":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                conn.close()
+            elif self.mode == "trickle":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n")
+                while not self.stop.is_set():
+                    conn.sendall(b"X")
+                    time.sleep(1)
+            else:
+                conn.sendall(RESPONSES[self.mode])
+                if self.mode == "redirect-loop":
+                    while not self.stop.is_set() and conn.recv(65536):
+                        conn.sendall(RESPONSES[self.mode])
+        except OSError:
+            pass
+
+    def close(self):
+        self.stop.set()
+        for conn in self.connections:
+            try:
+                conn.close()
+            except OSError:
+                pass
+        self.sock.close()
+
+
+MODES = ["silent", "reset", "trickle", "500", "garbage", "redirect-loop", "short-body"]
