@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
+import weakref
 from pathlib import Path
 
 # Spaces and laptops share their cores: OpenMP spin-waiting makes torch 2-30x slower next to another busy
@@ -52,9 +53,10 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
     return bool(libc.mallopt(m_arena_max, arenas))
 
 
-limit_malloc_arenas()
+MALLOC_ARENAS_LIMITED = limit_malloc_arenas()
 
 import gradio as gr  # noqa: E402
+from PIL import Image  # noqa: E402
 
 import translator  # noqa: E402
 from translator import Family, TranslatorError  # noqa: E402
@@ -133,14 +135,16 @@ class ExampleResults:
     """The app's own examples, cached lazily: the first click on an example translates it, a later click with
     the same model and controls returns that result at once (a free Space has two cores for every visitor,
     and the examples are what most of them click). Only inputs whose bytes are those of a file under
-    assets/examples count, and never a random draw (a seed left empty), so a cached answer is always the
-    one the model would give again. Results are kept as images, not files: OUTPUTS rotates its files."""
+    assets/examples count, and never a random draw (a seed or style left empty), so a cached answer is
+    always the one the model would give again. Results are kept as images, not files (OUTPUTS rotates its
+    files), at most `keep` of them and `max_mb` of pixels."""
 
-    MAX_BYTES = 4 << 20  # an example is a small PNG; larger inputs are never read twice
+    MAX_BYTES = 4 << 20  # an example is a small PNG; a larger file is never one
 
-    def __init__(self, folder: Path = EXAMPLES, keep: int = 64):
+    def __init__(self, folder: Path = EXAMPLES, keep: int = 64, max_mb: float = 64.0):
         self.digests = {self.digest(p.read_bytes()) for p in folder.rglob("*") if p.is_file()}
-        self.keep, self.results = keep, collections.OrderedDict()
+        self.keep, self.max_bytes = keep, max_mb * 2 ** 20
+        self.results: collections.OrderedDict[tuple, tuple] = collections.OrderedDict()  # key -> (model, result, bytes)
         self.lock = threading.Lock()
         self.hits = 0
 
@@ -148,9 +152,21 @@ class ExampleResults:
     def digest(data: bytes) -> str:
         return hashlib.sha256(data).hexdigest()
 
+    def file_digest(self, value) -> str:
+        """An input file (a path Gradio hands over) by its digest if it is an example; LookupError if not."""
+        try:
+            with open(value, "rb") as f:
+                data = f.read(self.MAX_BYTES + 1)  # bounded: a path may name anything
+        except (OSError, ValueError, TypeError):
+            raise LookupError("not a readable file") from None
+        digest = self.digest(data)
+        if len(data) > self.MAX_BYTES or digest not in self.digests:
+            raise LookupError("not an example")
+        return digest
+
     def fingerprint(self, value):
-        """A hashable stand-in for one input: an example file by its digest, a number or word as itself;
-        LookupError for anything else (an upload of the user's own, a drawing, bytes)."""
+        """A hashable stand-in for an image input or an option: files by digest (examples only), numbers and
+        lists of numbers as they are; LookupError for anything else (an upload of the user's own, bytes)."""
         if isinstance(value, (list, tuple)):
             return tuple(self.fingerprint(v) for v in value)
         if isinstance(value, dict):
@@ -158,46 +174,57 @@ class ExampleResults:
         if value is None or isinstance(value, (bool, int, float)):
             return value
         if isinstance(value, (str, Path)):
-            path = Path(value)
-            try:
-                is_file = path.is_file() and path.stat().st_size <= self.MAX_BYTES
-            except (OSError, ValueError):  # a word too long or odd to be a path is a word
-                is_file = False
-            if not is_file:
-                return str(value)
-            digest = self.digest(path.read_bytes())
-            if digest in self.digests:
-                return digest
+            return self.file_digest(value)
         raise LookupError("not an example")
 
     def key(self, model: str, image, direction, options: dict, finish: bool, text) -> tuple | None:
         """The cache key of one request, or None where its answer must be computed (not an example, or a
-        random draw)."""
-        if "seed" in options and options["seed"] is None:
+        random draw: MUNIT with no style and UNIT-style seeds left empty draw anew each time)."""
+        if any(name in options and options[name] is None for name in ("seed", "style")):
+            return None
+        if text is not None and not isinstance(text, str):
             return None
         try:
-            return (model, self.fingerprint(image), direction, self.fingerprint(options), finish,
-                    self.fingerprint(text))
+            return (model, self.fingerprint(image), direction, self.fingerprint(options), finish, text)
         except LookupError:
             return None
 
-    def get(self, key):
+    def get(self, key, t):
+        """The result kept for this key from this very translator (a model reloaded under the same name,
+        e.g. a Hub repo whose main moved, is another translator: its own results are computed anew)."""
         if key is None:
             return None
         with self.lock:
-            result = self.results.get(key)
-            if result is not None:
-                self.results.move_to_end(key)
-                self.hits += 1
-            return result
+            entry = self.results.get(key)
+            if entry is None or entry[0]() is not t:
+                return None
+            self.results.move_to_end(key)
+            self.hits += 1
+            return entry[1]
 
-    def put(self, key, result) -> None:
+    def put(self, key, t, result) -> None:
         if key is None:
             return
+        size = pixel_bytes(result)
         with self.lock:
-            self.results[key] = result
-            while len(self.results) > self.keep:
+            self.results[key] = (weakref.ref(t), result, size)
+            while len(self.results) > self.keep or sum(e[2] for e in self.results.values()) > self.max_bytes:
                 self.results.popitem(last=False)
+
+
+def pixel_bytes(value, seen: set | None = None) -> int:
+    """The memory of every image a result holds (its fields, lists, and the raw output in an image's info)."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
+    if isinstance(value, Image.Image):
+        return value.width * value.height * len(value.getbands()) + pixel_bytes(value.info.get("raw"), seen)
+    if isinstance(value, (list, tuple)):
+        return sum(pixel_bytes(v, seen) for v in value)
+    if hasattr(value, "__dict__"):
+        return sum(pixel_bytes(v, seen) for v in vars(value).values())
+    return 0
 
 
 def on_gpu(fn):
@@ -322,15 +349,15 @@ class FamilyTab:
         t = self.load(model)
         start = time.perf_counter()
         direction = direction or t.directions[0]
-        key = self.examples.key((t.name, id(t)), image, direction, options, finish, text) if self.examples else None
-        result = self.examples.get(key) if self.examples else None
+        key = self.examples.key(t.name, image, direction, options, finish, text) if self.examples else None
+        result = self.examples.get(key, t) if self.examples else None
         cached = result is not None
         if result is None:
             with contextlib.nullcontext() if finish else translator.raw_output():
                 extra = {"text": text} if self.family.tab.text else {}  # e.g. FUNIT's typed word
                 result = getattr(t, self.family.tab.method)(image, direction=direction, **options, **extra)
             if self.examples:
-                self.examples.put(key, result)
+                self.examples.put(key, t, result)
         values = [getattr(result, o.field) for o in self.outputs_spec]
         main = values[0] if self.outputs_spec[0].kind == "image" else None
         stem = Path(t.name).name
@@ -845,6 +872,9 @@ def _readable_or_refused(block, preprocess):
         except gr.Error as err:  # Gradio's own range checks: the same message, without a server traceback
             raise gr.Error(err.message, title="Cannot translate", print_exception=False) from None
         except Exception as err:  # noqa: BLE001  (what it could not read is the user's, not a bug of ours)
+            if not isinstance(err, (ValueError, TypeError, KeyError, AttributeError)):  # e.g. disk full: ours
+                log.error("%s could not read a value", getattr(block, "label", None) or type(block).__name__,
+                          exc_info=err)
             raise _refusal(block, payload, err) from None
     return checked
 

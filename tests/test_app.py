@@ -1,5 +1,6 @@
 """The app, launched for real on 127.0.0.1 and driven through gradio_client as a user's script would."""
 import contextlib
+import os
 
 import pytest
 from gradio_client import Client, handle_file
@@ -147,18 +148,35 @@ def test_the_example_cache_never_keeps_a_random_draw_and_is_bounded(tmp_path):
 
     examples = app.ExampleResults(keep=2)
     files = sorted(p for p in app.EXAMPLES.rglob("*.png"))[:3]
-    assert examples.key("m", str(files[0]), "a2b", {"seed": None, "sample": True}, True, None) is None
-    assert examples.key("m", str(files[0]), "a2b", {"seed": 3}, True, None) is not None
-    assert examples.key("m", None, None, {"references": [str(f) for f in files]}, True, "Hi") is not None
+    key = lambda image, options, text=None: examples.key("m", image, "a2b", options, True, text)  # noqa: E731
+    assert key(str(files[0]), {"seed": None, "sample": True}) is None  # a seed left empty: a new draw
+    assert key(str(files[0]), {"style": None}) is None  # MUNIT with no style: a random one each time
+    assert key(str(files[0]), {"seed": 3}) is not None and key(str(files[0]), {"style": [0.5, -1.0]}) is not None
+    assert key(None, {"references": [str(f) for f in files]}, "Hi") is not None
     user = tmp_path / "user.png"
     user.write_bytes(files[0].read_bytes() + b"\0")
-    assert examples.key("m", str(user), "a2b", {}, True, None) is None
-    assert examples.key("m", None, None, {"references": [str(files[0]), str(user)]}, True, "Hi") is None
-    assert examples.key("m", {"composite": b"png bytes"}, "a2b", {}, True, None) is None
-    keys = [examples.key("m", str(f), "a2b", {}, True, None) for f in files]
-    for n, key in enumerate(keys):
-        examples.put(key, n)
-    assert [examples.get(k) for k in keys] == [None, 1, 2] and examples.hits == 2
+    assert key(str(user), {}) is None and key(None, {"references": [str(files[0]), str(user)]}, "Hi") is None
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\0" * (app.ExampleResults.MAX_BYTES + 1))
+    assert key(str(big), {}) is None  # a large upload is not an example: never kept
+    assert key({"composite": b"png bytes"}, {}) is None
+    # a typed word is a word, even one that names a file: never opened
+    assert key(None, {"references": [str(files[0])]}, "/proc/self/pagemap")[-1] == "/proc/self/pagemap"
+
+    class Model:  # stands for a Translator: results are kept per translator object, not per name
+        pass
+    t, reloaded = Model(), Model()
+    keys = [key(str(f), {}) for f in files]
+    for n, k in enumerate(keys):
+        examples.put(k, t, n)
+    assert [examples.get(k, t) for k in keys] == [None, 1, 2] and examples.hits == 2
+    assert examples.get(keys[2], reloaded) is None  # the same name loaded again: computed anew
+
+    tiny = app.ExampleResults(max_mb=1.5 * 256 * 256 * 3 / 2 ** 20)
+    from PIL import Image as PILImage
+    for k in keys:
+        tiny.put(k, t, PILImage.new("RGB", (256, 256)))
+    assert [tiny.get(k, t) is not None for k in keys] == [False, False, True]  # bounded by pixels too
 
 
 def test_a_model_of_another_family_is_a_message(client):
@@ -457,6 +475,8 @@ def test_the_app_limits_glibc_heap_arenas_unless_told_otherwise(monkeypatch):
 
     if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
         pytest.skip("glibc only")
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        assert app.MALLOC_ARENAS_LIMITED is True  # done at import, before any worker thread
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     assert app.limit_malloc_arenas() is True
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")

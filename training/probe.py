@@ -19,6 +19,7 @@ import io
 import json
 import os
 import shlex
+import shutil
 import socket
 import statistics
 import struct
@@ -426,7 +427,8 @@ def damaged_copies(bundled: Path) -> dict[str, dict[str, bytes]]:
         corrupted[i] ^= 0xFF
     tensors = load_file(bundled / "model.safetensors")
     with tempfile.TemporaryDirectory() as tmp:
-        save_file({k: torch.full_like(v, float("nan")) for k, v in tensors.items()}, Path(tmp) / "nan.safetensors")
+        save_file({k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in tensors.items()},
+                  Path(tmp) / "nan.safetensors")
         nan = (Path(tmp) / "nan.safetensors").read_bytes()
     replace = lambda **new: {**files, **new}  # noqa: E731
     return {
@@ -504,6 +506,7 @@ def probe_hub(shipped_name: str = "cyclegan-noto2twemoji", other: str = "someone
         import app
         server = FaultyHub("silent")
         point_at(server.url)
+        translator._cache.clear()  # every shipped model meets the silent Hub, none is already loaded
         start = time.perf_counter()
         app.build_demo(fast=False)
         app_start = round(time.perf_counter() - start, 1)
@@ -512,6 +515,8 @@ def probe_hub(shipped_name: str = "cyclegan-noto2twemoji", other: str = "someone
         (constants.ENDPOINT, constants.HUGGINGFACE_CO_URL_TEMPLATE, constants.HF_HUB_CACHE,
          constants.HF_HUB_OFFLINE) = saved
         hub._reachable.clear()
+        translator._cache.clear()  # nothing loaded here from a fake Hub outlives the probe
+        shutil.rmtree(root, ignore_errors=True)
     return {"rows": rows, "faults": len(rows) // 2, "all_ok": all(r["ok"] for r in rows),
             "slowest_s": max(r["seconds"] for r in rows), "deadline_s": hub.hub_deadline(),
             "app_start_beside_silent_hub_s": app_start, "shipped_models": len(hub.SHIPPED)}

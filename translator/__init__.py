@@ -62,9 +62,10 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 
 
 CACHE_SIZE = int(os.environ.get("TRANSLATOR_CACHE_SIZE", "8"))  # loaded models kept per process (LRU)
-# and at most this many MB of their weights: any Hub repo may hold up to base.MAX_PARAMETERS (3.2 GB in
-# fp32), and a free Space has 16 GB for everything. The model just loaded always stays.
-CACHE_MB = float(os.environ.get("TRANSLATOR_CACHE_MB", "4096"))
+# and at most this many MB of their PyTorch weights: any Hub repo may hold up to base.MAX_PARAMETERS (3.2 GB
+# in fp32), and a free Space has 16 GB for everything. A model's ONNX fast path holds a second copy of its
+# weights, so the models' memory can reach about twice this. The model just loaded always stays.
+CACHE_MB = float(os.environ.get("TRANSLATOR_CACHE_MB", "3072"))
 _cache: OrderedDict[tuple, Translator] = OrderedDict()
 _building: dict[tuple, threading.Lock] = {}  # one lock per model being loaded: others are not held up
 _guard = threading.Lock()  # held only for dictionary updates, never while loading
