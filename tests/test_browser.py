@@ -1,6 +1,7 @@
 """The app in a real browser (headless Chromium driven by Playwright), as a person uses it: every tab,
 the examples, the mouse on the sketchpad, the direction switch, clearing, a broken upload. The families that
-ship no model yet (FUNIT, UNIT, U-GAT-IT) run in a second app, with tiny random models made here.
+ship no model yet (FUNIT, UNIT, U-GAT-IT) run in a second app, with tiny random models made here, beside
+the shipped CycleGAN (so UNIT's Compare tab appears).
 
 Needs Debian's `chromium` and the `playwright` package (no browser download: Playwright drives
 /usr/bin/chromium); `.ci/run` installs both. Screenshots land in $TRANSLATOR_SCREENSHOTS if set; the
@@ -326,25 +327,28 @@ def test_shipped_ugatit_example_shows_its_attention_beside_the_translation(page)
     shot(page, "ugatit-shipped-attention")
 
 
-# --- the families with no shipped model yet (MUNIT, FUNIT, U-GAT-IT) -------------------------------------
+# --- the families with no shipped model yet (FUNIT, U-GAT-IT, UNIT; MUNIT's controls) ----------------------
 # Their tabs appear only for a model, so a second app is launched with tiny ones: each family's
 # `tiny_config` network, randomly initialised and exported as the trainers do (as test_app.py does).
 # Random weights make meaningless pictures, but every control, upload and output of the tab is real.
-NEW_FAMILIES = ("munit", "funit", "ugatit")
+NEW_FAMILIES = ("munit", "funit", "ugatit", "unit")
 SLOW = 90.0  # a re-translation through the queue, beside a training job on two cores
 
 
 @pytest.fixture(scope="module")
 def tiny_app_url(tmp_path_factory):
-    """The app for a tiny MUNIT, FUNIT and U-GAT-IT (local folders allowed), launched in this process."""
+    """The app for a tiny MUNIT, FUNIT, U-GAT-IT and UNIT (local folders allowed), and the shipped CycleGAN,
+    launched in this process. UNIT on CycleGAN's domain pair brings the Compare tab."""
     import app
     from conftest import export
     from test_contract import tiny
 
     root = tmp_path_factory.mktemp("tiny-models")
     # MUNIT as it ships: line drawings on side A (a sketchpad), the domains of assets/examples/munit
-    drawn = {"munit": {"input_kind": "sketch", "domain_a": "emoji-drawing", "domain_b": "emoji-colour"}}
-    models = {family: str(export(tiny(family, **drawn.get(family, {})), root / family)) for family in NEW_FAMILIES}
+    settings = {"munit": {"input_kind": "sketch", "domain_a": "emoji-drawing", "domain_b": "emoji-colour"},
+                "unit": {"domain_a": "noto", "domain_b": "twemoji"}}
+    models = {family: str(export(tiny(family, **settings.get(family, {})), root / family)) for family in NEW_FAMILIES}
+    models["cyclegan"] = "cyclegan-noto2twemoji"
     demo = app.build_demo(allow_local_models=True, models=models)
     demo.queue()
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
@@ -595,3 +599,21 @@ def test_ugatit_shows_the_attention_heatmaps_beside_the_translation(tiny_page, t
         box = page.locator(f"#{heatmap}").bounding_box()
         assert box is not None and box["width"] > 0 and abs(box["x"] - right["x"]) < right["width"]
     shot(page, "ugatit-attention")
+
+
+def test_unit_tab_shows_both_streams_and_the_compare_tab_puts_it_beside_cyclegan(tiny_page, tmp_path):
+    """UNIT's tab: an upload comes back as its translation and its reconstruction; sharing CycleGAN's domain
+    pair, the Compare tab runs both models on one upload and shows them side by side."""
+    page = tiny_page
+    open_tab(page, "UNIT")
+    page.locator("#unit-input input[type=file]").set_input_files(str(image_file(tmp_path)))
+    assert wait_for(lambda: loaded(page, "unit-translation") and loaded(page, "unit-reconstruction")
+                    and " ms" in info_text(page, "unit"), SLOW)
+    open_tab(page, "Compare")
+    example = sorted((ROOT / "assets/examples/cyclegan").glob("noto-*.png"))[0]
+    page.locator("#compare-input input[type=file]").set_input_files(str(example))
+    page.get_by_role("button", name="Compare", exact=True).click()
+    assert wait_for(lambda: loaded(page, "compare-0") and loaded(page, "compare-1"), SLOW)
+    info = page.locator("#compare-info").inner_text()
+    assert "UNIT" in info and "CycleGAN" in info and info.count(" ms") == 2
+    shot(page, "unit-compare")

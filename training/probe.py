@@ -332,7 +332,7 @@ def python_option_outcomes(files: list[Path]) -> list[dict]:
     per_option = {
         "seed": [-1, 2 ** 64, 1.5, "abc", [1]],
         "sample": ["yes", 2],
-        "style": [[], [float("nan")] * 8, [1e30] * 8, [0.0] * 10_000, "abc", [[0.0]]],
+        "style": [[], [float("nan")] * 8, [float("inf")] * 8, [1e30] * 8, [0.0] * 10_000, "abc", [[0.0]]],
         "reference": [str(bad_file), b"", "/etc/passwd", 42],
         "references": [[], [str(example)] * (MAX_REFERENCES + 1), [str(example), str(bad_file)], "abc"],
         "tiled": ["yes", 2],
