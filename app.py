@@ -858,8 +858,12 @@ def refuse_unreadable_values(demo: gr.Blocks) -> None:
                 block.data_model = _validated_or_refused(block, model)
 
 
+def _control_name(block) -> str:
+    return getattr(block, "label", None) or type(block).__name__
+
+
 def _refusal(block, payload, err: Exception) -> gr.Error:
-    name = getattr(block, "label", None) or type(block).__name__
+    name = _control_name(block)
     got = repr(payload)
     got = got if len(got) <= 60 else got[:57] + "..."
     return user_error(OptionsError(f"{name} cannot take {got} ({type(err).__name__})."))
@@ -873,8 +877,7 @@ def _readable_or_refused(block, preprocess):
             raise gr.Error(err.message, title="Cannot translate", print_exception=False) from None
         except Exception as err:  # noqa: BLE001  (what it could not read is the user's, not a bug of ours)
             if not isinstance(err, (ValueError, TypeError, KeyError, AttributeError)):  # e.g. disk full: ours
-                log.error("%s could not read a value", getattr(block, "label", None) or type(block).__name__,
-                          exc_info=err)
+                log.error("%s could not read a value", _control_name(block), exc_info=err)
             raise _refusal(block, payload, err) from None
     return checked
 

@@ -179,6 +179,13 @@ def image_endpoints(client) -> dict[str, dict]:
             if spec["parameters"] and spec["parameters"][0]["parameter_name"] in IMAGE_PARAMETERS}
 
 
+def upload(parameter: str, path: Path):
+    """A file as a client sends it to an image parameter (a sketchpad takes it as its composite)."""
+    from gradio_client import handle_file
+    value = handle_file(str(path))
+    return {"background": None, "layers": [], "composite": value} if parameter == "sketch" else value
+
+
 def example_for(endpoint: str) -> Path:
     """A held-out example the endpoint's family ships (the compare tab's is CycleGAN's)."""
     family = endpoint.strip("/").split("_")[0]
@@ -218,8 +225,7 @@ def probe_options(client, endpoints: dict[str, dict]) -> list[dict]:
         base = {}
         first = params[0]["parameter_name"] if params else None
         if first in IMAGE_PARAMETERS:
-            value = handle_file(str(example_for(name)))
-            base[first] = {"background": None, "layers": [], "composite": value} if first == "sketch" else value
+            base[first] = upload(first, example_for(name))
         trials = [(p["parameter_name"], v) for p in params if p["parameter_name"] not in base for v in bad_values(p)]
         trials += [(p["parameter_name"], [{"image": handle_file(str(example_for(name))), "caption": None}]
                     * (MAX_REFERENCES + 1)) for p in params if p["parameter_name"] == "references"]
@@ -245,11 +251,8 @@ def client_saw(err: Exception) -> tuple[str, str]:
 
 def call(client, endpoint: str, spec: dict, path: Path) -> tuple[str, float, str]:
     """('ok' | 'refused' | 'trace' | 'unclear', seconds, message)."""
-    from gradio_client import handle_file
     first = spec["parameters"][0]["parameter_name"]
-    value = handle_file(str(path))
-    if first == "sketch":
-        value = {"background": None, "layers": [], "composite": value}
+    value = upload(first, path)
     start = time.perf_counter()
     try:
         client.predict(**{first: value}, api_name=endpoint)
@@ -288,7 +291,7 @@ def probe_inputs(folder: Path) -> dict:
                                  "message": message})
         options = probe_options(client, client.view_api(print_info=False, return_format="dict")["named_endpoints"])
         rss_after = rss_mb(app.proc.pid)
-        still = call(client, "/cyclegan", endpoints["/cyclegan"], next((ROOT / "assets/examples/cyclegan").glob("*.png")))
+        still = call(client, "/cyclegan", endpoints["/cyclegan"], example_for("/cyclegan"))
         report["endpoints"] = summarise(outcomes)
         report["options"] = summarise(options)
         report["options"]["endpoints"] = len({o["endpoint"] for o in options})
@@ -365,7 +368,6 @@ def summarise(outcomes: list[dict]) -> dict:
 
 
 def probe_load(clients: int = 20, requests: int = 25) -> dict:
-    from gradio_client import handle_file
     app = App()
     try:
         warm = app.client()
@@ -382,9 +384,7 @@ def probe_load(clients: int = 20, requests: int = 25) -> dict:
                 name = names[(index + i) % len(names)]
                 spec = endpoints[name]
                 first = spec["parameters"][0]["parameter_name"]
-                value = handle_file(str(examples[name]))
-                if first == "sketch":
-                    value = {"background": None, "layers": [], "composite": value}
+                value = upload(first, examples[name])
                 start = time.perf_counter()
                 try:
                     client.predict(**{first: value}, api_name=name)
@@ -430,14 +430,16 @@ def damaged_copies(bundled: Path) -> dict[str, dict[str, bytes]]:
         save_file({k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in tensors.items()},
                   Path(tmp) / "nan.safetensors")
         nan = (Path(tmp) / "nan.safetensors").read_bytes()
-    replace = lambda **new: {**files, **new}  # noqa: E731
+    def replace(name: str, data: bytes) -> dict[str, bytes]:
+        return {**files, name: data}
+
     return {
-        "truncated model.safetensors": replace(**{"model.safetensors": weights[:len(weights) // 3]}),
-        "corrupted model.safetensors (same length)": replace(**{"model.safetensors": bytes(corrupted)}),
-        "NaN weights": replace(**{"model.safetensors": nan}),
-        "config.json not JSON": replace(**{"config.json": b"\xff\xfe{ not json"}),
-        "unknown family": replace(**{"config.json": json.dumps({**config, "family": "stylegan9"}).encode()}),
-        "wrong tensor shapes": replace(**{"config.json": json.dumps({**config, "ngf": config["ngf"] * 2}).encode()}),
+        "truncated model.safetensors": replace("model.safetensors", weights[:len(weights) // 3]),
+        "corrupted model.safetensors (same length)": replace("model.safetensors", bytes(corrupted)),
+        "NaN weights": replace("model.safetensors", nan),
+        "config.json not JSON": replace("config.json", b"\xff\xfe{ not json"),
+        "unknown family": replace("config.json", json.dumps({**config, "family": "stylegan9"}).encode()),
+        "wrong tensor shapes": replace("config.json", json.dumps({**config, "ngf": config["ngf"] * 2}).encode()),
         "only pytorch_model.bin": {"config.json": files["config.json"], "pytorch_model.bin": b"\x80\x04 never unpickled"},
     }
 
