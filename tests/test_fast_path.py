@@ -309,6 +309,58 @@ def test_rewrite_leaves_other_convolutions_alone():
     assert fast_path.rewritten(kept) is kept
 
 
+@pytest.mark.parametrize("padding_mode", ["reflect", "zeros"])
+@pytest.mark.parametrize("padding", [0, 1])
+@pytest.mark.parametrize("bias", [True, False])
+def test_winograd_convolution_is_the_same_maths(padding_mode, padding, bias):
+    torch.manual_seed(padding)
+    conv = torch.nn.Conv2d(8, 6, 3, padding=padding, padding_mode=padding_mode, bias=bias)
+    winograd = fast_path.WinogradConvolution(conv).eval()
+    # outputs of 32 x 32 and 32 x 40 tile into 4 x 4 blocks; 30 x 30 does not (the plain conv), nor 8 x 8 (too small)
+    for size in ((32, 32), (32, 40), (30, 30), (8, 8)):
+        x = torch.randn(2, 8, size[0] + 2 - 2 * padding, size[1] + 2 - 2 * padding)
+        with torch.no_grad():
+            expected, got = conv(x), winograd(x)
+        assert got.shape == expected.shape == (2, 6, *size)
+        assert (got - expected).abs().max() <= 1e-5 * expected.abs().max(), size
+
+
+def test_winograd_applies_to_wide_3x3_convolutions_only():
+    Conv = torch.nn.Conv2d
+    applies = fast_path.WinogradConvolution.applies
+    assert applies(Conv(256, 128, 3, padding=1, padding_mode="reflect")) and applies(Conv(128, 256, 3))
+    assert not applies(Conv(128, 128, 3, padding=1))         # measured: no gain at 128 x 128 channels
+    assert not applies(Conv(512, 64, 3, padding=1))          # nor with a narrow side
+    assert not applies(Conv(256, 256, 5, padding=2))         # not 3 x 3
+    assert not applies(Conv(256, 256, 3, stride=2, padding=1))
+    assert not applies(Conv(256, 256, 3, padding=1, groups=2))
+    assert not applies(Conv(256, 256, 3, padding=1, dilation=2))
+    assert not applies(Conv(256, 256, 3, padding=1, padding_mode="circular"))
+    assert not applies(torch.nn.utils.parametrizations.spectral_norm(Conv(256, 256, 3, padding=1)))
+    wide, wider = (fast_path.WinogradConvolution(Conv(c, c, 3)) for c in (256, 512))
+    assert wide.pays(32, 64) and not wide.pays(16, 16) and wider.pays(16, 16)  # 16 x 16 pays at 512 only
+    assert not wider.pays(34, 32) and not wider.pays(12, 12)
+
+
+def test_a_wide_network_exports_with_winograd_at_parity(tmp_path):
+    """A CycleGAN wide enough for the rewrite (a 256-channel block at 32 x 32): the exported graph does its
+    3 x 3 convs as matrix products, the session agrees with PyTorch, and the served network is untouched."""
+    import onnx
+    torch.manual_seed(0)
+    network = translator.FAMILIES["cyclegan"].network(image_size=128, ngf=64, n_blocks=1)
+    init_weights(network)
+    network.save_pretrained(tmp_path / "wide")
+    t = translator.load(str(tmp_path / "wide"), warm_up=False)
+    assert fast_path.rewrites(t.model) == 4  # two convs of one block, each way
+    fast = FastPath(t, "always", cache=tmp_path / "cache")
+    assert fast.used and fast.report["max_abs_difference"] <= PARITY_BAR
+    graph = onnx.load(str(Path(fast.report["folder"]) / "a2b.onnx")).graph
+    assert sum(node.op_type == "MatMul" for node in graph.node) == 4  # 2 convs x (filters, outputs)
+    depthwise = [n for n in graph.node if n.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in n.attribute)]
+    assert len(depthwise) == 4  # the input transform, rows then columns, of each
+    assert not any(isinstance(m, fast_path.WinogradConvolution) for m in t.model.modules())
+
+
 @pytest.mark.parametrize("family", ["munit", "funit", "unit"])
 def test_the_exported_graph_of_a_resize_convolution_decoder_is_rewritten(family, tmp_path):
     import onnx

@@ -31,6 +31,60 @@ def test_untrained_finisher_is_bicubic_and_enlarges_x4():
     assert torch.allclose(y, F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False), atol=1e-6)
 
 
+def test_strength_scales_the_correction_between_bicubic_and_the_full_finisher():
+    torch.manual_seed(0)
+    model = Finisher(width=8, n_layers=2).eval()
+    torch.nn.init.normal_(model.body[-2].weight, std=0.1)  # a correction that is not zero
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        full, half, none = model(x), model(x, 0.5), model(x, 0.0)
+    bicubic = F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False)
+    assert torch.allclose(none, bicubic, atol=1e-6) and not torch.allclose(full, bicubic, atol=1e-3)
+    assert torch.allclose(half, (full + bicubic) / 2, atol=1e-5)
+
+
+def test_strengths_are_read_per_model_and_bad_entries_left_out(tmp_path):
+    from translator.finishing import read_strengths
+    assert read_strengths(tmp_path) == {}  # no file: the whole correction for every model
+    (tmp_path / "strengths.json").write_text(json.dumps({"strengths": {
+        "soft-model": 0.35, "zero": 0, "too-big": 1.5, "negative": -0.1, "word": "half", "flag": True, "nan": float("nan")}}))
+    assert read_strengths(tmp_path) == {"soft-model": 0.35, "zero": 0.0}
+    for damaged in ("{", "[]", '{"strengths": [1, 2]}', '{"other": {}}'):
+        (tmp_path / "strengths.json").write_text(damaged)
+        assert read_strengths(tmp_path) == {}, damaged
+    stage = Finishing(Finisher(width=8, n_layers=2), Provenance("local", tmp_path), torch.device("cpu"), {"soft-model": 0.35})
+    assert stage.strength_for("soft-model") == 0.35 and stage.strength_for("any-other") == 1.0
+
+
+def test_the_chosen_strength_is_full_where_it_wins_and_the_best_psnr_where_it_does_not():
+    from training.finishing_strength import choose
+    wins = {0.0: {"psnr": 10.0, "ssim": 0.5}, 0.5: {"psnr": 10.2, "ssim": 0.55}, 1.0: {"psnr": 10.1, "ssim": 0.6}}
+    assert choose(wins) == 1.0  # full strength beats bicubic on both: kept, though 0.5 has the higher PSNR
+    loses = {0.0: {"psnr": 10.0, "ssim": 0.5}, 0.25: {"psnr": 10.05, "ssim": 0.52}, 0.5: {"psnr": 10.05, "ssim": 0.55},
+             1.0: {"psnr": 9.9, "ssim": 0.6}}
+    assert choose(loses) == 0.5  # the highest PSNR, the larger of equals
+    assert choose({0.0: {"psnr": 10.0, "ssim": 0.5}, 1.0: {"psnr": 9.0, "ssim": 0.4}}) == 0.0  # bicubic itself
+
+
+def test_a_translator_is_finished_at_its_models_strength():
+    """Strength 0 for this model's name: its finished image is plain bicubic's (an untrained finisher, whose
+    correction is zero); any other strength changes it."""
+    t = translator.load("cyclegan-noto2twemoji", finishing=False)
+    torch.manual_seed(0)
+    trained = Finisher(width=8, n_layers=2)
+    torch.nn.init.normal_(trained.body[-2].weight, std=0.1)
+    source = sorted((ROOT / "assets/examples/cyclegan").glob("noto-*.png"))[0]
+
+    def finished(model, strengths):
+        t2 = t.with_weights(t.model.state_dict())
+        t2.finishing = Finishing(model, Provenance("local", ROOT), t.device, strengths)
+        return np.asarray(t2.translate(source), dtype=np.int16)
+
+    bicubic = finished(Finisher(width=8, n_layers=2), {})
+    assert np.abs(finished(trained, {t.name: 0.0}) - bicubic).max() <= 1
+    assert np.abs(finished(trained, {"another-model": 0.0}) - bicubic).max() > 5
+
+
 def test_training_pairs_are_aligned_crops_with_degraded_inputs():
     torch.manual_seed(0)
     pairs = train_finishing.FinishingPairs([], [f"{FONTS}/DejaVuSans.ttf"], crop=32, epoch_size=8)

@@ -30,6 +30,20 @@ def test_the_wheel_holds_the_core_and_the_shipped_models_only(installed):
     assert "translator/__init__.py" in names and "translator/cyclegan.py" in names
     assert "translator/bundled/cyclegan-noto2twemoji/model.safetensors" in names
     assert not any(n.startswith(("training/", "tests/", "app.py")) for n in names)
+    # the finishing stage with what decides how it is applied: where it was measured to win, and how strongly
+    for part in ("model.safetensors", "metrics.json", "strengths.json"):
+        assert f"translator/bundled_finishing/finisher-x4/{part}" in names, part
+
+
+def test_the_installed_finisher_reads_its_measurements(installed, tmp_path):
+    _, site = installed
+    env = {**os.environ, "PYTHONPATH": str(site), "HF_HUB_OFFLINE": "1"}
+    code = ("import translator; from translator import finishing as f; s = translator.load_finishing(); "
+            "print(f.bundled_dir(), s.strength_for('munit-drawing2emoji'), f.measured_on('munit-drawing2emoji'))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    folder, strength, measured = done.stdout.split()
+    assert str(site) in folder and float(strength) < 1 and measured == "True"
 
 
 def test_the_installed_command_translates_offline_outside_the_checkout(installed, tmp_path):

@@ -166,6 +166,29 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         assert t.translate(ROOT / "assets/examples/pix2pix/hand-drawn-smiley.png").mode == "RGB"
 
 
+def test_a_run_warm_starts_from_an_export_with_a_fresh_discriminator(tmp_path):
+    """--warm-start from an export folder (what a shipped model is: the generator's moving average only): the
+    generator starts from its weights, the discriminator from scratch, and the card lists where it came from."""
+    from safetensors.torch import load_file
+    color = tmp_path / "noto"
+    color.mkdir()
+    for i in range(3):
+        image = Image.new("RGB", (64, 64), "white")
+        ImageDraw.Draw(image).ellipse((10 + i, 10, 50, 50), fill=(250, 200, 30))
+        image.save(color / f"{i}.png")
+    common = ["--sketch-from", str(color), "--image-size", "64", "--ngf", "4", "--ndf", "4", "--threads", "1",
+              "--log-every", "1"]
+    train_pix2pix.main([*common, "--out", str(tmp_path / "source"), "--steps", "2"])
+    source = tmp_path / "source" / "export"
+    train_pix2pix.main([*common, "--out", str(tmp_path / "warm"), "--steps", "0", "--warm-start", str(source)])
+    exported, saved = load_file(tmp_path / "warm" / "export" / "model.safetensors"), load_file(source / "model.safetensors")
+    assert exported.keys() == saved.keys() and all(torch.equal(exported[k], saved[k]) for k in saved)
+    sessions = json.loads((tmp_path / "warm" / "export" / "training.json").read_text())["sessions"]
+    assert any(f"warm start from {source}" in line for line in sessions)
+    with pytest.raises(SystemExit, match="checkpoint folder or an export"):
+        train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--steps", "0", "--warm-start", str(tmp_path / "noto")])
+
+
 def test_a_long_thin_drawing_is_shrunk_before_it_is_squared():
     """Squaring a 6000x300 drawing at full size would allocate 6000x6000; it is shrunk first."""
     import resource

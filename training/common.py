@@ -397,14 +397,18 @@ class Run:
 
     def warm_start(self, folder: Path) -> None:
         """Load each prepared module's weights from another run's checkpoint (accelerate's names:
-        model.safetensors, model_1.safetensors, ...), or from an export where the module exported is the one
-        prepared (the finisher). A tensor saved with 1 row where n are wanted is repeated
+        model.safetensors, model_1.safetensors, ...), or from an export (config.json beside model.safetensors):
+        the exported module's weights into the first prepared module, the generator (or the finisher), the
+        others (discriminators) starting fresh. A tensor saved with 1 row where n are wanted is repeated
         (a discriminator given one output per style starts as the one it had); any other mismatch is an error
         that names the tensor."""
+        export = (Path(folder) / "config.json").exists()  # an export holds the generator only
         for i, module in enumerate(self.accelerator._models):
             path = Path(folder) / ("model.safetensors" if i == 0 else f"model_{i}.safetensors")
+            if export and i > 0:
+                continue  # the discriminators start fresh
             if not path.exists():
-                raise SystemExit(f"--warm-start: {path} does not exist (a run's checkpoint folder is wanted)")
+                raise SystemExit(f"--warm-start: {path} does not exist (a run's checkpoint folder or an export is wanted)")
             saved, wanted = load_file(path, device=str(self.device)), self.accelerator.unwrap_model(module).state_dict()
             for key, tensor in wanted.items():
                 old = saved.get(key)

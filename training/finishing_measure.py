@@ -28,10 +28,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 import translator
-from training.data.model_outputs import MULTIMODAL_STYLES, own_style_split, translated_split
+from training.data.model_outputs import MULTIMODAL_STYLES, evenly, own_style_split, translated_split
 from training.evaluate import draw_sheet, psnr, save_sheet, sheet_keys, ssim
 from training.finishing import HELD_OUT_FONTS, render_glyph, to_tensor
-from translator.finishing import Finisher, beats_bicubic
+from translator.finishing import Finisher, beats_bicubic, read_strengths
 
 STYLES = MULTIMODAL_STYLES
 SHEET_GLYPHS = "Rag5&"
@@ -69,30 +69,33 @@ def lanczos(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def score(finisher: Finisher, small: torch.Tensor, large: torch.Tensor) -> dict:
+def score(finisher: Finisher, small: torch.Tensor, large: torch.Tensor, strength: float = 1.0) -> dict:
+    """PSNR and SSIM of bicubic, Lanczos and the finisher (at this strength of its correction) against `large`."""
     y = (large + 1) / 2
     results = {}
     methods = {"bicubic": lambda x: F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False),
-               "lanczos": lanczos, "finisher": finisher}
+               "lanczos": lanczos, "finisher": lambda x: finisher(x, strength)}
     for name, method in methods.items():
         outs = torch.cat([method(small[i:i + 32]).clamp(-1, 1) for i in range(0, len(small), 32)])
         x = (outs + 1) / 2
         results[name] = {"psnr": round(psnr(x, y).mean().item(), 3), "ssim": round(ssim(x, y).mean().item(), 4)}
     results["images"] = len(small)
+    if strength != 1:
+        results["strength"] = strength
     return results
 
 
 FEWSHOT_CONTENT, FEWSHOT_REFERENCES, FEWSHOT_FONTS = "HbxQ3", "AgRek", 40
 
 
-def fewshot_set(t, fonts_data: Path, debs: Path) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+def fewshot_set(t, fonts_data: Path, debs: Path, split: str = "unseen") -> tuple[list[str], torch.Tensor, torch.Tensor]:
     """A few-shot glyph model's outputs for unseen fonts: the content characters drawn in the app's base font,
     K = 5 references of other characters of the font; the truth is the font's own 256-px glyph. Every glyph is
     rendered once at 256 px and box-shrunk to the model's size (as glyph_set does, so nothing is misaligned)."""
     from translator.funit import render_glyph as layout_glyph
 
     manifest = json.loads((fonts_data / "manifest.json").read_text())
-    unseen = [f for f in manifest["fonts"] if f["split"] == "unseen"][:FEWSHOT_FONTS]
+    unseen = [f for f in manifest["fonts"] if f["split"] == split][:FEWSHOT_FONTS]
     shrink = lambda image: F.interpolate(to_tensor(image)[None], size=t.image_size, mode="area")[0]  # noqa: E731
     content = torch.stack([shrink(layout_glyph(c, None, 256)) for c in FEWSHOT_CONTENT])
     keys, outs, large = [], [], []
@@ -106,34 +109,42 @@ def fewshot_set(t, fonts_data: Path, debs: Path) -> tuple[list[str], torch.Tenso
     return keys, torch.cat(outs), torch.stack(large)
 
 
-def multimodal_set(t, multimodal: Path, data256: Path) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+def multimodal_set(t, multimodal: Path, data256: Path, split: str = "test",
+                   limit: int | None = None) -> tuple[list[str], torch.Tensor, torch.Tensor]:
     """A drawing -> colour MUNIT's outputs on the held-out outlines, each in its own colour image's style
     (training.data.model_outputs.own_style_split), with the true 256-px renders."""
-    keys, outs, _, truths = own_style_split(t, "test", multimodal, data256)
+    keys, outs, _, truths = own_style_split(t, split, multimodal, data256, limit=limit)
     return keys, outs, torch.stack([to_tensor(Image.open(p)) for p in truths])
 
 
 def model_sets(data64: Path, data256: Path, fonts_data: Path = Path("data/fonts-64"),
                debs: Path = Path("data/font-debs"),
-               multimodal: Path = Path("data/multimodal-64")) -> dict[str, tuple[list[str], torch.Tensor, torch.Tensor]]:
-    """Each shipped 64-px model's outputs on its test inputs, with the true 256-px render of the target."""
+               multimodal: Path = Path("data/multimodal-64"), split: str = "test",
+               limit: int | None = None) -> dict[str, tuple[list[str], torch.Tensor, torch.Tensor]]:
+    """Each shipped 64-px model's outputs on its test inputs (or another split's: training.finishing_strength
+    chooses on the training split), with the true 256-px render of the target. Each title starts with the
+    model's name and a space. limit: at most about this many images a set, taken evenly."""
     sets = {}
     for name in translator.list_models():
         t = translator.load(name, warm_up=False, device="cpu")
         if t.image_size != 64:
             continue
         if t.family_name == "funit":
-            sets[f"{name} base font → {FEWSHOT_FONTS} unseen fonts, K = 5 (model output)"] = fewshot_set(t, fonts_data, debs)
+            fonts = "unseen" if split == "test" else split
+            sets[f"{name} base font → {FEWSHOT_FONTS} {fonts} fonts, K = 5 (model output)"] = \
+                fewshot_set(t, fonts_data, debs, fonts)
             continue
         if t.family_name == "munit":
             sets[f"{name} drawing → colour, each outline in its own emoji's style (model output)"] = \
-                multimodal_set(t, multimodal, data256)
+                multimodal_set(t, multimodal, data256, split, limit)
             continue
         for direction in t.directions:
-            split = translated_split(t, direction, "test", data64, data256)
-            if split is None:
+            translated = translated_split(t, direction, split, data64, data256)
+            if translated is None:
                 continue
-            keys, outs, inputs, targets = split
+            keys, outs, inputs, targets = translated
+            every = evenly(len(keys), limit)
+            keys, outs = keys[every], outs[every]
             large = torch.stack([to_tensor(Image.open(targets / f"{k}.png")) for k in keys])
             sets[f"{name} {inputs.parent.name} → {targets.parent.name} (model output)"] = (keys, outs, large)
     return sets
@@ -160,7 +171,12 @@ def latency(finisher: Finisher, threads: int = 2, repeats: int = 50) -> dict:
             f"{torch.get_num_threads()} torch threads available"}
 
 
-def sheet(finisher: Finisher, sets: dict) -> Image.Image:
+def strength_of(title: str, strengths: dict[str, float]) -> float:
+    """The strength a set is finished at: its model's (titles of model sets start with the model's name)."""
+    return strengths.get(title.split(" ")[0], 1.0)
+
+
+def sheet(finisher: Finisher, sets: dict, strengths: dict[str, float] | None = None) -> Image.Image:
     blocks = []
     for title, (keys, small, large) in sets.items():
         chosen = sheet_keys(keys, 5) if "glyph" not in title else \
@@ -169,7 +185,7 @@ def sheet(finisher: Finisher, sets: dict) -> Image.Image:
         x, y = small[index], large[index]
         with torch.inference_mode():
             rows = [("64 px", x), ("bicubic", F.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False).clamp(-1, 1)),
-                    ("finished", finisher(x).clamp(-1, 1)), ("true 256", y)]
+                    ("finished", finisher(x, strength_of(title, strengths or {})).clamp(-1, 1)), ("true 256", y)]
         blocks.append((title, chosen, rows))
     return draw_sheet(blocks, 256)
 
@@ -180,8 +196,10 @@ def write_card(folder: Path, metrics: dict) -> None:
         other = "bicubic" if method == "finisher" else "finisher"
         return " / ".join(f"**{m[method][k]:{f}}**" if m[method][k] > m[other][k] else f"{m[method][k]:{f}}"
                           for k, f in (("psnr", ".2f"), ("ssim", ".4f")))
+    def strength(m: dict) -> str:  # where training.finishing_strength chose less than the whole correction
+        return f" (strength {m['strength']:g})" if "strength" in m else ""
     rows = "\n".join(f"| {name} | {m['images']} | {cell(m, 'bicubic')} | "
-                     f"{m['lanczos']['psnr']:.2f} / {m['lanczos']['ssim']:.4f} | {cell(m, 'finisher')} |"
+                     f"{m['lanczos']['psnr']:.2f} / {m['lanczos']['ssim']:.4f} | {cell(m, 'finisher')}{strength(m)} |"
                      for name, m in metrics["sets"].items())
     lat = metrics["latency"]
     card = f"""---
@@ -199,7 +217,10 @@ high contrast, with skin tones) and DejaVu glyphs rendered at 256 px, their 64-p
 GAN outputs are (blur, colour shifts, mottling, checkerboard, noise, sub-pixel shifts){real_outputs(info)}. See
 `translator/finishing.py` and `training/finishing.py`.
 
-Every family's metrics are computed on its raw output; this stage is measured on its own here.
+Every family's metrics are computed on its raw output; this stage is measured on its own here. The learned
+correction can be scaled per model (`strengths.json`, chosen by `python -m training.finishing_strength` on the
+model's outputs of *training* inputs, never these): a set marked "(strength s)" is finished, here and in the
+app, as bicubic + s × the correction.
 
 ## Measured: PSNR (dB) / SSIM at 256 px against the true 256-px render (held out)
 
@@ -285,7 +306,9 @@ def main(argv=None) -> None:
     sets["Liberation glyphs (256-px render shrunk to 64)"] = glyph_set()
     if not args.no_models:
         sets.update(model_sets(args.data64, args.data256))
-    metrics = {"sets": {name: score(finisher, small, large) for name, (_, small, large) in sets.items()},
+    strengths = read_strengths(args.model)
+    metrics = {"sets": {name: score(finisher, small, large, strength_of(name, strengths))
+                        for name, (_, small, large) in sets.items()},
                "latency": latency(finisher),
                "command": "python -m training.finishing_measure " + " ".join(argv or __import__("sys").argv[1:])}
     wins = all(beats_bicubic(m) for m in metrics["sets"].values())
@@ -296,7 +319,7 @@ def main(argv=None) -> None:
               f"finisher {m['finisher']['psnr']:.2f}/{m['finisher']['ssim']:.4f}")
     print("latency", metrics["latency"], "| beats bicubic on every input:", wins)
     if args.card:
-        save_sheet(sheet(finisher, {k: v for k, v in sets.items() if "fluent" not in k}), args.model / "samples.png")
+        save_sheet(sheet(finisher, {k: v for k, v in sets.items() if "fluent" not in k}, strengths), args.model / "samples.png")
         (args.model / "metrics.json").write_text(json.dumps(metrics, indent=2))
         write_card(args.model, metrics)
         Path("docs/metrics").mkdir(parents=True, exist_ok=True)

@@ -5,9 +5,11 @@
 
 Eager PyTorch pays a per-layer dispatch cost that dominates small networks (the shipped 64-px models spend
 most of their time there) and fuses nothing; ONNX Runtime runs the same graph with its convolutions in a
-blocked memory layout and the activations fused into them. The exported graph also computes the decoders'
-resize-convolutions (x2 nearest, then a 5x5 or 7x7 conv) on the small image (`ResizeConvolution`: the same
-maths, 2.8x fewer multiply-adds for 5x5). Measured by `python -m training.fast_path_bench`.
+blocked memory layout and the activations fused into them. The exported graph is also rewritten into the same
+maths with fewer multiply-adds: the decoders' resize-convolutions (x2 nearest, then a 5x5 or 7x7 conv) on the
+small image (`ResizeConvolution`, 2.8x fewer for 5x5), and every wide 3x3 conv by Winograd's F(4x4, 3x3)
+(`WinogradConvolution`, 4x fewer): at paper size the convs are compute-bound, and no layout or fusion of a
+direct conv reaches 1.5x eager PyTorch there. Measured by `python -m training.fast_path_bench`.
 
 At load, for each direction: the graph is exported (torch.onnx, opset 17, batch axes dynamic) into a cache
 folder keyed by a hash of the weights, the config, the code and the library versions; ONNX Runtime builds a
@@ -56,7 +58,7 @@ from .layers import ConvNormAct, scaled_styles, split_style
 OPSET = 17
 PARITY_BAR = 2 / 255  # largest difference allowed, in [0, 1] units of the output image
 PAYS = 0.9  # used if the session's median time is at most this fraction of eager PyTorch's
-VERSION = 3  # of this module's graphs: part of the cache key
+VERSION = 4  # of this module's graphs: part of the cache key
 
 
 def cache_root() -> Path:
@@ -129,20 +131,114 @@ class ResizeConvolution(nn.Module):
         return y
 
 
+# Winograd's F(4x4, 3x3) matrices (Lavin & Gray, 2016; interpolation points 0, 1, -1, 2, -2 and infinity):
+# input tiles d -> B^T d B, 3x3 filters g -> G g G^T, products m -> A^T m A (4x4 outputs per 6x6 tile)
+_WINOGRAD_BT = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0],
+                [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
+_WINOGRAD_G = [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6],
+               [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]
+_WINOGRAD_AT = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
+
+
+class WinogradConvolution(nn.Module):
+    """A 3x3 conv of stride 1 by Winograd's minimal filtering F(4x4, 3x3): each 4x4 block of outputs comes
+    from a 6x6 tile of the padded input in 36 products per channel pair instead of 144. The 36 products are
+    36 matrix products over the channels (where the time goes, at a quarter of the direct conv's
+    multiply-adds); the tiles go in through two strided depthwise convs (the transform is separable: rows,
+    then columns) and come out through one small matrix product and a pixel shuffle. The filters are
+    transformed once, in float64. Equal to the conv up to float rounding (about 1e-5 of its output's scale).
+
+    It pays only where the channel products outweigh the transforms' memory traffic. Measured on one conv in
+    ONNX Runtime, 2 threads of a 2-vCPU AMD EPYC (Zen 3), 2026-12-01 (docs/experiments.md, "Twelfth
+    session"), in channels -> out channels at output size: 256->256 at 64x64 1.61x, at 32x32 1.46-1.48x, at
+    16x16 1.07-1.09x; 512->512 at 16x16 1.61x; 128->256 at 64x64 1.88x; 256->128 at 128x128 1.24x; 128->128
+    at 64x64 1.00x, at 32x32 0.94x; 64->64 at 64x64 0.71x; 128->64 at 256x256 0.77x. Hence `applies`: both
+    channel counts at least 128 and their product at least 256 x 128, and `pays`: an output in multiples
+    of 4, at least 32 x 32, or 16 x 16 for a product four times that (else the plain conv)."""
+
+    MIN_CHANNELS, MIN_CHANNEL_PRODUCT = 128, 256 * 128
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        weight = conv.weight.detach().double()
+        out_channels, in_channels = weight.shape[:2]
+        g, bt, at = (torch.tensor(m, dtype=torch.float64) for m in (_WINOGRAD_G, _WINOGRAD_BT, _WINOGRAD_AT))
+        filters = torch.einsum("ai,kcij,bj->abkc", g, weight, g)  # G g G^T for every channel pair
+        self.register_buffer("filters", filters.reshape(36, out_channels, in_channels).float())
+        self.register_buffer("rows", bt.float().reshape(6, 1, 6, 1).repeat(in_channels, 1, 1, 1))
+        self.register_buffer("columns", bt.float().reshape(6, 1, 1, 6).repeat(in_channels * 6, 1, 1, 1))
+        self.register_buffer("outputs", torch.einsum("ia,jb->ijab", at, at).reshape(16, 36).float())
+        self.conv = conv  # the original: its bias, its padding, and whole convs of sizes that do not tile
+
+    @classmethod
+    def applies(cls, conv: nn.Module) -> bool:
+        """A plain 3x3 conv of stride 1, wide enough to pay (the size is checked when traced)."""
+        if type(conv) is not nn.Conv2d or hasattr(conv, "parametrizations"):
+            return False
+        out_channels, in_channels = conv.weight.shape[:2]
+        return (conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.dilation == (1, 1)
+                and conv.groups == 1 and conv.padding in ((0, 0), (1, 1))
+                and conv.padding_mode in ("zeros", "reflect")
+                and min(in_channels, out_channels) >= cls.MIN_CHANNELS
+                and in_channels * out_channels >= cls.MIN_CHANNEL_PRODUCT)
+
+    def pays(self, height: int, width: int) -> bool:
+        """Whether an output of this size tiles, and is large enough for this conv's width to pay."""
+        if height % 4 or width % 4 or min(height, width) < 16:
+            return False
+        wide = self.conv.in_channels * self.conv.out_channels >= 4 * self.MIN_CHANNEL_PRODUCT
+        return min(height, width) >= 32 or wide
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.conv.padding[0]
+        # plain ints (constants in a traced graph: only the batch axis is dynamic), so the shapes after the
+        # pixel shuffle stay known to the exporter (its instance norms need the channel count)
+        height, width = int(x.shape[-2]) + 2 * p - 2, int(x.shape[-1]) + 2 * p - 2  # the output's size
+        if not self.pays(height, width):  # shapes are fixed when traced
+            return self.conv(x)
+        if p:
+            x = F.pad(x, (p, p, p, p), mode="constant" if self.conv.padding_mode == "zeros" else "reflect")
+        channels, out_channels = self.conv.in_channels, self.conv.out_channels  # -1 below: the batch
+        tiles_y, tiles_x = height // 4, width // 4
+        v = F.conv2d(x, self.rows, stride=(4, 1), groups=channels)                 # B^T d: N, C*6, T, W+2
+        v = F.conv2d(v, self.columns, stride=(1, 4), groups=channels * 6)           # (B^T d) B: N, C*36, T, S
+        v = v.reshape(-1, channels, 36, tiles_y * tiles_x).permute(2, 1, 0, 3).reshape(36, channels, -1)
+        m = torch.matmul(self.filters, v)                                            # 36, K, N*T*S
+        y = torch.matmul(self.outputs, m.reshape(36, -1))                            # A^T m A: 16, K*N*T*S
+        y = y.reshape(16, out_channels, -1).transpose(0, 1)                          # K, 16, N*T*S
+        y = y.reshape(out_channels * 16, -1, tiles_y, tiles_x).transpose(0, 1)      # N, K*16, T, S
+        y = F.pixel_shuffle(y, 4).reshape(x.shape[0], out_channels, height, width)  # k*16 + 4i + j -> (4t + i, 4s + j)
+        return y if self.conv.bias is None else y + self.conv.bias.view(1, -1, 1, 1)
+
+
 def resize_convolutions(network: nn.Module) -> list[ConvNormAct]:
-    """The blocks of `network` that `rewritten` replaces (none: nothing to rewrite)."""
+    """The blocks of `network` whose resize-convolution `rewritten` replaces."""
     return [m for m in network.modules() if isinstance(m, ConvNormAct) and ResizeConvolution.applies(m)]
 
 
+def winograd_convolutions(network: nn.Module) -> list[tuple[nn.Module, str]]:
+    """(parent, attribute) of every conv of `network` that `rewritten` computes by Winograd's method."""
+    return [(parent, name) for parent in network.modules() if not isinstance(parent, WinogradConvolution)
+            for name, child in parent.named_children() if WinogradConvolution.applies(child)]
+
+
+def rewrites(network: nn.Module) -> int:
+    """How many layers `rewritten` replaces (0: it returns the network itself)."""
+    return len(resize_convolutions(network)) + len(winograd_convolutions(network))
+
+
 def rewritten(network: nn.Module) -> nn.Module:
-    """A copy of `network` for export, with every resize-convolution it has as a ResizeConvolution; the
-    network itself is untouched (it may be serving requests on another thread)."""
-    if not resize_convolutions(network):
+    """A copy of `network` for export, with every resize-convolution it has as a ResizeConvolution (whose
+    folded conv may then be wide enough for Winograd), then every wide 3x3 conv as a WinogradConvolution;
+    the network itself is untouched (it may be serving requests on another thread)."""
+    if not rewrites(network):
         return network
     network = copy.deepcopy(network)
     for block in resize_convolutions(network):
         del block.upsample
         block.conv = ResizeConvolution(block.conv)
+    for parent, name in winograd_convolutions(network):
+        setattr(parent, name, WinogradConvolution(getattr(parent, name)))
     return network
 
 
@@ -434,7 +530,7 @@ class FastPath:
             export(module, example, path, inputs)
 
         def heatmap_graph(path: Path, direction: str) -> None:
-            export(Heatmaps(t, direction), (torch.zeros(1, 3, self.size, self.size),), path, ["image"],
+            export(Heatmaps(view(), direction), (torch.zeros(1, 3, self.size, self.size),), path, ["image"],
                    list(Heatmaps.OUTPUTS), {name: {0: "batch"} for name in ("image", *Heatmaps.OUTPUTS)})
 
         for direction in t.directions:

@@ -13,7 +13,9 @@ when the translator has one attached (`translator.load(..., finishing=True)`, fo
 the app does, the API leaves it to the caller); version 2 also trained on the shipped models' real outputs
 and beat bicubic on every held-out set, those outputs included (its card); the finished
 image carries the raw one in `.info["raw"]`, and `translator.raw_output()` switches the stage off for the
-calls inside it.
+calls inside it. The correction is applied at a strength per model (`strengths.json` beside the weights,
+chosen by training.finishing_strength on the model's outputs of training inputs; 1 unless listed): MUNIT's
+soft outputs get 0.35 of it, where the whole of it lost PSNR to bicubic.
 
 Network: residual learning over bicubic upscaling (the network only predicts what bicubic gets wrong), a
 few 3x3 convolutions at the *input* resolution, and a pixel shuffle to x4 at the end (ESPCN-style): all
@@ -55,20 +57,44 @@ class Finisher(HubModel):
         nn.init.zeros_(self.body[-2].weight)  # start as plain bicubic: training only has to learn the fix
         nn.init.zeros_(self.body[-2].bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Nx3xHxW in [-1, 1] -> Nx3x(sH)x(sW), roughly in [-1, 1] (clamp for display)."""
+    def forward(self, x: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
+        """Nx3xHxW in [-1, 1] -> Nx3x(sH)x(sW), roughly in [-1, 1] (clamp for display). `strength` scales the
+        learned correction: 0 is plain bicubic, 1 the finisher as trained."""
         base = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
-        return base + self.body(x)
+        correction = self.body(x)
+        return base + (correction if strength == 1 else strength * correction)
+
+
+STRENGTHS_FILE = "strengths.json"
+
+
+def read_strengths(folder: Path) -> dict[str, float]:
+    """The correction's strength per model (`{"strengths": {"<model name>": 0.35}}` in the finisher's folder,
+    written by training.finishing_strength); a model not listed, or a file missing or unreadable, gets 1. An
+    entry that is not a number in [0, 1] is left out (a downloaded folder is not trusted further)."""
+    try:
+        entries = json.loads((folder / STRENGTHS_FILE).read_text())["strengths"]
+        return {str(name): float(value) for name, value in entries.items()
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 class Finishing:
-    """A loaded finisher: `apply` takes model outputs (Nx3xSxS in [-1, 1]) to S*scale, clamped."""
+    """A loaded finisher: `apply` takes model outputs (Nx3xSxS in [-1, 1]) to S*scale, clamped.
+    `strengths`: the correction's strength per model name (`strength_for`), where it was measured to need
+    less than all of it (its card: on a soft model's outputs, squared error favours a blur)."""
 
-    def __init__(self, model: Finisher, provenance: Provenance, device: torch.device):
+    def __init__(self, model: Finisher, provenance: Provenance, device: torch.device,
+                 strengths: dict[str, float] | None = None):
         self.model = model.float().to(device).eval()
         self.provenance = provenance
         self.device = device
         self.scale = model.scale
+        self.strengths = dict(strengths or {})
+
+    def strength_for(self, model_name: str) -> float:
+        return self.strengths.get(model_name, 1.0)
 
     def applies_to(self, image_size: int) -> bool:
         """Worth using for a model of this output size: it was trained on 64-px inputs, and a model that
@@ -76,8 +102,8 @@ class Finishing:
         return image_size * self.scale <= 512
 
     @torch.inference_mode()
-    def apply(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x.to(self.device).float()).clamp_(-1, 1)
+    def apply(self, x: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
+        return self.model(x.to(self.device).float(), strength).clamp_(-1, 1)
 
 
 def bundled_dir() -> Path:
@@ -144,7 +170,7 @@ def _ready(folder: Path, provenance: Provenance, device: torch.device, warm_up: 
             raise WeightsError(f"{folder / 'config.json'} does not describe a finisher")
         if config.get("channels", 3) != 3 or config.get("scale", 4) != 4:
             raise WeightsError(f"{folder / 'config.json'}: the pipeline takes a x4 finisher of RGB images")
-        finishing = Finishing(Finisher.from_folder(folder, config), provenance, device)
+        finishing = Finishing(Finisher.from_folder(folder, config), provenance, device, read_strengths(folder))
         if warm_up:
             finishing.apply(torch.ones(1, 3, 64, 64))
         return finishing
