@@ -319,6 +319,7 @@ def test_winograd_convolution_is_the_same_maths(padding_mode, padding, bias):
     # outputs of 32 x 32 and 32 x 40 tile into 4 x 4 blocks; 30 x 30 does not (the plain conv), nor 8 x 8 (too small)
     for size in ((32, 32), (32, 40), (30, 30), (8, 8)):
         x = torch.randn(2, 8, size[0] + 2 - 2 * padding, size[1] + 2 - 2 * padding)
+        assert winograd.pays(*size) == (size in ((32, 32), (32, 40)))  # the Winograd branch, or the plain conv
         with torch.no_grad():
             expected, got = conv(x), winograd(x)
         assert got.shape == expected.shape == (2, 6, *size)

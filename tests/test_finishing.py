@@ -222,6 +222,24 @@ def test_load_falls_back_to_the_bundled_finisher_without_network(monkeypatch):
     assert translator.load("cyclegan-noto2twemoji").finishing is None  # off unless asked for
 
 
+def test_the_strengths_come_with_the_weights_from_the_hub(monkeypatch, fake_hub):
+    """A finisher downloaded from the Hub reads the strengths published beside its weights; a Hub copy without
+    the file (uploaded before it existed) takes the bundled copy's."""
+    bundled = finishing.bundled_dir()
+    weights = {name: (bundled / name).read_bytes() for name in ("config.json", "model.safetensors")}
+    repo = json.loads((bundled / "shipped.json").read_text())["repo_id"]
+    fake_hub.add(repo, {**weights, "strengths.json": json.dumps({"strengths": {"munit-drawing2emoji": 0.2}}).encode()})
+    monkeypatch.setattr(finishing, "_loaded", {})
+    stage = finishing.load_finishing("cpu", warm_up=False)
+    assert stage.provenance.source == "hub" and stage.strength_for("munit-drawing2emoji") == 0.2
+    assert fake_hub.downloads("strengths.json") == 1 and fake_hub.downloads("metrics.json") == 0  # asked, absent
+    fake_hub.add(repo, weights)  # a newer commit on main without the file
+    monkeypatch.setattr(finishing, "_loaded", {})
+    stage = finishing.load_finishing("cpu", warm_up=False)
+    assert stage.provenance.source == "hub"
+    assert stage.strength_for("munit-drawing2emoji") == finishing.read_strengths(bundled)["munit-drawing2emoji"] < 1
+
+
 def test_a_missing_finisher_leaves_models_usable(monkeypatch, tmp_path):
     monkeypatch.setattr(finishing, "bundled_dir", lambda: tmp_path / "nothing")
     monkeypatch.setattr(finishing, "_loaded", {})

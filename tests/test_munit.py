@@ -330,6 +330,13 @@ def test_the_per_style_gan_trains_warm_starts_from_a_plain_run_and_needs_two_sty
     info = json.loads((out / "export" / "training.json").read_text())
     assert info["losses"]["styles"] == ["fluent-flat", "noto"] and "warm start" in " ".join(info["sessions"])
 
+    # from the plain run's export (the network only, inside the trainer's generator wrapper): the same weights
+    export = tmp_path / "plain" / "export"
+    train_munit.main([*data, "--out", str(tmp_path / "from-export"), "--steps", "0", "--set", "ema=0.9",
+                      "--warm-start", str(export)])
+    again = load_file(tmp_path / "from-export" / "export" / "model.safetensors")
+    assert all(torch.equal(v, load_file(export / "model.safetensors")[k]) for k, v in again.items())
+
     train_munit.main([*data, "--out", str(out), "--steps", "3", "--set", "lambda_style_gan=1", "--resume"])
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert records[-1]["style_gan"] > 0

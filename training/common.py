@@ -133,10 +133,10 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         "samples, snapshot, checkpoint and export are written as at the end, and --resume goes on "
                         "with the same schedule")
     g.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
-    g.add_argument("--warm-start", type=Path, metavar="CHECKPOINT",
-                   help="start from another run's checkpoint folder: its weights and moving average, fresh "
-                        "optimisers, step 0. A head the recipe widened (1 output saved, n wanted) starts as n "
-                        "copies of the saved one")
+    g.add_argument("--warm-start", type=Path, metavar="FOLDER",
+                   help="start from another run's checkpoint folder (its weights and moving average) or from an "
+                        "export (the generator's weights; the discriminators fresh): fresh optimisers, step 0. A "
+                        "head the recipe widened (1 output saved, n wanted) starts as n copies of the saved one")
     g.add_argument("--push-to-hub", metavar="REPO", help="upload the export to this Hub repo when done")
 
 
@@ -409,7 +409,16 @@ class Run:
                 continue  # the discriminators start fresh
             if not path.exists():
                 raise SystemExit(f"--warm-start: {path} does not exist (a run's checkpoint folder or an export is wanted)")
-            saved, wanted = load_file(path, device=str(self.device)), self.accelerator.unwrap_model(module).state_dict()
+            target = self.accelerator.unwrap_model(module)
+            saved = load_file(path, device=str(self.device))
+            if export and set(saved) != set(target.state_dict()):
+                # an export is the network itself; a trainer may prepare a wrapper holding it as `.model`
+                inner = getattr(target, "model", None)
+                if not isinstance(inner, nn.Module) or set(saved) != set(inner.state_dict()):
+                    raise SystemExit(f"--warm-start: the export {folder} is not this run's network (its weights "
+                                     f"do not match the module this trainer prepares first)")
+                target = inner
+            wanted = target.state_dict()
             for key, tensor in wanted.items():
                 old = saved.get(key)
                 if old is not None and old.shape != tensor.shape and old.shape[0] == 1 and old.shape[1:] == tensor.shape[1:]:
@@ -418,7 +427,7 @@ class Run:
             if mismatched:
                 raise SystemExit(f"--warm-start: {path} holds {mismatched[0]} as {tuple(saved[mismatched[0]].shape)}, "
                                  f"this run's is {tuple(wanted[mismatched[0]].shape)}")
-            self.accelerator.unwrap_model(module).load_state_dict(saved)  # strict: a missing or extra key is an error
+            target.load_state_dict(saved)  # strict: a missing or extra key is an error
         # the card then lists every session the weights come from: a checkpoint's run.json, or an export's
         # training.json (an export's weights are the prepared module's, in fp16)
         state, card = Path(folder) / "run.json", Path(folder) / "training.json"

@@ -48,7 +48,7 @@ def bench(t: translator.Translator, repeats: int, label: str, folder: Path) -> d
     row = {"model": label, "family": t.family_name, "image_size": t.image_size,
            "parameters": sum(p.numel() for p in t.model.parameters()), "eager_s": eager_s, "onnxruntime_s": fast_s,
            "speed_up": eager_s / fast_s, "max_abs_difference": fast.report["max_abs_difference"]}
-    if fast_path.resize_convolutions(t.model):  # what the graph rewrites gain: both sessions, interleaved
+    if fast_path.rewrites(t.model):  # what the graph rewrites gain: both sessions, interleaved
         plain = FastPath(t, "always", cache=folder / "cache", rewrite=False)
         x, direction = torch.rand(1, 3, t.image_size, t.image_size) * 2 - 1, next(iter(fast.sessions))
         options = fast.example_options(t, torch.Generator().manual_seed(1))

@@ -28,10 +28,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 import translator
-from training.data.model_outputs import MULTIMODAL_STYLES, evenly, own_style_split, translated_split
+from training.data.model_outputs import MULTIMODAL_STYLES, own_style_split, translated_split
 from training.evaluate import draw_sheet, psnr, save_sheet, sheet_keys, ssim
 from training.finishing import HELD_OUT_FONTS, render_glyph, to_tensor
-from translator.finishing import Finisher, beats_bicubic, read_strengths
+from translator.finishing import Finisher, beats_bicubic, model_of, read_strengths
 
 STYLES = MULTIMODAL_STYLES
 SHEET_GLYPHS = "Rag5&"
@@ -95,11 +95,11 @@ def fewshot_set(t, fonts_data: Path, debs: Path, split: str = "unseen") -> tuple
     from translator.funit import render_glyph as layout_glyph
 
     manifest = json.loads((fonts_data / "manifest.json").read_text())
-    unseen = [f for f in manifest["fonts"] if f["split"] == split][:FEWSHOT_FONTS]
+    fonts = [f for f in manifest["fonts"] if f["split"] == split][:FEWSHOT_FONTS]
     shrink = lambda image: F.interpolate(to_tensor(image)[None], size=t.image_size, mode="area")[0]  # noqa: E731
     content = torch.stack([shrink(layout_glyph(c, None, 256)) for c in FEWSHOT_CONTENT])
     keys, outs, large = [], [], []
-    for font in unseen:
+    for font in fonts:
         path = debs / "root" / font["package"] / font["file"]
         references = torch.stack([shrink(layout_glyph(c, path, 256)) for c in FEWSHOT_REFERENCES])
         with torch.inference_mode():
@@ -139,12 +139,10 @@ def model_sets(data64: Path, data256: Path, fonts_data: Path = Path("data/fonts-
                 multimodal_set(t, multimodal, data256, split, limit)
             continue
         for direction in t.directions:
-            translated = translated_split(t, direction, split, data64, data256)
+            translated = translated_split(t, direction, split, data64, data256, limit=limit)
             if translated is None:
                 continue
             keys, outs, inputs, targets = translated
-            every = evenly(len(keys), limit)
-            keys, outs = keys[every], outs[every]
             large = torch.stack([to_tensor(Image.open(targets / f"{k}.png")) for k in keys])
             sets[f"{name} {inputs.parent.name} → {targets.parent.name} (model output)"] = (keys, outs, large)
     return sets
@@ -172,8 +170,8 @@ def latency(finisher: Finisher, threads: int = 2, repeats: int = 50) -> dict:
 
 
 def strength_of(title: str, strengths: dict[str, float]) -> float:
-    """The strength a set is finished at: its model's (titles of model sets start with the model's name)."""
-    return strengths.get(title.split(" ")[0], 1.0)
+    """The strength a set is finished at: its model's (1 for real renders and glyphs)."""
+    return strengths.get(model_of(title), 1.0)
 
 
 def sheet(finisher: Finisher, sets: dict, strengths: dict[str, float] | None = None) -> Image.Image:

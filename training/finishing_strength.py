@@ -6,11 +6,10 @@ The finisher is bicubic upscaling plus a learned correction, and `strength` scal
 bicubic; 1: the finisher as trained). On a soft model's output the true 256-px image differs in content, and
 squared error favours a blur: at full strength the finisher lost PSNR to bicubic on MUNIT's outputs while
 winning SSIM (its card). So, for each shipped 64-px model, this scores strengths 0, 0.05, ..., 1 on the
-model's outputs of its *training-split* inputs (at most --limit a set; the card's test sets are never
-looked at) and keeps:
+model's outputs of its *training-split* inputs (at most --limit a set, every k-th; the card's test sets are
+never looked at) and keeps:
   - 1 where the finisher at full strength beats bicubic on both PSNR and SSIM there;
-  - else the strength with the highest PSNR (the larger of equals), which the convexity of squared error
-    makes at least as good as the better end.
+  - else the strength with the highest PSNR (the larger of equals).
 It writes strengths.json into the finisher's folder (translator.finishing.read_strengths), with the scores;
 then `python -m training.finishing_measure --model FOLDER --card` measures each model's test outputs at the
 strength chosen for it.
@@ -27,7 +26,7 @@ import torch.nn.functional as F
 
 from training.evaluate import psnr, ssim
 from training.finishing_measure import model_sets
-from translator.finishing import STRENGTHS_FILE, Finisher
+from translator.finishing import STRENGTHS_FILE, Finisher, model_of
 
 STRENGTHS = [round(i * 0.05, 2) for i in range(21)]
 
@@ -72,7 +71,7 @@ def main(argv=None) -> None:
     per_model: dict[str, list[dict]] = {}
     for title, (_, small, large) in model_sets(args.data64, args.data256, split="train", limit=args.limit).items():
         scores = strength_scores(finisher, small, large)
-        per_model.setdefault(title.split(" ")[0], []).append({"set": title, "images": len(small), "scores": scores,
+        per_model.setdefault(model_of(title), []).append({"set": title, "images": len(small), "scores": scores,
                                                              "chosen": choose(scores)})
         print(f"{title}: bicubic {scores[0.0]}, full {scores[1.0]}, chosen {choose(scores)}", flush=True)
     # a model's strength serves all its sets (both directions): the smallest its sets chose

@@ -223,7 +223,8 @@ def winograd_convolutions(network: nn.Module) -> list[tuple[nn.Module, str]]:
 
 
 def rewrites(network: nn.Module) -> int:
-    """How many layers `rewritten` replaces (0: it returns the network itself)."""
+    """How many layers of `network` `rewritten` replaces (0: it returns the network itself); not counted: the
+    folded convs of its ResizeConvolutions that turn out wide enough for Winograd."""
     return len(resize_convolutions(network)) + len(winograd_convolutions(network))
 
 

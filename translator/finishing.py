@@ -66,6 +66,12 @@ class Finisher(HubModel):
 
 
 STRENGTHS_FILE = "strengths.json"
+MEASUREMENTS = ("metrics.json", STRENGTHS_FILE)  # fetched beside the weights: what the stage's card measured
+
+
+def model_of(title: str) -> str:
+    """The model a measured set belongs to: the titles of model sets start with the model's name and a space."""
+    return title.split(" ")[0]
 
 
 def read_strengths(folder: Path) -> dict[str, float]:
@@ -128,7 +134,7 @@ def measured_on(model_name: str, folder: Path | None = None) -> bool | None:
         sets = json.loads(((folder or bundled_dir()) / "metrics.json").read_text())["sets"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    mine = [m for name, m in sets.items() if name.startswith(f"{model_name} ")]
+    mine = [m for name, m in sets.items() if model_of(name) == model_name]
     if not mine:
         return None
     return all(beats_bicubic(m) for m in mine)
@@ -151,7 +157,7 @@ def load_finishing(device: str | torch.device = "cpu", warm_up: bool = True) -> 
             raise WeightsNotFoundError(f"No finishing stage is bundled ({shipped_file} is missing).")
         shipped = json.loads(shipped_file.read_text())
         try:
-            folder = hub.download(shipped["repo_id"], shipped["revision"])
+            folder = hub.download(shipped["repo_id"], shipped["revision"], (*hub.OPTIONAL_FILES, *MEASUREMENTS))
             provenance = Provenance("hub" if hub.hub_reachable() else "hub-cache", folder, shipped["repo_id"], shipped["revision"])
             finishing = _ready(folder, provenance, device, warm_up)
         except (WeightsNotFoundError, WeightsError) as err:
@@ -170,7 +176,10 @@ def _ready(folder: Path, provenance: Provenance, device: torch.device, warm_up: 
             raise WeightsError(f"{folder / 'config.json'} does not describe a finisher")
         if config.get("channels", 3) != 3 or config.get("scale", 4) != 4:
             raise WeightsError(f"{folder / 'config.json'}: the pipeline takes a x4 finisher of RGB images")
-        finishing = Finishing(Finisher.from_folder(folder, config), provenance, device, read_strengths(folder))
+        # the strengths come with the weights they were chosen for; a Hub copy of the same revision without the
+        # file (uploaded before it existed) takes the bundled copy's
+        strengths = read_strengths(folder if (folder / STRENGTHS_FILE).exists() else bundled_dir())
+        finishing = Finishing(Finisher.from_folder(folder, config), provenance, device, strengths)
         if warm_up:
             finishing.apply(torch.ones(1, 3, 64, 64))
         return finishing

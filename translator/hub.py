@@ -173,7 +173,7 @@ def hub_deadline() -> float:
     return float(os.environ.get("TRANSLATOR_HUB_DEADLINE", "8"))
 
 
-def download(repo_id: str, revision: str) -> Path:
+def download(repo_id: str, revision: str, optional: tuple[str, ...] = OPTIONAL_FILES) -> Path:
     """`fetch_files` under a deadline (TRANSLATOR_HUB_DEADLINE, default 8 s): a Hub that accepts and never
     answers, or trickles its body, must not hold a user (or the app's start) for minutes. The download goes
     on in the background and, if it completes, lands in the cache for next time."""
@@ -181,7 +181,7 @@ def download(repo_id: str, revision: str) -> Path:
 
     def work():
         try:
-            result["folder"] = fetch_files(repo_id, revision)
+            result["folder"] = fetch_files(repo_id, revision, optional)
         except BaseException as err:  # noqa: BLE001  (handed to the caller below)
             result["error"] = err
 
@@ -197,8 +197,9 @@ def download(repo_id: str, revision: str) -> Path:
     return result["folder"]
 
 
-def fetch_files(repo_id: str, revision: str) -> Path:
-    """The weight files of one revision into the normal Hub cache; errors as WeightsNotFoundError."""
+def fetch_files(repo_id: str, revision: str, optional: tuple[str, ...] = OPTIONAL_FILES) -> Path:
+    """The weight files of one revision into the normal Hub cache, and the `optional` ones it has (the card;
+    the finishing stage's measurements); errors as WeightsNotFoundError."""
     where = f"'{repo_id}' (revision {revision}) on {constants.ENDPOINT}"
     online = hub_reachable()
     fetch = lambda filename: Path(hf_hub_download(  # noqa: E731
@@ -207,11 +208,11 @@ def fetch_files(repo_id: str, revision: str) -> Path:
     try:
         for filename in WEIGHT_FILES:
             paths.append(fetch(filename))
-        for filename in OPTIONAL_FILES:
+        for filename in optional:
             try:
                 fetch(filename)
             except (EntryNotFoundError, LocalEntryNotFoundError, HfHubHTTPError, OSError):
-                pass  # the card is nice to have
+                pass  # nice to have
     except GatedRepoError:
         raise WeightsNotFoundError(f"{where} is gated: accept its terms on the Hub and log in (`hf auth login`).") from None
     except RepositoryNotFoundError:

@@ -29,7 +29,8 @@ from training.data.multimodal import COLOUR_STYLES as MULTIMODAL_STYLES  # the v
 from translator.images import pil_to_tensor, tensor_to_pil
 
 
-def translated_split(t, direction: str, split: str, data64: Path, data256: Path, batch: int = 32):
+def translated_split(t, direction: str, split: str, data64: Path, data256: Path, batch: int = 32,
+                     limit: int | None = None):
     """One direction of a model over one split of the emoji data (64-px inputs, 256-px truths): (keys, the
     model's outputs Nx3xSxS in [-1, 1], the input folder, the target folder) for the inputs whose target has
     a render; None when either folder is missing. Shared by `write` (training split) and
@@ -39,6 +40,7 @@ def translated_split(t, direction: str, split: str, data64: Path, data256: Path,
     if not (inputs.is_dir() and targets.is_dir()):
         return None
     keys = sorted(p.stem for p in inputs.glob("*.png") if (targets / p.name).exists())
+    keys = keys[evenly(len(keys), limit)]  # with `limit`, every k-th only, before translating
     x = torch.cat([pil_to_tensor(Image.open(inputs / f"{k}.png")) for k in keys])
     with torch.inference_mode():
         outs = torch.cat([t.translate_tensor(x[i:i + batch], direction)
@@ -104,13 +106,12 @@ def write(models: list[str], out: Path, data: Path = DATA, size: int = 64, targe
                                          "targets": str(data / f"emoji-{target_size}" / vendor / "train"), "images": len(mine)}
             continue
         for direction in t.directions:
-            split = translated_split(t, direction, "train", data / f"emoji-{size}", data / f"emoji-{target_size}")
+            split = translated_split(t, direction, "train", data / f"emoji-{size}", data / f"emoji-{target_size}",
+                                     limit=limit)
             if split is None:
                 raise SystemExit(f"{name} {direction}: needs its training split at {size} and {target_size} px in "
                                  f"{data} (training.data.emoji, training.data.sketch)")
             keys, outputs, inputs, targets = split
-            every = evenly(len(keys), limit)
-            keys, outputs = keys[every], outputs[every]
             folder = out / f"{label}-{direction}"
             folder.mkdir(parents=True, exist_ok=True)
             for key, y in zip(keys, outputs):
