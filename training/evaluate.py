@@ -847,7 +847,7 @@ def finished_row(t: translator.Translator, outputs: torch.Tensor) -> list[tuple[
     """The finishing stage's version of raw outputs, as the app shows them (none without a stage)."""
     if t.finishing is None:
         return []
-    return [(f"finished x{t.finishing.scale}*", t.finishing.apply(outputs, t.finishing.strength_for(t.name)).cpu())]  # * optional, see its card
+    return [(f"finished x{t.finishing.scale}*", t.finishing.apply(outputs, t.name).cpu())]  # * optional, see its card
 
 
 def sheet_size(t: translator.Translator) -> int:

@@ -71,9 +71,10 @@ def main(argv=None) -> None:
     per_model: dict[str, list[dict]] = {}
     for title, (_, small, large) in model_sets(args.data64, args.data256, split="train", limit=args.limit).items():
         scores = strength_scores(finisher, small, large)
+        chosen = choose(scores)
         per_model.setdefault(model_of(title), []).append({"set": title, "images": len(small), "scores": scores,
-                                                             "chosen": choose(scores)})
-        print(f"{title}: bicubic {scores[0.0]}, full {scores[1.0]}, chosen {choose(scores)}", flush=True)
+                                                             "chosen": chosen})
+        print(f"{title}: bicubic {scores[0.0]}, full {scores[1.0]}, chosen {chosen}", flush=True)
     # a model's strength serves all its sets (both directions): the smallest its sets chose
     strengths = {name: min(s["chosen"] for s in sets) for name, sets in per_model.items()}
     record = {"strengths": {name: s for name, s in strengths.items() if s < 1},

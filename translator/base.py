@@ -275,7 +275,7 @@ class Translator:
         start = time.perf_counter()
         scale = self.finishing.scale
         larger = images.Layout(layout.width, layout.height, tuple(v * scale for v in layout.box), layout.model_size * scale)
-        finished = images.from_model_output(self.finishing.apply(output, self.finishing.strength_for(self.name)), larger)
+        finished = images.from_model_output(self.finishing.apply(output, self.name), larger)
         self.last_seconds += time.perf_counter() - start
         finished.info["raw"] = raw
         return finished

@@ -108,7 +108,9 @@ class Finishing:
         return image_size * self.scale <= 512
 
     @torch.inference_mode()
-    def apply(self, x: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
+    def apply(self, x: torch.Tensor, model_name: str | None = None) -> torch.Tensor:
+        """`model_name`'s outputs finished at its strength (the whole correction for none)."""
+        strength = 1.0 if model_name is None else self.strength_for(model_name)
         return self.model(x.to(self.device).float(), strength).clamp_(-1, 1)
 
 
