@@ -12,7 +12,7 @@ from conftest import ROOT
 from training import pix2pix as train_pix2pix
 from training.data.sketch import SketchPairs, edges, line_drawing, write_drawings
 from translator import images
-from translator.pix2pix import Pix2Pix, UNetGenerator, per_image_statistics
+from translator.pix2pix import Pix2Pix, UNetGenerator, inside_of_drawing, per_image_statistics
 
 
 def count(module) -> int:
@@ -152,7 +152,8 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         image = Image.new("RGB", (64, 64), "white")
         ImageDraw.Draw(image).rectangle((10, 10, 50, 50), fill=(40, 120, 220))
         image.save(other / f"{i}.png")
-    for variant, extra in (("gan", ["--set", "diff_augment=color,translation,cutout", "--outlines-from", str(other)]),
+    for variant, extra in (("gan", ["--set", "diff_augment=color,translation,cutout", "--outlines-from", str(other),
+                                    "--inside-channel"]),
                            ("l1", ["--lambda-gan", "0"])):
         out = tmp_path / variant
         train_pix2pix.main(["--sketch-from", str(color), "--out", str(out), "--image-size", "64", "--ngf", "4",
@@ -161,8 +162,10 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         assert info["steps"] == 3 and info["losses"]["gan"] == ("vanilla" if variant == "gan" else "none")
         assert info["losses"].get("diff_augment") == ("color,translation,cutout" if variant == "gan" else None)
         assert info.get("outlines_from") == ([str(other)] if variant == "gan" else None)
+        assert info["inside_channel"] == (variant == "gan")
         t = translator.load(str(out / "export"), warm_up=False)
         assert t.config["input_kind"] == "sketch" and t.domains == ("noto-sketch", "noto")
+        assert t.config.get("inside_channel", False) == (variant == "gan")
         assert t.translate(ROOT / "assets/examples/pix2pix/hand-drawn-smiley.png").mode == "RGB"
 
 
@@ -204,3 +207,80 @@ def test_a_long_thin_drawing_is_shrunk_before_it_is_squared():
     out = t.translate(drawing)
     assert time.perf_counter() - start < 5 and out.mode == "RGB"
     assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 300  # MB more at the peak
+
+
+def flood_fill_inside(drawing: np.ndarray) -> np.ndarray:
+    """An independent reference for inside_of_drawing: HxW bool ink -> HxW bool inside, by breadth-first search
+    of the paper (after thickening the strokes by a pixel) from every border pixel, 4-neighbour."""
+    from collections import deque
+    h, w = drawing.shape
+    thick = np.zeros_like(drawing)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            thick |= np.roll(np.pad(drawing, 1), (dy, dx), (0, 1))[1:-1, 1:-1]
+    outside = np.zeros_like(drawing)
+    queue = deque((y, x) for y in range(h) for x in range(w)
+                  if (y in (0, h - 1) or x in (0, w - 1)) and not thick[y, x])
+    for y, x in queue:
+        outside[y, x] = True
+    while queue:
+        y, x = queue.popleft()
+        for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+            if 0 <= ny < h and 0 <= nx < w and not thick[ny, nx] and not outside[ny, nx]:
+                outside[ny, nx] = True
+                queue.append((ny, nx))
+    return ~outside
+
+
+def as_signed_drawing(image: Image.Image, size: int = 64) -> torch.Tensor:
+    array = np.asarray(image.convert("L").resize((size, size)), dtype=np.float32) / 127.5 - 1
+    return torch.from_numpy(array)[None, None].expand(1, 3, -1, -1)
+
+
+def test_inside_of_drawing_marks_what_the_strokes_enclose():
+    image = Image.new("L", (64, 64), 255)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((8, 8, 30, 30), outline=0)           # a closed box: its inside is inside
+    draw.rectangle((36, 8, 58, 30), outline=0)
+    draw.line((47, 8, 48, 8), fill=255)                 # ... and a box with a 2-pixel gap: still closed
+    draw.rectangle((8, 36, 30, 58), outline=0)
+    draw.line((14, 36, 24, 36), fill=255)               # a box open by 11 pixels: its inside is outside
+    draw.line((40, 40, 56, 56), fill=0)                 # a lone stroke encloses nothing
+    inside = inside_of_drawing(as_signed_drawing(image))[0, 0]
+    assert inside.shape == (64, 64) and set(inside.unique().tolist()) == {-1.0, 1.0}
+    assert inside[19, 19] == 1 and inside[19, 47] == 1
+    assert inside[47, 19] == -1 and inside[47, 52] == -1 and inside[48, 48] == 1  # (a stroke is inside)
+    assert inside[2, 2] == -1 and inside[33, 33] == -1
+
+
+def test_inside_of_drawing_is_a_flood_fill_of_the_app_examples_and_per_image_in_a_batch():
+    drawings = torch.cat([as_signed_drawing(Image.open(path))
+                          for path in sorted((ROOT / "assets/examples/pix2pix").glob("*.png"))])
+    inside = inside_of_drawing(drawings)
+    for drawing, got in zip(drawings, inside):
+        expected = flood_fill_inside(drawing.mean(0).numpy() < 0)
+        assert expected.mean() > 0.2  # every example encloses something
+        np.testing.assert_array_equal(got[0].numpy() > 0, expected)
+    for i in range(len(drawings)):  # batched or alone: the same
+        assert torch.equal(inside_of_drawing(drawings[i:i + 1]), inside[i:i + 1])
+
+
+def test_a_model_with_the_inside_channel_takes_three_channels_and_translates_the_same_through_onnx(tmp_path):
+    pytest.importorskip("onnxruntime")
+    folder, model = tiny_pix2pix_dir(tmp_path, input_kind="sketch", inside_channel=True)
+    assert model.generator.down[0].conv.in_channels == 4
+    drawing = Image.open(ROOT / "assets/examples/pix2pix/hand-drawn-smiley.png")
+    eager = translator.load(str(folder), warm_up=False)
+    fast = translator.load(str(folder), warm_up=False, fast="always")
+    assert fast.fast_path.report["used"], fast.fast_path.report
+    a, b = (np.asarray(t.translate(drawing), dtype=float) for t in (eager, fast))
+    assert fast.last_fast and np.abs(a - b).max() <= 3
+    x = eager.prepare(drawing)[0]
+    with torch.no_grad():  # the channel matters: the same drawing with its inside flipped gives another image
+        plain = eager.model.generator(torch.cat([x, inside_of_drawing(x)], 1))
+        flipped = eager.model.generator(torch.cat([x, -inside_of_drawing(x)], 1))
+        assert torch.allclose(eager.translate_tensor(x), plain, atol=1e-6)
+    assert (plain - flipped).abs().max() > 1e-3
+    for bad in ({"input_kind": "image"}, {"input_kind": "sketch", "in_channels": 1}):
+        with pytest.raises(ValueError, match="inside_channel"):
+            Pix2Pix(64, num_downs=6, inside_channel=True, **bad)

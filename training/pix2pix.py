@@ -6,6 +6,7 @@
     python -m training.pix2pix --pairs DIR --out runs/p2p                              # A|B side-by-side images
     python -m training.pix2pix --recipe training/recipes/pix2pix-sketch2emoji.toml --out runs/p2p  # the shipped one
     python -m training.pix2pix ... --lambda-gan 0                                      # the L1-only ablation
+    python -m training.pix2pix --sketch-from ... --inside-channel                     # + what the strokes enclose
     python -m training.pix2pix --sketch-from data/emoji-64/noto/train \
         --outlines-from data/emoji-64/twemoji/train data/emoji-64/fluent-flat/train ...  # drawings of other vendors' shapes
 
@@ -66,6 +67,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     net.add_argument("--n-layers-d", type=int, default=3)
     net.add_argument("--norm", default="batch", choices=["batch", "instance", "none"])
     net.add_argument("--dropout", type=float, default=0.5)
+    net.add_argument("--inside-channel", action="store_true",
+                     help="with --sketch-from: a fourth input channel marking what the strokes enclose "
+                          "(translator.pix2pix.inside_of_drawing), for the U-Net and the discriminator")
     loss = parser.add_argument_group("losses (the paper's)")
     loss.add_argument("--lambda-l1", type=float, default=100.0)
     loss.add_argument("--lambda-gan", type=float, default=1.0, help="0 = L1-only (no discriminator)")
@@ -81,6 +85,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--val-fraction must be in [0, 1)")
     if args.val_fraction and not args.train_a:
         parser.error("--val-fraction needs file pairs (--dataroot or --train-a/--train-b)")
+    if args.inside_channel and not args.sketch_from:
+        parser.error("--inside-channel goes with --sketch-from (it reads line drawings)")
     if args.num_downs is None:
         args.num_downs = max(5, args.image_size.bit_length() - 1)  # 256 -> 8, 128 -> 7, 64 -> 6
     return args
@@ -107,10 +113,12 @@ def main(argv=None) -> Pix2Pix:
     domain_a = args.domain_a or (f"{args.sketch_from.parent.name}-sketch" if sketch else "A")
     domain_b = args.domain_b or (args.sketch_from.parent.name if sketch else "B")
     model = Pix2Pix(args.image_size, 3, 3, args.ngf, args.num_downs, args.norm, args.dropout, domain_a, domain_b,
-                    input_kind="sketch" if sketch else "image")
+                    input_kind="sketch" if sketch else "image", inside_channel=args.inside_channel)
     init_weights(model)
+    condition = model.condition  # the input as the U-Net sees it (plus the inside channel if asked)
     use_gan = args.lambda_gan > 0
-    discriminator = PatchDiscriminator(6, args.ndf, args.n_layers_d, args.norm) if use_gan else nn.Identity()
+    discriminator = PatchDiscriminator(6 + args.inside_channel, args.ndf, args.n_layers_d, args.norm) \
+        if use_gan else nn.Identity()
     init_weights(discriminator)
     opt_g = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=args.lr, betas=(0.5, 0.999)) if use_gan else None
@@ -143,21 +151,22 @@ def main(argv=None) -> Pix2Pix:
     while run.running:
         batch = next(batches)
         a, b = batch["a"], batch["b"]
+        seen = condition(a) if use_gan else None  # what the conditional discriminator sees beside an image
         run.set_lr(*([opt_g, opt_d] if use_gan else [opt_g]))
         with run.accelerator.autocast():
             fake = model(a)
 
         if use_gan:  # discriminator: (input, real target) vs (input, generated); two calls keep BN stats apart
             with run.accelerator.autocast():
-                loss_d = 0.5 * (gan_loss(discriminator(pair(a, fake.detach())), False, "vanilla")
-                                + gan_loss(discriminator(pair(a, b)), True, "vanilla"))
+                loss_d = 0.5 * (gan_loss(discriminator(pair(seen, fake.detach())), False, "vanilla")
+                                + gan_loss(discriminator(pair(seen, b)), True, "vanilla"))
             opt_d.zero_grad(set_to_none=True)
             run.accelerator.backward(loss_d)
             opt_d.step()
 
         with frozen(d_raw), run.accelerator.autocast():
             loss_l1 = F.l1_loss(fake, b)
-            loss_gan = gan_loss(d_raw(pair(a, fake)), True, "vanilla") if use_gan \
+            loss_gan = gan_loss(d_raw(pair(seen, fake)), True, "vanilla") if use_gan \
                 else torch.zeros((), device=a.device)
             loss_g = args.lambda_gan * loss_gan + args.lambda_l1 * loss_l1
         opt_g.zero_grad(set_to_none=True)
@@ -172,7 +181,7 @@ def main(argv=None) -> Pix2Pix:
                        "losses": {"gan": "vanilla" if use_gan else "none", "lambda_gan": args.lambda_gan,
                                   "lambda_l1": args.lambda_l1,
                                   **({"diff_augment": args.diff_augment} if use_gan and args.diff_augment else {})},
-                       "val_fraction": args.val_fraction,
+                       "val_fraction": args.val_fraction, "inside_channel": args.inside_channel,
                        **({"outlines_from": [str(f) for f in args.outlines_from], "outline_share": args.outline_share}
                           if sketch and args.outlines_from else {}),
                        **data_version(source)})
