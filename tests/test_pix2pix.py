@@ -163,6 +163,11 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         assert info["losses"].get("diff_augment") == ("color,translation,cutout" if variant == "gan" else None)
         assert info.get("outlines_from") == ([str(other)] if variant == "gan" else None)
         assert info["inside_channel"] == (variant == "gan")
+        if variant == "gan":  # the conditional discriminator sees the drawing, its inside channel and an image
+            from safetensors.torch import load_file
+            discriminator = load_file(out / "checkpoint" / "model_1.safetensors")
+            first = min((k for k, v in discriminator.items() if v.dim() == 4), key=lambda k: k.split("."))
+            assert discriminator[first].shape[1] == 3 + 1 + 3, first
         t = translator.load(str(out / "export"), warm_up=False)
         assert t.config["input_kind"] == "sketch" and t.domains == ("noto-sketch", "noto")
         assert t.config.get("inside_channel", False) == (variant == "gan")
@@ -263,6 +268,24 @@ def test_inside_of_drawing_is_a_flood_fill_of_the_app_examples_and_per_image_in_
         np.testing.assert_array_equal(got[0].numpy() > 0, expected)
     for i in range(len(drawings)):  # batched or alone: the same
         assert torch.equal(inside_of_drawing(drawings[i:i + 1]), inside[i:i + 1])
+
+
+def test_inside_of_drawing_traces_into_a_graph_that_fills_exactly_as_eager(tmp_path):
+    """The fast path runs the fill inside the exported graph: on real drawings (random noise would be nearly
+    all ink once thickened, an empty test) the graph must give exactly eager's answer."""
+    onnxruntime = pytest.importorskip("onnxruntime")
+    from translator.fast_path import export
+
+    class Fill(torch.nn.Module):
+        def forward(self, image):
+            return inside_of_drawing(image)
+
+    drawings = torch.cat([as_signed_drawing(Image.open(path))
+                          for path in sorted((ROOT / "assets/examples/pix2pix").glob("*.png"))])
+    export(Fill(), (drawings[:1],), tmp_path / "fill.onnx", ["image"])
+    session = onnxruntime.InferenceSession(str(tmp_path / "fill.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"image": drawings.numpy()})[0]
+    np.testing.assert_array_equal(got, inside_of_drawing(drawings).numpy())
 
 
 def test_a_model_with_the_inside_channel_takes_three_channels_and_translates_the_same_through_onnx(tmp_path):

@@ -154,7 +154,7 @@ def main(argv=None) -> Pix2Pix:
         seen = condition(a) if use_gan else None  # what the conditional discriminator sees beside an image
         run.set_lr(*([opt_g, opt_d] if use_gan else [opt_g]))
         with run.accelerator.autocast():
-            fake = model(a)
+            fake = model(a, seen)  # seen: the condition, computed once for G and D
 
         if use_gan:  # discriminator: (input, real target) vs (input, generated); two calls keep BN stats apart
             with run.accelerator.autocast():

@@ -66,6 +66,8 @@ class UNetGenerator(nn.Module):
 def inside_of_drawing(drawing: torch.Tensor) -> torch.Tensor:
     """Bx3xHxW drawing in [-1, 1], dark strokes on light paper -> Bx1xHxW: -1 on the paper that can be
     reached from the border without crossing a stroke (the outside), 1 on the strokes and what they enclose.
+    Strokes are the pixels darker than mid-grey (paler ones the U-Net still sees, the fill does not), and they
+    are thickened by a pixel, so the paper within a pixel of a stroke (diagonals included) counts as inside.
 
     Why: at 64 px a U-Net sees stroke pixels, not which side of a stroke is inside, and it painted enclosed
     regions (a keycap, a sign) as background. This is a flood fill from the border, written as a fixed number
@@ -108,8 +110,9 @@ class Pix2Pix(HubModel):
         """What the U-Net (and in training the conditional discriminator) sees of an input."""
         return torch.cat([x, inside_of_drawing(x)], 1) if self.inside_channel else x
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.generator(self.condition(x))
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """condition: `self.condition(x)` where the caller has it already (training: the fill is not free)."""
+        return self.generator(self.condition(x) if condition is None else condition)
 
 
 def per_image_statistics(module: nn.Module) -> None:
