@@ -154,7 +154,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         image.save(other / f"{i}.png")
     for variant, extra in (("gan", ["--set", "diff_augment=color,translation,cutout", "--outlines-from", str(other),
                                     "--inside-channel"]),
-                           ("l1", ["--lambda-gan", "0"])):
+                           ("l1", ["--lambda-gan", "0", "--norm", "layer", "--batch-size", "2"])):
         out = tmp_path / variant
         train_pix2pix.main(["--sketch-from", str(color), "--out", str(out), "--image-size", "64", "--ngf", "4",
                             "--ndf", "4", "--steps", "3", "--log-every", "1", "--threads", "1", *extra])
@@ -171,6 +171,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         t = translator.load(str(out / "export"), warm_up=False)
         assert t.config["input_kind"] == "sketch" and t.domains == ("noto-sketch", "noto")
         assert t.config.get("inside_channel", False) == (variant == "gan")
+        assert t.config["norm"] == ("batch" if variant == "gan" else "layer")
         assert t.translate(ROOT / "assets/examples/pix2pix/hand-drawn-smiley.png").mode == "RGB"
 
 

@@ -65,7 +65,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     net.add_argument("--num-downs", type=int, default=None, help="default: down to 1x1 (8 at 256 px)")
     net.add_argument("--ndf", type=int, default=64)
     net.add_argument("--n-layers-d", type=int, default=3)
-    net.add_argument("--norm", default="batch", choices=["batch", "instance", "none"])
+    net.add_argument("--norm", default="batch", choices=["batch", "instance", "layer", "none"],
+                     help="batch: the paper (per-image statistics at inference); instance: no affine; layer: "
+                          "per image over channels and pixels, with a learned scale and shift (any batch size)")
     net.add_argument("--dropout", type=float, default=0.5)
     net.add_argument("--inside-channel", action="store_true",
                      help="with --sketch-from: a fourth input channel marking what the strokes enclose "
