@@ -243,6 +243,11 @@ def as_signed_drawing(image: Image.Image, size: int = 64) -> torch.Tensor:
     return torch.from_numpy(array)[None, None].expand(1, 3, -1, -1)
 
 
+def app_example_drawings() -> torch.Tensor:
+    return torch.cat([as_signed_drawing(Image.open(path))
+                      for path in sorted((ROOT / "assets/examples/pix2pix").glob("*.png"))])
+
+
 def test_inside_of_drawing_marks_what_the_strokes_enclose():
     image = Image.new("L", (64, 64), 255)
     draw = ImageDraw.Draw(image)
@@ -260,8 +265,7 @@ def test_inside_of_drawing_marks_what_the_strokes_enclose():
 
 
 def test_inside_of_drawing_is_a_flood_fill_of_the_app_examples_and_per_image_in_a_batch():
-    drawings = torch.cat([as_signed_drawing(Image.open(path))
-                          for path in sorted((ROOT / "assets/examples/pix2pix").glob("*.png"))])
+    drawings = app_example_drawings()
     inside = inside_of_drawing(drawings)
     for drawing, got in zip(drawings, inside):
         expected = flood_fill_inside(drawing.mean(0).numpy() < 0)
@@ -281,8 +285,7 @@ def test_inside_of_drawing_traces_into_a_graph_that_fills_exactly_as_eager(tmp_p
         def forward(self, image):
             return inside_of_drawing(image)
 
-    drawings = torch.cat([as_signed_drawing(Image.open(path))
-                          for path in sorted((ROOT / "assets/examples/pix2pix").glob("*.png"))])
+    drawings = app_example_drawings()
     export(Fill(), (drawings[:1],), tmp_path / "fill.onnx", ["image"])
     session = onnxruntime.InferenceSession(str(tmp_path / "fill.onnx"), providers=["CPUExecutionProvider"])
     got = session.run(None, {"image": drawings.numpy()})[0]

@@ -69,8 +69,8 @@ def inside_of_drawing(drawing: torch.Tensor) -> torch.Tensor:
     Strokes are the pixels darker than mid-grey (paler ones the U-Net still sees, the fill does not), and they
     are thickened by a pixel, so the paper within a pixel of a stroke (diagonals included) counts as inside.
 
-    Why: at 64 px a U-Net sees stroke pixels, not which side of a stroke is inside, and it painted enclosed
-    regions (a keycap, a sign) as background. This is a flood fill from the border, written as a fixed number
+    Why it was tried: at 64 px a U-Net sees stroke pixels, not which side of a stroke is inside (version 6 of
+    the sketch model measured it: no better GAN, docs/experiments.md). This is a flood fill from the border, written as a fixed number
     of masked 4-neighbour growth steps (H + W, enough for any region but a long spiral's, which then counts as
     inside) so that it traces into one static graph for the ONNX fast path and costs the same every time."""
     ink = (drawing.mean(1, keepdim=True) < 0).to(drawing.dtype)
