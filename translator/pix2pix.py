@@ -70,9 +70,10 @@ def inside_of_drawing(drawing: torch.Tensor) -> torch.Tensor:
     are thickened by a pixel, so the paper within a pixel of a stroke (diagonals included) counts as inside.
 
     Why it was tried: at 64 px a U-Net sees stroke pixels, not which side of a stroke is inside (version 6 of
-    the sketch model measured it: no better GAN, docs/experiments.md). This is a flood fill from the border, written as a fixed number
-    of masked 4-neighbour growth steps (H + W, enough for any region but a long spiral's, which then counts as
-    inside) so that it traces into one static graph for the ONNX fast path and costs the same every time."""
+    the sketch model measured it: no better GAN, docs/experiments.md). This is a flood fill from the border,
+    written as a fixed number of masked 4-neighbour growth steps (H + W, enough for any region but a long
+    spiral's, which then counts as inside) so that it traces into one static graph for the ONNX fast path and
+    costs the same every time."""
     ink = (drawing.mean(1, keepdim=True) < 0).to(drawing.dtype)
     # strokes thickened by a pixel first: a gap of a pixel or two in a freehand outline does not let the outside in
     paper = 1 - F.max_pool2d(ink, 3, 1, 1)
