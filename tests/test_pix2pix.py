@@ -311,3 +311,49 @@ def test_a_model_with_the_inside_channel_takes_three_channels_and_translates_the
     for bad in ({"input_kind": "image"}, {"input_kind": "sketch", "in_channels": 1}):
         with pytest.raises(ValueError, match="inside_channel"):
             Pix2Pix(64, num_downs=6, inside_channel=True, **bad)
+
+
+def test_smoothing_between_strokes_never_crosses_a_stroke_and_keeps_the_strokes():
+    """training.stroke_smoothing's post-process (measured, not in the pipeline): a vertical stroke splits the
+    paper into two regions; each is averaged on its own side, the stroke's pixels keep the model's colour."""
+    from training.stroke_smoothing import smooth_between_strokes
+    drawing = torch.ones(1, 3, 16, 16)
+    drawing[..., :, 7:9] = -1  # the stroke
+    torch.manual_seed(0)
+    output = torch.rand(1, 3, 16, 16) * 0.2
+    output[..., :, :7] += 0.7  # left region bright, right region dark, both noisy
+    smoothed = smooth_between_strokes(output, drawing, 200)
+    left, right = smoothed[..., :, :7], smoothed[..., :, 9:]
+    assert torch.allclose(left, output[..., :, :7].mean((2, 3), keepdim=True).expand_as(left), atol=2e-3)
+    assert torch.allclose(right, output[..., :, 9:].mean((2, 3), keepdim=True).expand_as(right), atol=2e-3)
+    assert torch.equal(smoothed[..., :, 7:9], output[..., :, 7:9])
+    assert torch.equal(smooth_between_strokes(output, drawing, 0), output)
+    one = smooth_between_strokes(output, drawing, 1)  # one step: each paper pixel is its paper 3x3 mean
+    assert torch.allclose(one[0, :, 5, 3], output[0, :, 4:7, 2:5].mean((1, 2)))
+    assert torch.allclose(one[0, :, 5, 6], output[0, :, 4:7, 5:7].mean((1, 2)))  # the stroke's column left out
+
+
+def test_stroke_smoothing_measures_a_drawing_model_on_its_split(tmp_path, capsys):
+    from training import stroke_smoothing
+    folder, _ = tiny_pix2pix_dir(tmp_path, input_kind="sketch")
+    data = tmp_path / "data"
+    for split in ("train", "test"):
+        for domain in ("noto", "noto-sketch"):
+            (data / "emoji-64" / domain / split).mkdir(parents=True)
+        for i, colour in enumerate([(250, 200, 30), (220, 40, 40), (40, 120, 220)]):
+            image = Image.new("RGB", (64, 64), "white")
+            ImageDraw.Draw(image).ellipse((8 + i, 8, 56 - i, 56), fill=colour)
+            image.save(data / "emoji-64" / "noto" / split / f"{i}.png")
+            drawing = Image.new("RGB", (64, 64), "white")
+            ImageDraw.Draw(drawing).ellipse((8 + i, 8, 56 - i, 56), outline="black", width=2)
+            drawing.save(data / "emoji-64" / "noto-sketch" / split / f"{i}.png")
+    out = tmp_path / "smoothing.json"
+    stroke_smoothing.main(["--model", str(folder), "--data", str(data), "--no-judge", "--steps", "0", "4",
+                           "--json", str(out), "--sheet", str(tmp_path / "sheet.png"), "--sheet-steps", "4"])
+    result = json.loads(out.read_text())
+    assert result["n"] == 3 and set(result["steps"]) == {"0", "4"}
+    assert result["steps"]["4"]["roughness"] < result["steps"]["0"]["roughness"]  # smoothing smooths
+    assert Image.open(tmp_path / "sheet.png").size[0] > 64
+    assert "4 steps" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="is missing"):
+        stroke_smoothing.main(["--model", str(folder), "--data", str(tmp_path / "nowhere"), "--no-judge"])
