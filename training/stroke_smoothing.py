@@ -7,9 +7,9 @@ eye, yes; more like Noto to the judge and KID, no: it is not in the pipeline.)
 The pix2pix sketch model's colours are mottled within each region the drawing's strokes enclose. The idea
 measured here is a post-process that needs no training: average the model's colours over each region the
 strokes bound, never across a stroke, for a number of steps (each step a 3x3 mean over the region's own
-pixels, so a step count is a smoothing radius: one step removes pixel noise, ~100 fill a 64-px region with
-its mean colour). Stroke pixels keep the model's colour (averaging them too gives every shape a grey halo:
-the outline sits on the boundary between a colour and the white paper).
+pixels: n steps spread a colour over about sqrt(2n/3) px, so one step removes pixel noise and 128 flatten
+a region of ~20 px towards one colour). Stroke pixels keep the model's colour (averaging them too gives
+every shape a grey halo: the outline sits on the boundary between a colour and the white paper).
 
 Scored on the model's domain-A drawings of `--split` (the deterministic `<style>-sketch` drawings) against
 the true colour emoji, with `training.evaluate`'s numbers: L1, PSNR, SSIM, the judge's share as the target
@@ -32,6 +32,7 @@ import translator
 from training import evaluate
 from training.benchmark import machine
 from training.data.domains import DATA, load_folder, paired
+from translator.errors import TranslatorError
 
 
 def smooth_between_strokes(output: torch.Tensor, drawing: torch.Tensor, steps: int) -> torch.Tensor:
@@ -40,9 +41,9 @@ def smooth_between_strokes(output: torch.Tensor, drawing: torch.Tensor, steps: i
     colour crosses a stroke). Stroke pixels (darker than mid-grey) are left as they are."""
     paper = (drawing.mean(1, keepdim=True) >= 0).to(output.dtype)
     smoothed = output * paper
-    neighbours = F.avg_pool2d(paper, 3, 1, 1).clamp_min(1e-6)  # share of each 3x3 window that is paper
+    paper_share = F.avg_pool2d(paper, 3, 1, 1).clamp_min(1e-6)  # of each 3x3 window
     for _ in range(steps):
-        smoothed = F.avg_pool2d(smoothed, 3, 1, 1) / neighbours * paper
+        smoothed = F.avg_pool2d(smoothed, 3, 1, 1) / paper_share * paper
     return torch.where(paper > 0, smoothed, output)
 
 
@@ -53,8 +54,13 @@ def pairs_of(t: translator.Translator, split: str, data: Path) -> tuple[list[str
     for folder in folders:
         if not folder.is_dir():
             raise SystemExit(f"{folder} is missing: build it with python -m training.data.emoji (colour) and "
-                             "python -m training.data.sketch (drawings); see training/recipes/pix2pix-sketch2emoji.toml")
-    return paired(load_folder(folders[0], t.image_size), load_folder(folders[1], t.image_size))
+                             "python -m training.data.sketch (drawings); see the pix2pix-sketch2emoji recipe")
+    loaded = [load_folder(folder, t.image_size) if any(folder.iterdir()) else ([], None) for folder in folders]
+    common = set(loaded[0][0]) & set(loaded[1][0])
+    if not common:
+        raise SystemExit(f"{folders[0]} and {folders[1]} have no image name in common: drawings and colour emoji "
+                         "are paired by file name")
+    return paired(*loaded)
 
 
 @torch.inference_mode()
@@ -63,13 +69,13 @@ def measure(t: translator.Translator, drawings: torch.Tensor, targets: torch.Ten
     """{steps: evaluate's scores of the outputs smoothed that many steps} (0: the raw output)."""
     outputs = torch.cat([t.translate_tensor(b) for b in drawings.split(batch)])
     real = evaluate.judge_features(judge_model, targets) if judge_model is not None else None
+    source, target = t.domains
     results = {}
     for n in steps:
         smoothed = smooth_between_strokes(outputs, drawings, n)
         if judge_model is None:
             results[n] = evaluate.pixel_metrics(smoothed, targets)
         else:
-            source, target = t.domains
             results[n] = evaluate.score(smoothed, evaluate.judge_features(judge_model, smoothed), targets, source,
                                         target, judge_model, real)
     return results
@@ -102,10 +108,15 @@ def main(argv=None) -> None:
     parser.add_argument("--sheet-steps", type=int, nargs="+", default=[1, 4, 16, 128], help="the sheet's smoothings")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
-    if any(n < 0 for n in args.steps):
-        raise SystemExit("--steps are counts of smoothing steps: 0 or more")
+    if any(n < 0 for n in args.steps + args.sheet_steps):
+        raise SystemExit("--steps and --sheet-steps are counts of smoothing steps: 0 or more")
+    if args.threads < 1:
+        raise SystemExit("--threads must be 1 or more")
     torch.set_num_threads(args.threads)
-    t = translator.load(args.model, device="cpu", warm_up=False)
+    try:
+        t = translator.load(args.model, device="cpu", warm_up=False)
+    except TranslatorError as err:
+        raise SystemExit(f"--model {args.model}: {err}") from None
     if t.input_kind != "drawing":
         raise SystemExit(f"{args.model} does not take line drawings: smoothing between strokes needs strokes")
     keys, drawings, targets = pairs_of(t, args.split, args.data)
@@ -113,13 +124,15 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     results = measure(t, drawings, targets, sorted(set(args.steps)), judge_model)
     for n, r in results.items():
-        judged = "" if judge_model is None else f"  judged {r['target_share']:.1%}  KID×100 {r['kid_x100']:.2f} ± {r['kid_std_x100']:.2f}"
+        judged = ("" if judge_model is None else
+                  f"  judged {r['target_share']:.1%}  KID×100 {r['kid_x100']:.2f} ± {r['kid_std_x100']:.2f}")
         print(f"{n:4d} steps  L1 {r['l1']:.4f}  PSNR {r['psnr']:.2f}  SSIM {r['ssim']:.4f}{judged}")
     if args.json:
         args.json.write_text(json.dumps({
             "command": "python -m training.stroke_smoothing " + shlex.join(sys.argv[1:] if argv is None else argv),
             "model": Path(t.name).name, "split": args.split, "n": len(keys), "machine": machine(),
-            "judge_sha256": None if report is None else report["sha256"], "seconds": round(time.perf_counter() - start, 1),
+            "judge_sha256": None if report is None else report["sha256"],
+            "seconds": round(time.perf_counter() - start, 1),  # translating and scoring, not loading
             "steps": {str(n): r for n, r in results.items()}}, indent=2, ensure_ascii=False) + "\n")
     if args.sheet:
         evaluate.save_sheet(sheet(t, *pairs_of(t, "test", args.data), args.sheet_steps), args.sheet)
