@@ -33,13 +33,14 @@ from training import evaluate
 from training.benchmark import machine
 from training.data.domains import DATA, load_folder, paired
 from translator.errors import TranslatorError
+from translator.pix2pix import strokes_of
 
 
 def smooth_between_strokes(output: torch.Tensor, drawing: torch.Tensor, steps: int) -> torch.Tensor:
     """Nx3xSxS model output and the Nx3xSxS drawing it was made from (both in [-1, 1]) -> the output with each
     paper pixel replaced, `steps` times, by the mean of itself and its 8 neighbours that are paper too (so no
     colour crosses a stroke). Stroke pixels (darker than mid-grey) are left as they are."""
-    paper = (drawing.mean(1, keepdim=True) >= 0).to(output.dtype)
+    paper = 1 - strokes_of(drawing).to(output.dtype)
     smoothed = output * paper
     paper_share = F.avg_pool2d(paper, 3, 1, 1).clamp_min(1e-6)  # of each 3x3 window
     for _ in range(steps):
@@ -56,11 +57,11 @@ def pairs_of(t: translator.Translator, split: str, data: Path) -> tuple[list[str
             raise SystemExit(f"{folder} is missing: build it with python -m training.data.emoji (colour) and "
                              "python -m training.data.sketch (drawings); see the pix2pix-sketch2emoji recipe")
     loaded = [load_folder(folder, t.image_size) if any(folder.iterdir()) else ([], None) for folder in folders]
-    common = set(loaded[0][0]) & set(loaded[1][0])
-    if not common:
+    try:
+        return paired(*loaded)
+    except LookupError:
         raise SystemExit(f"{folders[0]} and {folders[1]} have no image name in common: drawings and colour emoji "
-                         "are paired by file name")
-    return paired(*loaded)
+                         "are paired by file name") from None
 
 
 @torch.inference_mode()
@@ -135,7 +136,8 @@ def main(argv=None) -> None:
             "seconds": round(time.perf_counter() - start, 1),  # translating and scoring, not loading
             "steps": {str(n): r for n, r in results.items()}}, indent=2, ensure_ascii=False) + "\n")
     if args.sheet:
-        evaluate.save_sheet(sheet(t, *pairs_of(t, "test", args.data), args.sheet_steps), args.sheet)
+        held_out = (keys, drawings, targets) if args.split == "test" else pairs_of(t, "test", args.data)
+        evaluate.save_sheet(sheet(t, *held_out, args.sheet_steps), args.sheet)
 
 
 if __name__ == "__main__":

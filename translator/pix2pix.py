@@ -63,6 +63,11 @@ class UNetGenerator(nn.Module):
         return torch.tanh(self.head(F.relu(x)))
 
 
+def strokes_of(drawing: torch.Tensor) -> torch.Tensor:
+    """Bx3xHxW drawing in [-1, 1] -> Bx1xHxW: 1 on the strokes (pixels darker than mid-grey), 0 on the paper."""
+    return (drawing.mean(1, keepdim=True) < 0).to(drawing.dtype)
+
+
 def inside_of_drawing(drawing: torch.Tensor) -> torch.Tensor:
     """Bx3xHxW drawing in [-1, 1], dark strokes on light paper -> Bx1xHxW: -1 on the paper that can be
     reached from the border without crossing a stroke (the outside), 1 on the strokes and what they enclose.
@@ -74,7 +79,7 @@ def inside_of_drawing(drawing: torch.Tensor) -> torch.Tensor:
     written as a fixed number of masked 4-neighbour growth steps (H + W, enough for any region but a long
     spiral's, which then counts as inside) so that it traces into one static graph for the ONNX fast path and
     costs the same every time."""
-    ink = (drawing.mean(1, keepdim=True) < 0).to(drawing.dtype)
+    ink = strokes_of(drawing)
     # strokes thickened by a pixel first: a gap of a pixel or two in a freehand outline does not let the outside in
     paper = 1 - F.max_pool2d(ink, 3, 1, 1)
     height, width = paper.shape[-2:]
