@@ -1,4 +1,6 @@
 """The metrics mean what the README says they mean."""
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -94,6 +96,21 @@ def test_evaluate_a_model_on_your_own_folders_writes_numbers_pictures_and_card(t
     assert sheet.width >= 96 + 5 * 128 and sheet.height > 2 * 3 * 128  # two directions x input/output/target
     card = (folder / "README.md").read_text()
     assert "![sample sheet](samples.png)" in card and "left→right" in card
+    # the card's command scores this model again, as it was scored, and touches nothing else
+    assert metrics["command"] == (f"python -m training.evaluate --model {folder} --test-a {tmp_path / 'A'} "
+                                  f"--test-b {tmp_path / 'B'}")
+
+
+def test_a_cards_reproduce_command_names_its_own_model_and_never_rewrites_the_readme():
+    """Scoring several models with --readme must not leave each card a command that, run alone, rewrites the
+    README's tables from that one model (dropping the others' rows)."""
+    import argparse
+
+    from training import evaluate
+
+    args = argparse.Namespace(threads=2, test_a=None, test_b=None, oracle=Path("docs/metrics/o.json"))
+    command = evaluate.reproduce_command("assets/models/a b", args)
+    assert command == "python -m training.evaluate --threads 2 --model 'assets/models/a b' --oracle docs/metrics/o.json"
 
 
 def test_vendor_judge_trains_saves_and_reports_its_accuracy(tmp_path):

@@ -118,7 +118,17 @@ def test_shipped_model_with_a_damaged_hub_copy_falls_back_to_the_bundled_one(fak
     fake_hub.add(shipped.repo_id, files)
     t = translator.load("cyclegan-noto2twemoji", warm_up=False)
     assert t.provenance.source == "bundled" and "hub copy is unusable" in t.provenance.note
-    assert "truncated" in t.provenance.note
+    assert "truncated" in t.provenance.note and t.provenance.summary == "using the bundled copy; the Hub copy is unusable"
+
+
+def test_a_shipped_model_not_yet_on_a_reachable_hub_says_so_not_that_the_hub_is_unreachable(fake_hub, monkeypatch,
+                                                                                             tmp_path):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # no copy left in the cache by other tests
+    t = translator.load("cyclegan-noto2twemoji", warm_up=False)  # the fake Hub answers, without this repo
+    assert t.provenance.source == "bundled" and "No model repository" in t.provenance.note
+    assert t.provenance.summary == "using the bundled copy; not on the Hub"
 
 
 @pytest.mark.parametrize("damage", ["truncated weights", "config family as a list", "NaN weights"])

@@ -12,9 +12,10 @@ from translator import hub
 
 
 @pytest.fixture(params=MODES)
-def faulty_hub(request, monkeypatch):
+def faulty_hub(request, monkeypatch, tmp_path):
     from huggingface_hub import constants
 
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # nothing cached by other tests to fall back on
     server = FaultyHub(request.param)
     monkeypatch.setattr(constants, "ENDPOINT", server.url)
     monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}")

@@ -491,3 +491,16 @@ def test_data_pack_gives_every_file_back_exactly(tmp_path, monkeypatch):
         assert (tmp_path / p).read_bytes() == before[p]
     with pytest.raises(SystemExit, match="no such file"):
         pack.pack(str(tmp_path / "x.xz"), ["data/missing"])
+
+
+def test_every_shipped_cards_training_command_is_accepted_by_todays_trainer():
+    """A card's command may carry flags that have since become recipe settings; then its "reproduce" command
+    (rendered in the card) must be one today's trainer accepts."""
+    import importlib
+    import shlex
+
+    for info_path in sorted((ROOT / "assets/models").glob("*/training.json")):
+        info = json.loads(info_path.read_text())
+        words = shlex.split(info.get("reproduce", info["command"]).split(" && ")[0])
+        assert words[:2] == ["python", "-m"], info_path
+        importlib.import_module(words[2]).parse_args(words[3:])  # SystemExit (a failed test) on an unknown flag

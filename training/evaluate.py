@@ -38,7 +38,6 @@ import json
 import random
 import re
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -920,9 +919,19 @@ def evaluate(model: str, test_a: Path | None = None, test_b: Path | None = None)
     sets = result.pop("sets")
     metrics = {"model": model, "family": t.family_name, "provenance": str(t.provenance), "image_size": t.image_size,
                "evaluation": protocol.name, **result,
-               "protocol": f"{result['protocol']}; {checkpoint_note(model)}.",
-               "command": "python -m training.evaluate " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
+               "protocol": f"{result['protocol']}; {checkpoint_note(model)}."}
     return metrics, protocol.sheet(t, sets)
+
+
+def reproduce_command(model: str, args: argparse.Namespace) -> str:
+    """The command that scores this one model as it was scored: the flags that change its numbers, none that
+    rewrite the README (a card's command run alone must not drop the other models' rows)."""
+    words = ["python", "-m", "training.evaluate"] + (["--threads", str(args.threads)] if args.threads else [])
+    words += ["--model", model]
+    for flag, value in (("--test-a", args.test_a), ("--test-b", args.test_b), ("--oracle", args.oracle)):
+        if value is not None:
+            words += [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def replace_block(readme: Path, marker: str, body: str) -> None:
@@ -1013,6 +1022,7 @@ def main(argv=None) -> None:
         return
     for model in args.model:
         metrics, sheet = evaluate(model, args.test_a, args.test_b)
+        metrics["command"] = reproduce_command(model, args)
         folder = Path(model)
         name = metrics["name"] = folder.name if folder.is_dir() else model
         if oracle and name != oracle.get("name"):

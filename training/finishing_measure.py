@@ -204,7 +204,7 @@ def write_card(folder: Path, metrics: dict) -> None:
 library_name: translator-studio
 pipeline_tag: image-to-image
 tags: [super-resolution, image-restoration, translator-studio]
-license: apache-2.0
+license: cc-by-4.0
 ---
 # finisher-x4: the finishing stage of Translator Studio
 
@@ -246,8 +246,9 @@ Reproduce: `{metrics['command']}`.
 
 ## Licences
 
-Weights: Apache-2.0. Training images: Noto Emoji (Apache-2.0), Twemoji (CC-BY-4.0, by Twitter, Inc. and
-contributors), Fluent Emoji (MIT, Microsoft), DejaVu fonts (Bitstream Vera licence).
+Weights: CC-BY-4.0, the most restrictive licence of the training images (and of the shipped models whose
+outputs it trained on). Training images: Noto Emoji (Apache-2.0, by Google), Twemoji (CC-BY-4.0, by Twitter,
+Inc. and other contributors), Fluent Emoji (MIT, Microsoft), DejaVu fonts (Bitstream Vera licence).
 """
     (folder / "README.md").write_text(card)
 

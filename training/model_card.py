@@ -80,6 +80,9 @@ def write_model_card(folder: Path) -> Path:
         recipe = {k: v for k, v in (training.get("recipe") or {}).items() if k != "file"}
         lines += ["", "## Training", "",
                   f"- Command: `{training.get('command')}`",
+                  # flags of an older trainer may since have become recipe settings: say how to run it today
+                  *([f"  (the flags of that day; with today's trainer: `{training['reproduce']}`)"]
+                    if training.get("reproduce") else []),
                   *(["  (resumed; earlier sessions: " + "; ".join(f"`{c}`" for c in training["sessions"][:-1]) + ")"]
                     if len(training.get("sessions", [])) > 1 else []),
                   *([f"- Recipe: `{training['recipe']['file']}`: " + ", ".join(f"{k} = {v}" for k, v in recipe.items())]

@@ -138,7 +138,8 @@ def _load(name: str, revision: str | None, device: torch.device, warm_up: bool, 
             raise
         # a damaged Hub or cache copy of a shipped model must not take the app down
         fallback = Provenance("bundled", shipped.bundled, provenance.repo_id, provenance.revision,
-                              note=f"the {provenance.source} copy is unusable: {err}")
+                              note=f"the {provenance.source} copy is unusable: {err}",
+                              fallback=f"the {'Hub' if provenance.source == 'hub' else 'cached'} copy is unusable")
         return _build(name, fallback, device, warm_up, family)
 
 

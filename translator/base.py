@@ -114,7 +114,8 @@ class Provenance:
     path: Path
     repo_id: str | None = None
     revision: str | None = None
-    note: str = ""
+    note: str = ""  # the full reason for a fallback, for logs
+    fallback: str = ""  # the same in a few words for a person, e.g. "not on the Hub"
 
     def __str__(self) -> str:
         where = f"{self.repo_id}@{self.revision}" if self.repo_id else str(self.path)
@@ -124,7 +125,9 @@ class Provenance:
     def summary(self) -> str:
         """One calm line for a person: where the weights are from (the full reason stays in `note`)."""
         if self.source == "bundled":
-            return "using the bundled copy; Hub not reachable" if self.note else "the bundled copy"
+            if not self.note:
+                return "the bundled copy"
+            return f"using the bundled copy; {self.fallback or 'Hub not reachable'}"
         if self.source == "hub-cache":
             return f"{self.repo_id} from the local Hub cache (Hub not reachable)"
         if self.source == "hub":

@@ -32,6 +32,10 @@ from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, HfHubHTT
 from .base import Provenance
 from .errors import WeightsNotFoundError
 
+
+class NotOnHubError(WeightsNotFoundError):
+    """The Hub answered, and has no such repository, revision or file (not a network failure)."""
+
 WEIGHT_FILES = ("config.json", "model.safetensors")
 OPTIONAL_FILES = ("README.md",)
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -166,7 +170,8 @@ def resolve(name_or_path: str | os.PathLike, revision: str | None = None, allow_
             raise
         if not (shipped.bundled / "model.safetensors").exists():
             raise WeightsNotFoundError(f"{err} The bundled copy {shipped.bundled} is missing too.") from None
-        return Provenance("bundled", shipped.bundled, repo_id, revision, note=str(err))
+        return Provenance("bundled", shipped.bundled, repo_id, revision, note=str(err),
+                          fallback="not on the Hub" if isinstance(err, NotOnHubError) else "Hub not reachable")
 
 
 def hub_deadline() -> float:
@@ -216,15 +221,15 @@ def fetch_files(repo_id: str, revision: str, optional: tuple[str, ...] = OPTIONA
     except GatedRepoError:
         raise WeightsNotFoundError(f"{where} is gated: accept its terms on the Hub and log in (`hf auth login`).") from None
     except RepositoryNotFoundError:
-        raise WeightsNotFoundError(f"No model repository {where} (or it is private: log in first).") from None
+        raise NotOnHubError(f"No model repository {where} (or it is private: log in first).") from None
     except RevisionNotFoundError:
-        raise WeightsNotFoundError(f"{where}: that revision does not exist.") from None
+        raise NotOnHubError(f"{where}: that revision does not exist.") from None
     except (OfflineModeIsEnabled, LocalEntryNotFoundError):
         raise WeightsNotFoundError(
             f"Cannot reach the Hub for {where} and it is not in the local cache "
             f"({'HF_HUB_OFFLINE is set' if constants.HF_HUB_OFFLINE else 'no connection'}).") from None
     except EntryNotFoundError:
-        raise WeightsNotFoundError(
+        raise NotOnHubError(
             f"{where} has no {filename}: Translator Studio reads config.json + model.safetensors "
             f"(safetensors only; pickled .bin/.pth files are never loaded).") from None
     except (HfHubHTTPError, OSError) as err:
