@@ -53,12 +53,14 @@ def tiny_model_dir(tmp_path) -> Path:
 
 
 @pytest.fixture
-def fake_hub(monkeypatch):
-    """A running fake Hub; huggingface_hub and our reachability probe are pointed at it."""
+def fake_hub(monkeypatch, tmp_path_factory):
+    """A running fake Hub; huggingface_hub and our reachability probe are pointed at it. Each test gets its
+    own Hub cache, so a damaged copy one test puts there is never another test's fallback."""
     from huggingface_hub import constants
 
     from translator import hub as translator_hub
 
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path_factory.mktemp("hub-cache")))
     with FakeHub() as server:
         monkeypatch.setattr(constants, "ENDPOINT", server.url)
         monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}")

@@ -85,8 +85,12 @@ def test_evaluate_a_model_on_your_own_folders_writes_numbers_pictures_and_card(t
         (tmp_path / side).mkdir()
         for i in range(5):
             Image.new("RGB", (32, 32), colour).save(tmp_path / side / f"{i}.png")
-    folder = export(tiny_cyclegan(), tmp_path / "tiny")
-    evaluate.main(["--model", str(folder), "--test-a", str(tmp_path / "A"), "--test-b", str(tmp_path / "B")])
+    folder, other = export(tiny_cyclegan(), tmp_path / "tiny"), export(tiny_cyclegan(seed=1), tmp_path / "other")
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- models:start -->\n<!-- models:end -->\n<!-- benchmark:start -->\n<!-- benchmark:end -->\n")
+    evaluate.main(["--model", str(folder), str(other), "--test-a", str(tmp_path / "A"), "--test-b", str(tmp_path / "B"),
+                   "--readme", str(readme)])
+    assert "`tiny`" in readme.read_text() and "`other`" in readme.read_text()
     metrics = json.loads((folder / "metrics.json").read_text())
     assert list(metrics["directions"]) == ["left→right", "right→left"] and metrics["evaluation"] == "translation"
     rows = metrics["directions"]["left→right"]
@@ -96,9 +100,10 @@ def test_evaluate_a_model_on_your_own_folders_writes_numbers_pictures_and_card(t
     assert sheet.width >= 96 + 5 * 128 and sheet.height > 2 * 3 * 128  # two directions x input/output/target
     card = (folder / "README.md").read_text()
     assert "![sample sheet](samples.png)" in card and "left→right" in card
-    # the card's command scores this model again, as it was scored, and touches nothing else
-    assert metrics["command"] == (f"python -m training.evaluate --model {folder} --test-a {tmp_path / 'A'} "
-                                  f"--test-b {tmp_path / 'B'}")
+    # each card's command scores its own model again, as it was scored, and rewrites no README
+    for each in (folder, other):
+        assert json.loads((each / "metrics.json").read_text())["command"] == (
+            f"python -m training.evaluate --model {each} --test-a {tmp_path / 'A'} --test-b {tmp_path / 'B'}")
 
 
 def test_a_cards_reproduce_command_names_its_own_model_and_never_rewrites_the_readme():

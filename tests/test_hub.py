@@ -121,13 +121,14 @@ def test_shipped_model_with_a_damaged_hub_copy_falls_back_to_the_bundled_one(fak
     assert "truncated" in t.provenance.note and t.provenance.summary == "using the bundled copy; the Hub copy is unusable"
 
 
-def test_a_shipped_model_not_yet_on_a_reachable_hub_says_so_not_that_the_hub_is_unreachable(fake_hub, monkeypatch,
-                                                                                             tmp_path):
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # no copy left in the cache by other tests
-    t = translator.load("cyclegan-noto2twemoji", warm_up=False)  # the fake Hub answers, without this repo
-    assert t.provenance.source == "bundled" and "No model repository" in t.provenance.note
+@pytest.mark.parametrize("missing", ["repository", "revision"])
+def test_a_shipped_model_not_yet_on_a_reachable_hub_says_so_not_that_the_hub_is_unreachable(fake_hub, missing):
+    shipped = hub.SHIPPED["cyclegan-noto2twemoji"]
+    if missing == "revision":
+        fake_hub.add(shipped.repo_id, files_of(shipped.bundled))
+    t = translator.load("cyclegan-noto2twemoji", revision="v9" if missing == "revision" else None, warm_up=False)
+    assert t.provenance.source == "bundled"  # the fake Hub answers: it has no such repository / revision
+    assert ("No model repository" if missing == "repository" else "revision does not exist") in t.provenance.note
     assert t.provenance.summary == "using the bundled copy; not on the Hub"
 
 

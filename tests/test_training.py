@@ -504,3 +504,5 @@ def test_every_shipped_cards_training_command_is_accepted_by_todays_trainer():
         words = shlex.split(info.get("reproduce", info["command"]).split(" && ")[0])
         assert words[:2] == ["python", "-m"], info_path
         importlib.import_module(words[2]).parse_args(words[3:])  # SystemExit (a failed test) on an unknown flag
+        if "reproduce" in info:  # and the card shows it beside the command of that day
+            assert f"with today's trainer: `{info['reproduce']}`" in (info_path.parent / "README.md").read_text()

@@ -923,12 +923,13 @@ def evaluate(model: str, test_a: Path | None = None, test_b: Path | None = None)
     return metrics, protocol.sheet(t, sets)
 
 
-def reproduce_command(model: str, args: argparse.Namespace) -> str:
+def reproduce_command(model: str, args: argparse.Namespace, oracle_used: bool = True) -> str:
     """The command that scores this one model as it was scored: the flags that change its numbers, none that
     rewrite the README (a card's command run alone must not drop the other models' rows)."""
     words = ["python", "-m", "training.evaluate"] + (["--threads", str(args.threads)] if args.threads else [])
     words += ["--model", model]
-    for flag, value in (("--test-a", args.test_a), ("--test-b", args.test_b), ("--oracle", args.oracle)):
+    for flag, value in (("--test-a", args.test_a), ("--test-b", args.test_b),
+                        ("--oracle", args.oracle if oracle_used else None)):
         if value is not None:
             words += [flag, str(value)]
     return " ".join(shlex.quote(w) for w in words)
@@ -1022,11 +1023,12 @@ def main(argv=None) -> None:
         return
     for model in args.model:
         metrics, sheet = evaluate(model, args.test_a, args.test_b)
-        metrics["command"] = reproduce_command(model, args)
         folder = Path(model)
         name = metrics["name"] = folder.name if folder.is_dir() else model
         if oracle and name != oracle.get("name"):
             add_oracle(metrics, oracle)
+        oracle_used = any("paired oracle" in rows for rows in metrics.get("directions", {}).values())
+        metrics["command"] = reproduce_command(model, args, oracle_used)
         if folder.is_dir():  # keep the numbers and the pictures with the weights, and the card in step with them
             (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False))
             save_sheet(sheet, folder / "samples.png")
