@@ -370,3 +370,29 @@ def test_stroke_smoothing_measures_a_drawing_model_on_its_split(tmp_path, capsys
         image.rename(image.with_name("x" + image.name))
     with pytest.raises(SystemExit, match="no image name in common"):
         stroke_smoothing.main(["--model", str(folder), "--data", str(data), "--no-judge"])
+
+
+def test_paper_whiteness_is_the_outputs_mean_on_the_paper_outside_the_strokes():
+    from training.paper_check import paper_whiteness
+
+    drawing = torch.ones(1, 3, 32, 32)
+    drawing[..., 8, 8:24] = drawing[..., 23, 8:24] = drawing[..., 8:24, 8] = drawing[..., 8:24, 23] = -1  # a square
+    white, black = torch.ones(1, 3, 32, 32), -torch.ones(1, 3, 32, 32)
+    filled = white.clone()
+    filled[..., 8:24, 8:24] = -1  # what the square encloses coloured, the paper kept
+    assert paper_whiteness(drawing, white) == 1 and paper_whiteness(drawing, black) == 0
+    assert paper_whiteness(drawing, filled) == 1  # colour inside the drawing is not the paper's
+    grey_paper = torch.where(drawing > 0, torch.zeros_like(white), white)  # everything off the strokes mid-grey
+    assert 0.4 < paper_whiteness(drawing, grey_paper) < 0.6
+
+
+def test_paper_check_scores_each_app_drawing_of_the_shipped_model(capsys):
+    from training import paper_check
+
+    paper_check.main(["--model", "pix2pix-sketch2emoji"])
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("| model |") and "hand-drawn-star" in table[0]
+    cells = table[2].split("|")[2:-2]
+    assert len(cells) == len(list(paper_check.EXAMPLES.glob("*.png"))) and all(float(c) > 0.9 for c in cells)
+    with pytest.raises(SystemExit, match="cyclegan"):
+        paper_check.main(["--model", "cyclegan-noto2twemoji"])
