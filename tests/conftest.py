@@ -52,19 +52,26 @@ def tiny_model_dir(tmp_path) -> Path:
     return export(tiny_cyclegan(), tmp_path / "tiny-cyclegan")
 
 
-@pytest.fixture
-def fake_hub(monkeypatch, tmp_path_factory):
-    """A running fake Hub; huggingface_hub and our reachability probe are pointed at it. Each test gets its
-    own Hub cache, so a damaged copy one test puts there is never another test's fallback."""
+def point_hub_at(monkeypatch, url: str, cache: Path) -> None:
+    """huggingface_hub and our reachability probe to a (fake) Hub at `url`, with a Hub cache of this test's
+    own, so a damaged copy one test puts there is never another test's fallback."""
     from huggingface_hub import constants
 
     from translator import hub as translator_hub
 
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path_factory.mktemp("hub-cache")))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "ENDPOINT", url)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}")
+    translator_hub._reachable.clear()
+
+
+@pytest.fixture
+def fake_hub(monkeypatch, tmp_path_factory):
+    """A running fake Hub, pointed at by point_hub_at."""
+    from translator import hub as translator_hub
+
     with FakeHub() as server:
-        monkeypatch.setattr(constants, "ENDPOINT", server.url)
-        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}")
-        translator_hub._reachable.clear()
+        point_hub_at(monkeypatch, server.url, tmp_path_factory.mktemp("hub-cache"))
         yield server
     translator_hub._reachable.clear()
 

@@ -7,19 +7,15 @@ import time
 import pytest
 
 import translator
+from conftest import point_hub_at
 from training.fake_hub import MODES, FaultyHub
 from translator import hub
 
 
 @pytest.fixture(params=MODES)
 def faulty_hub(request, monkeypatch, tmp_path):
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # nothing cached by other tests to fall back on
     server = FaultyHub(request.param)
-    monkeypatch.setattr(constants, "ENDPOINT", server.url)
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}")
-    hub._reachable.clear()
+    point_hub_at(monkeypatch, server.url, tmp_path / "hub")
     yield server
     server.close()
     hub._reachable.clear()
