@@ -154,12 +154,13 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         image.save(other / f"{i}.png")
     for variant, extra in (("gan", ["--set", "diff_augment=color,translation,cutout", "--outlines-from", str(other),
                                     "--inside-channel"]),
-                           ("l1", ["--lambda-gan", "0", "--norm", "layer", "--batch-size", "2"])):
+                           ("l1", ["--lambda-gan", "0", "--norm", "layer", "--batch-size", "2"]),
+                           ("inner", ["--inner-norm", "layer"])):
         out = tmp_path / variant
         train_pix2pix.main(["--sketch-from", str(color), "--out", str(out), "--image-size", "64", "--ngf", "4",
                             "--ndf", "4", "--steps", "3", "--log-every", "1", "--threads", "1", *extra])
         info = json.loads((out / "export" / "training.json").read_text())
-        assert info["steps"] == 3 and info["losses"]["gan"] == ("vanilla" if variant == "gan" else "none")
+        assert info["steps"] == 3 and info["losses"]["gan"] == ("none" if variant == "l1" else "vanilla")
         assert info["losses"].get("diff_augment") == ("color,translation,cutout" if variant == "gan" else None)
         assert info.get("outlines_from") == ([str(other)] if variant == "gan" else None)
         assert info["inside_channel"] == (variant == "gan")
@@ -171,7 +172,8 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         t = translator.load(str(out / "export"), warm_up=False)
         assert t.config["input_kind"] == "sketch" and t.domains == ("noto-sketch", "noto")
         assert t.config.get("inside_channel", False) == (variant == "gan")
-        assert t.config["norm"] == ("batch" if variant == "gan" else "layer")
+        assert t.config["norm"] == ("layer" if variant == "l1" else "batch")
+        assert t.config.get("inner_norm") == ("layer" if variant == "inner" else None)
         assert t.translate(ROOT / "assets/examples/pix2pix/hand-drawn-smiley.png").mode == "RGB"
 
 
@@ -313,6 +315,49 @@ def test_a_model_with_the_inside_channel_takes_three_channels_and_translates_the
             Pix2Pix(64, num_downs=6, inside_channel=True, **bad)
 
 
+def test_inner_norm_is_used_at_the_two_levels_next_to_the_bottleneck_only():
+    """Version 11's U-Net: layer norm on the 2x2 and 4x4 maps (down and up), batch norm elsewhere, the 1x1
+    bottleneck and the outermost conv unnormalised as in the paper."""
+    g = UNetGenerator(ngf=8, num_downs=6, inner_norm="layer")
+    sizes, x = [], torch.randn(1, 3, 64, 64)
+    for i, block in enumerate(g.down):
+        x = block(x)
+        sizes.append((x.shape[-1], type(block.norm).__name__))
+    assert sizes == [(32, "Identity"), (16, "BatchNorm2d"), (8, "BatchNorm2d"), (4, "LayerNorm"), (2, "LayerNorm"),
+                     (1, "Identity")]
+    assert [type(block.norm).__name__ for block in g.up] == ["LayerNorm", "LayerNorm", "BatchNorm2d", "BatchNorm2d",
+                                                             "BatchNorm2d"]  # outputs 2, 4, 8, 16, 32 px
+    assert g.down[3].conv.bias is not None and g.down[2].conv.bias is None  # a bias only where no batch norm follows
+    assert g.down[5].conv.bias is None  # the bottleneck's conv as the paper's
+    assert count(g) == count(UNetGenerator(ngf=8, num_downs=6)) + 4 * 64  # the biases of the four convs before layer norm
+    assert all(type(a.norm) is type(b.norm) for a, b in zip(UNetGenerator(ngf=8, num_downs=6, inner_norm=None).up,
+                                                           UNetGenerator(ngf=8, num_downs=6).up))
+
+
+def test_a_model_with_an_inner_norm_saves_loads_and_runs_through_onnx_as_eager(tmp_path):
+    pytest.importorskip("onnxruntime")
+    folder, model = tiny_pix2pix_dir(tmp_path, input_kind="sketch", inner_norm="layer")
+    assert json.loads((folder / "config.json").read_text())["inner_norm"] == "layer"
+    eager = translator.load(str(folder), warm_up=False)
+    kinds = {type(m).__name__ for m in eager.model.modules()}
+    assert "LayerNorm" in kinds and "InstanceNorm2d" in kinds and "BatchNorm2d" not in kinds  # per image, as trained
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.no_grad():  # training-mode batch norm at batch 1, per image, is what the translator computes
+        reference = copy.deepcopy(model).train()
+        for m in reference.modules():
+            if isinstance(m, torch.nn.Dropout):
+                m.p = 0.0
+        expected = torch.cat([reference(x[:1]), reference(x[1:])])
+        assert torch.allclose(eager.translate_tensor(x), expected, atol=1e-5)
+    fast = translator.load(str(folder), warm_up=False, fast="always")
+    assert fast.fast_path.report["used"], fast.fast_path.report
+    drawing = Image.open(ROOT / "assets/examples/pix2pix/hand-drawn-heart.png")
+    a, b = (np.asarray(t.translate(drawing), dtype=float) for t in (eager, fast))
+    assert fast.last_fast and np.abs(a - b).max() <= 3
+    with pytest.raises(ValueError, match="norm must be one of"):
+        Pix2Pix(64, num_downs=6, inner_norm="group")
+
+
 def test_smoothing_between_strokes_never_crosses_a_stroke_and_keeps_the_strokes():
     """training.stroke_smoothing's post-process (measured, not in the pipeline): a vertical stroke splits the
     paper into two regions; each is averaged on its own side, the stroke's pixels keep the model's colour."""
@@ -396,3 +441,18 @@ def test_paper_check_scores_each_app_drawing_of_the_shipped_model(capsys):
     assert len(cells) == len(list(paper_check.EXAMPLES.glob("*.png"))) and all(float(c) > 0.9 for c in cells)
     with pytest.raises(SystemExit, match="cyclegan"):
         paper_check.main(["--model", "cyclegan-noto2twemoji"])
+
+
+def test_paper_check_leaves_out_a_drawing_with_no_paper_and_refuses_a_missing_model(tmp_path, capsys, monkeypatch):
+    from training import paper_check
+
+    all_ink = -torch.ones(1, 3, 32, 32)
+    assert paper_check.paper_whiteness(all_ink, torch.ones(1, 3, 32, 32)) != paper_check.paper_whiteness(
+        all_ink, torch.ones(1, 3, 32, 32))  # NaN: no paper outside the strokes, nothing to score
+    monkeypatch.setattr(paper_check, "check", lambda model, examples: [float("nan"), 0.81, 0.97])
+    paper_check.main(["--model", "any"])
+    cells = [c.strip() for c in capsys.readouterr().out.splitlines()[2].split("|")[2:-1]]
+    assert cells[0] == "–" and cells[-1] == "**0.81**"  # the lowest of what could be scored
+    monkeypatch.undo()
+    with pytest.raises(SystemExit, match="is not a shipped model"):
+        paper_check.main(["--model", str(tmp_path / "no-such-model")])

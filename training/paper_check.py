@@ -30,7 +30,10 @@ def paper_whiteness(drawing: torch.Tensor, output: torch.Tensor) -> float:
 
 
 def check(model: str, examples: list[Path]) -> list[float]:
-    t = translator.load(model, device="cpu", warm_up=False)
+    try:
+        t = translator.load(model, device="cpu", warm_up=False)
+    except translator.TranslatorError as error:
+        raise SystemExit(f"{model}: {error}") from None
     if t.family_name != "pix2pix":
         raise SystemExit(f"{model} is a {t.family_name} model; this checks pix2pix drawing models")
     values = []
@@ -55,7 +58,9 @@ def main(argv=None) -> None:
     print("|---" * (len(examples) + 2) + "|")
     for model in args.model:
         values = check(model, examples)
-        print(f"| {model} | " + " | ".join(f"{v:.2f}" for v in values) + f" | **{min(values):.2f}** |")
+        scored = [v for v in values if v == v]  # NaN: a drawing with no paper outside it, nothing to score
+        lowest = f"{min(scored):.2f}" if scored else "–"
+        print(f"| {model} | " + " | ".join(f"{v:.2f}" if v == v else "–" for v in values) + f" | **{lowest}** |")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     net.add_argument("--norm", default="batch", choices=["batch", "instance", "layer", "none"],
                      help="batch: the paper (per-image statistics at inference); instance: no affine; layer: "
                           "per image over channels and pixels, with a learned scale and shift (any batch size)")
+    net.add_argument("--inner-norm", default=None, choices=["batch", "instance", "layer", "none"],
+                     help="the generator's norm at the two levels next to its bottleneck (2x2 and 4x4 maps); "
+                          "default: --norm everywhere (the paper)")
     net.add_argument("--dropout", type=float, default=0.5)
     net.add_argument("--inside-channel", action="store_true",
                      help="with --sketch-from: a fourth input channel marking what the strokes enclose "
@@ -115,7 +118,8 @@ def main(argv=None) -> Pix2Pix:
     domain_a = args.domain_a or (f"{args.sketch_from.parent.name}-sketch" if sketch else "A")
     domain_b = args.domain_b or (args.sketch_from.parent.name if sketch else "B")
     model = Pix2Pix(args.image_size, 3, 3, args.ngf, args.num_downs, args.norm, args.dropout, domain_a, domain_b,
-                    input_kind="sketch" if sketch else "image", inside_channel=args.inside_channel)
+                    input_kind="sketch" if sketch else "image", inside_channel=args.inside_channel,
+                    inner_norm=args.inner_norm)
     init_weights(model)
     condition = model.condition  # the input as the U-Net sees it (plus the inside channel if asked)
     use_gan = args.lambda_gan > 0

@@ -31,22 +31,34 @@ from .registry import register
 
 class UNetGenerator(nn.Module):
     def __init__(self, in_channels: int = 3, out_channels: int = 3, ngf: int = 64, num_downs: int = 8,
-                 norm: str = "batch", dropout: float = 0.5):
+                 norm: str = "batch", dropout: float = 0.5, inner_norm: str | None = None):
+        """inner_norm: the norm of the two levels next to the bottleneck (the 2x2 and 4x4 maps when the U-Net
+        goes down to 1x1), down and up; None = `norm` everywhere, as the paper. Why: per-image, per-channel
+        statistics (batch norm at batch 1, instance norm) over 4 or 16 pixels subtract each channel's mean,
+        which is most of what the bottleneck says about the whole drawing; layer norm keeps the channels'
+        relative sizes."""
         super().__init__()
         if num_downs < 5:
             raise ValueError("num_downs must be at least 5 (ngf x1, x2, x4, x8, innermost)")
         widths = [ngf, ngf * 2, ngf * 4] + [ngf * 8] * (num_downs - 3)
+
+        def block_norm(levels_above_bottleneck: int) -> str:
+            return inner_norm if inner_norm and levels_above_bottleneck <= 2 else norm
+
         plain = nn.Identity  # activations come before each conv (forward), as in the paper's blocks
         down = [ConvNormAct(in_channels, widths[0], 4, 2, 1, norm="none", bias=norm != "batch", activation=plain())]
         for i in range(1, num_downs):
             innermost = i == num_downs - 1
-            down.append(ConvNormAct(widths[i - 1], widths[i], 4, 2, 1, norm="none" if innermost else norm,
-                                    bias=norm != "batch", activation=plain()))
+            kind = "none" if innermost else block_norm(num_downs - 1 - i)
+            # the paper's innermost conv has a bias exactly when the others do (none before batch norm)
+            bias = norm != "batch" if innermost else kind != "batch"
+            down.append(ConvNormAct(widths[i - 1], widths[i], 4, 2, 1, norm=kind, bias=bias, activation=plain()))
         up = []
         for i in reversed(range(1, num_downs)):  # innermost first; input is the skip concat except innermost
             channels_in = widths[i] if i == num_downs - 1 else widths[i] * 2
             drop = dropout if (widths[i] == ngf * 8 and 0 < num_downs - 1 - i < num_downs - 4) else 0.0
-            up.append(ConvNormAct(channels_in, widths[i - 1], 4, 2, 1, norm=norm, transpose=True, bias=norm != "batch",
+            kind = block_norm(num_downs - i)  # this block's output is at the level of down[i - 1]
+            up.append(ConvNormAct(channels_in, widths[i - 1], 4, 2, 1, norm=kind, transpose=True, bias=kind != "batch",
                                   activation=nn.Dropout(drop) if drop else plain()))
         self.down, self.up = nn.ModuleList(down), nn.ModuleList(up)
         self.head = nn.ConvTranspose2d(widths[0] * 2, out_channels, 4, 2, 1)
@@ -100,8 +112,9 @@ class Pix2Pix(HubModel):
     def __init__(self, image_size: int = 256, in_channels: int = 3, out_channels: int = 3, ngf: int = 64,
                  num_downs: int = 8, norm: str = "batch", dropout: float = 0.5, domain_a: str = "A",
                  domain_b: str = "B", input_kind: str = "image", test_dropout: bool = False,
-                 inside_channel: bool = False):
-        """test_dropout: keep dropout on at inference, as the official test does (read by the translator)."""
+                 inside_channel: bool = False, inner_norm: str | None = None):
+        """test_dropout: keep dropout on at inference, as the official test does (read by the translator).
+        inner_norm: another norm for the two levels next to the bottleneck (UNetGenerator)."""
         super().__init__()
         if input_kind not in ("image", "sketch"):
             raise ValueError(f"input_kind must be 'image' or 'sketch', not {input_kind!r}")
@@ -110,7 +123,8 @@ class Pix2Pix(HubModel):
         if inside_channel and (input_kind != "sketch" or in_channels != 3):
             raise ValueError("inside_channel is for 3-channel line drawings (input_kind='sketch')")
         self.inside_channel = inside_channel
-        self.generator = UNetGenerator(in_channels + inside_channel, out_channels, ngf, num_downs, norm, dropout)
+        self.generator = UNetGenerator(in_channels + inside_channel, out_channels, ngf, num_downs, norm, dropout,
+                                       inner_norm)
 
     def condition(self, x: torch.Tensor) -> torch.Tensor:
         """What the U-Net (and in training the conditional discriminator) sees of an input."""
