@@ -398,3 +398,29 @@ def test_the_ceiling_counts_every_convolutions_multiply_adds():
     net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.ConvTranspose2d(8, 5, 4, stride=2, padding=1))
     counted = multiply_adds(net, np.zeros((1, 3, 16, 16), np.float32))
     assert counted == 8 * 16 * 16 * 3 * 9 + 8 * 16 * 16 * 5 * 16
+
+
+def test_a_process_exiting_during_a_background_build_lets_that_build_end_and_starts_no_other(tmp_path):
+    """A daemon thread stopped by the exit inside torch's ONNX export aborted the process (exit status 134,
+    "terminate called without an active exception") after a test run that had passed: at exit the build in
+    progress now ends, and no queued build starts."""
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import threading, time
+        from pathlib import Path
+        from translator import fast_path
+        started = threading.Event()
+        def build(name, seconds):
+            started.set()
+            time.sleep(seconds)  # stands in for an export: the exit comes in the middle of it
+            Path({str(tmp_path)!r}, name).write_text("built")
+        fast_path._build_in_background(build, "first", 1.0)
+        fast_path._build_in_background(build, "second", 0.0)
+        started.wait(10)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "first").exists() and not (tmp_path / "second").exists()

@@ -33,6 +33,7 @@ tiles and whole images at other sizes -- stays eager.
 """
 from __future__ import annotations
 
+import atexit
 import copy
 import functools
 import hashlib
@@ -416,10 +417,13 @@ def export(module: nn.Module, example: tuple, path: Path, inputs: list[str], out
 
 
 # Background builds, one at a time (each exports and times a model, beside the requests), on a daemon
-# thread: a process that exits does not wait for the queue (an export writes its file atomically).
+# thread: a process that exits does not wait for the queue (an export writes its file atomically), but it
+# does let the build in progress end (`_finish_the_build_in_progress`).
 _build_queue: queue.SimpleQueue = queue.SimpleQueue()
 _builder: threading.Thread | None = None
 _builder_lock = threading.Lock()
+_exiting = threading.Event()
+EXIT_WAIT_S = 60.0  # the longest a process waits at exit for the build in progress
 
 
 def _build_in_background(fn, *args) -> None:
@@ -433,8 +437,23 @@ def _build_in_background(fn, *args) -> None:
 
 def _build_forever() -> None:
     while True:
-        fn, args = _build_queue.get()
+        job = _build_queue.get()
+        if job is None or _exiting.is_set():
+            return
+        fn, args = job
         fn(*args)  # FastPath._build_or_disable: never raises
+
+
+@atexit.register
+def _finish_the_build_in_progress() -> None:
+    """Why: a daemon thread stopped by the interpreter's exit inside torch's ONNX export or ONNX Runtime (C++)
+    aborts the whole process ("terminate called without an active exception", exit status 134, after a test
+    run that passed). So at exit no new build starts, and the one in progress may end."""
+    _exiting.set()
+    builder = _builder
+    if builder is not None and builder.is_alive():
+        _build_queue.put(None)  # wakes an idle builder
+        builder.join(EXIT_WAIT_S)
 
 
 class FastPath:
