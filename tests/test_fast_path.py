@@ -424,3 +424,18 @@ def test_a_process_exiting_during_a_background_build_lets_that_build_end_and_sta
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "first").exists() and not (tmp_path / "second").exists()
+    assert "letting the ONNX build in progress stop" in result.stderr  # the wait is said, not silent
+
+    idle = textwrap.dedent("""
+        import threading, time
+        from translator import fast_path
+        done = threading.Event()
+        fast_path._build_in_background(done.set)
+        done.wait(10)
+        time.sleep(0.2)  # the builder is idle, waiting on its queue, when the process exits
+        print("exiting", flush=True)
+    """)
+    result = subprocess.run([sys.executable, "-c", idle], cwd=Path(__file__).resolve().parent.parent,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "exiting" in result.stdout, result.stderr
+    assert "letting the ONNX build" not in result.stderr  # an idle builder is woken and ends at once

@@ -330,8 +330,22 @@ def test_inner_norm_is_used_at_the_two_levels_next_to_the_bottleneck_only():
     assert g.down[3].conv.bias is not None and g.down[2].conv.bias is None  # a bias only where no batch norm follows
     assert g.down[5].conv.bias is None  # the bottleneck's conv as the paper's
     assert count(g) == count(UNetGenerator(ngf=8, num_downs=6)) + 4 * 64  # the biases of the four convs before layer norm
-    assert all(type(a.norm) is type(b.norm) for a, b in zip(UNetGenerator(ngf=8, num_downs=6, inner_norm=None).up,
-                                                           UNetGenerator(ngf=8, num_downs=6).up))
+    same = UNetGenerator(ngf=8, num_downs=6, inner_norm="batch")  # the inner norm equal to `norm`: the paper's U-Net
+    assert same.state_dict().keys() == UNetGenerator(ngf=8, num_downs=6).state_dict().keys()
+    assert count(same) == count(UNetGenerator(ngf=8, num_downs=6))
+
+
+def test_batch_norm_only_at_the_inner_levels_is_per_image_at_inference_too(tmp_path):
+    folder, model = tiny_pix2pix_dir(tmp_path, norm="layer", inner_norm="batch")
+    t = translator.load(str(folder), warm_up=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in t.model.modules())
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    reference = copy.deepcopy(model).train()
+    for m in reference.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    with torch.no_grad():
+        assert torch.allclose(t.translate_tensor(x), torch.cat([reference(x[:1]), reference(x[1:])]), atol=1e-5)
 
 
 def test_a_model_with_an_inner_norm_saves_loads_and_runs_through_onnx_as_eager(tmp_path):

@@ -10,6 +10,7 @@ the paper that can be reached from the border without crossing a stroke (transla
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import torch
@@ -54,13 +55,13 @@ def main(argv=None) -> None:
     examples = sorted(args.examples.glob("*.png"))
     if not examples:
         raise SystemExit(f"no .png drawings in {args.examples}")
+    rows = {model: check(model, examples) for model in args.model}  # all checked before the table starts: a bad one stops it whole
     print("| model | " + " | ".join(p.stem for p in examples) + " | lowest |")
     print("|---" * (len(examples) + 2) + "|")
-    for model in args.model:
-        values = check(model, examples)
-        scored = [v for v in values if v == v]  # NaN: a drawing with no paper outside it, nothing to score
+    for model, values in rows.items():
+        scored = [v for v in values if not math.isnan(v)]  # NaN: a drawing with no paper outside it, nothing to score
         lowest = f"{min(scored):.2f}" if scored else "–"
-        print(f"| {model} | " + " | ".join(f"{v:.2f}" if v == v else "–" for v in values) + f" | **{lowest}** |")
+        print(f"| {model} | " + " | ".join("–" if math.isnan(v) else f"{v:.2f}" for v in values) + f" | **{lowest}** |")
 
 
 if __name__ == "__main__":

@@ -69,7 +69,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                      help="batch: the paper (per-image statistics at inference); instance: no affine; layer: "
                           "per image over channels and pixels, with a learned scale and shift (any batch size)")
     net.add_argument("--inner-norm", default=None, choices=["batch", "instance", "layer", "none"],
-                     help="the generator's norm at the two levels next to its bottleneck (2x2 and 4x4 maps); "
+                     help="the generator's norm at the two levels next to its bottleneck (the 2x2 and 4x4 maps when "
+                          "the U-Net goes down to 1x1); "
                           "default: --norm everywhere (the paper)")
     net.add_argument("--dropout", type=float, default=0.5)
     net.add_argument("--inside-channel", action="store_true",

@@ -444,16 +444,30 @@ def _build_forever() -> None:
         fn(*args)  # FastPath._build_or_disable: never raises
 
 
+class ExitRequested(Exception):
+    """The process is exiting: a background build stops at its next safe point (between exports and timings)."""
+
+
+def stop_if_exiting() -> None:
+    if _exiting.is_set():
+        raise ExitRequested("the process is exiting")
+
+
 @atexit.register
 def _finish_the_build_in_progress() -> None:
     """Why: a daemon thread stopped by the interpreter's exit inside torch's ONNX export or ONNX Runtime (C++)
     aborts the whole process ("terminate called without an active exception", exit status 134, after a test
-    run that passed). So at exit no new build starts, and the one in progress may end."""
+    run that passed). So at exit no new build starts, and the one in progress stops at its next safe point
+    (`stop_if_exiting`): at most one export or one timing later."""
     _exiting.set()
     builder = _builder
     if builder is not None and builder.is_alive():
         _build_queue.put(None)  # wakes an idle builder
-        builder.join(EXIT_WAIT_S)
+        builder.join(0.5)
+        if builder.is_alive():
+            print(f"fast path: letting the ONNX build in progress stop (at most {EXIT_WAIT_S:g} s) ...",
+                  file=sys.stderr, flush=True)
+            builder.join(EXIT_WAIT_S)
 
 
 class FastPath:
@@ -532,6 +546,7 @@ class FastPath:
 
         def session(path: Path, graph, direction: str) -> Any:
             for attempt in (1, 2):
+                stop_if_exiting()
                 if not path.exists():
                     graph(path, direction)
                 try:
@@ -564,6 +579,7 @@ class FastPath:
         try:
             decision = json.loads(decision_file.read_text())
         except (OSError, ValueError):
+            stop_if_exiting()
             decision = self.decide(t, mode)
             decision_file.write_text(json.dumps(decision))
         if not decision["used"]:
@@ -578,6 +594,7 @@ class FastPath:
             return {**decision, "used": False, "reason": f"differs from PyTorch by "
                     f"{decision['max_abs_difference'] * 255:.2f}/255 (bar {PARITY_BAR * 255:.0f}/255)"}
         if mode != "always":
+            stop_if_exiting()
             eager, fast = self.timings(t)
             decision.update(eager_s=eager, onnxruntime_s=fast, eager_ms=round(eager * 1000, 2),
                             onnxruntime_ms=round(fast * 1000, 2), speed_up=round(eager / fast, 2))

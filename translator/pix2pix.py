@@ -9,7 +9,7 @@ Inference, chosen deliberately: the official test runs the generator in *train m
 dropout on). We keep the per-image statistics — with batch size 1, training-mode batch norm *is*
 instance normalisation with learned scale and shift, so that is what the network was trained with — and
 turn dropout off, so a drawing always gives the same image and a batch gives each image its own result.
-`Pix2PixTranslator(norm_stats="running")` uses the stored running averages instead (what `--eval` does).
+The running averages stay in the file (what the official `--eval` uses); this translator does not use them.
 A model with `test_dropout=True` in its config keeps dropout on as well: the official test exactly, whose
 outputs vary from run to run (a converted official checkpoint can ask for it).
 
@@ -50,7 +50,7 @@ class UNetGenerator(nn.Module):
         for i in range(1, num_downs):
             innermost = i == num_downs - 1
             kind = "none" if innermost else block_norm(num_downs - 1 - i)
-            # the paper's innermost conv has a bias exactly when the others do (none before batch norm)
+            # the innermost conv's bias follows `norm`, whatever `inner_norm` is (the paper's rule)
             bias = norm != "batch" if innermost else kind != "batch"
             down.append(ConvNormAct(widths[i - 1], widths[i], 4, 2, 1, norm=kind, bias=bias, activation=plain()))
         up = []
@@ -153,8 +153,7 @@ class Pix2PixTranslator(Translator):
     model: Pix2Pix
 
     def __post_init__(self):
-        if self.config.get("norm", "batch") == "batch":
-            per_image_statistics(self.model)
+        per_image_statistics(self.model)  # every BatchNorm2d, wherever it is (norm or inner_norm); none: nothing
         self.model.eval()  # dropout off
         if self.config.get("test_dropout"):
             for module in self.model.modules():
