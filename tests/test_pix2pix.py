@@ -155,7 +155,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
     for variant, extra in (("gan", ["--set", "diff_augment=color,translation,cutout", "--outlines-from", str(other),
                                     "--inside-channel"]),
                            ("l1", ["--lambda-gan", "0", "--norm", "layer", "--batch-size", "2"]),
-                           ("inner", ["--inner-norm", "layer"])):
+                           ("inner", ["--inner-norm", "layer", "--layer-norm-scale", "one"])):
         out = tmp_path / variant
         train_pix2pix.main(["--sketch-from", str(color), "--out", str(out), "--image-size", "64", "--ngf", "4",
                             "--ndf", "4", "--steps", "3", "--log-every", "1", "--threads", "1", *extra])
@@ -174,6 +174,11 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         assert t.config.get("inside_channel", False) == (variant == "gan")
         assert t.config["norm"] == ("layer" if variant == "l1" else "batch")
         assert t.config.get("inner_norm") == ("layer" if variant == "inner" else None)
+        scales = [m.gamma.detach() for m in t.model.modules() if hasattr(m, "gamma")]
+        if variant == "inner":  # --layer-norm-scale one: around 1 after 3 steps, not uniform in [0, 1)
+            assert (torch.cat(scales) - 1).abs().max() < 0.1
+        elif variant == "l1":
+            assert torch.cat(scales).std() > 0.2
         assert t.translate(ROOT / "assets/examples/pix2pix/hand-drawn-smiley.png").mode == "RGB"
 
 
@@ -333,6 +338,21 @@ def test_inner_norm_is_used_at_the_two_levels_next_to_the_bottleneck_only():
     same = UNetGenerator(ngf=8, num_downs=6, inner_norm="batch")  # the inner norm equal to `norm`: the paper's U-Net
     assert same.state_dict().keys() == UNetGenerator(ngf=8, num_downs=6).state_dict().keys()
     assert count(same) == count(UNetGenerator(ngf=8, num_downs=6))
+
+
+def test_layer_norm_scales_start_uniform_or_around_one():
+    from translator.layers import LayerNorm, init_weights
+
+    torch.manual_seed(0)
+    uniform, one = (UNetGenerator(ngf=8, num_downs=6, norm="layer") for _ in range(2))
+    init_weights(uniform)
+    init_weights(one, layer_norm_scale="one")
+    scales = {name: torch.cat([m.gamma.detach() for m in g.modules() if isinstance(m, LayerNorm)])
+              for name, g in (("uniform", uniform), ("one", one))}
+    assert scales["uniform"].min() >= 0 and scales["uniform"].max() < 1 and scales["uniform"].std() > 0.2
+    assert abs(scales["one"].mean() - 1) < 0.01 and scales["one"].std() < 0.05
+    with pytest.raises(ValueError, match="layer_norm_scale"):
+        init_weights(one, layer_norm_scale="ones")
 
 
 def test_batch_norm_only_at_the_inner_levels_is_per_image_at_inference_too(tmp_path):

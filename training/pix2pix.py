@@ -72,6 +72,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                      help="the generator's norm at the two levels next to its bottleneck (the 2x2 and 4x4 maps when "
                           "the U-Net goes down to 1x1); "
                           "default: --norm everywhere (the paper)")
+    net.add_argument("--layer-norm-scale", default="uniform", choices=["uniform", "one"],
+                     help="where layer norm's scales start (generator and discriminator): uniform in [0, 1) "
+                          "(MUNIT's; versions 8-11 of the sketch model) or around 1, N(1, 0.02), as batch norm's")
     net.add_argument("--dropout", type=float, default=0.5)
     net.add_argument("--inside-channel", action="store_true",
                      help="with --sketch-from: a fourth input channel marking what the strokes enclose "
@@ -121,12 +124,12 @@ def main(argv=None) -> Pix2Pix:
     model = Pix2Pix(args.image_size, 3, 3, args.ngf, args.num_downs, args.norm, args.dropout, domain_a, domain_b,
                     input_kind="sketch" if sketch else "image", inside_channel=args.inside_channel,
                     inner_norm=args.inner_norm)
-    init_weights(model)
+    init_weights(model, layer_norm_scale=args.layer_norm_scale)
     condition = model.condition  # the input as the U-Net sees it (plus the inside channel if asked)
     use_gan = args.lambda_gan > 0
     discriminator = PatchDiscriminator(6 + args.inside_channel, args.ndf, args.n_layers_d, args.norm) \
         if use_gan else nn.Identity()
-    init_weights(discriminator)
+    init_weights(discriminator, layer_norm_scale=args.layer_norm_scale)
     opt_g = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=args.lr, betas=(0.5, 0.999)) if use_gan else None
 
