@@ -175,6 +175,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         assert t.config["norm"] == ("layer" if variant == "l1" else "batch")
         assert t.config.get("inner_norm") == ("layer" if variant == "inner" else None)
         scales = [m.gamma.detach() for m in t.model.modules() if hasattr(m, "gamma")]
+        assert info.get("layer_norm_scale") == {"gan": None, "l1": "uniform", "inner": "one"}[variant]
         if variant == "inner":  # --layer-norm-scale one: around 1 after 3 steps, not uniform in [0, 1)
             assert (torch.cat(scales) - 1).abs().max() < 0.1
         elif variant == "l1":

@@ -417,9 +417,11 @@ def test_recipes_reproduce_the_shipped_models_settings():
         for key, value in info["losses"].items():
             if key in vars(args):
                 assert getattr(args, key) == value, (name, key)
-        for key in ("image_size", "ngf", "n_blocks", "num_downs", "norm"):
+        for key in ("image_size", "ngf", "n_blocks", "num_downs", "norm", "inner_norm"):
             if key in config:
                 assert getattr(args, key) == config[key], (name, key)
+        if "layer_norm_scale" in info:  # an init, so in the card's training.json, not in config.json
+            assert args.layer_norm_scale == info["layer_norm_scale"], name
         assert args.steps == info["steps"] and args.ema == info.get("ema", 0.0) and args.seed == info["seed"]
         assert args.name == name
 

@@ -192,6 +192,7 @@ def main(argv=None) -> Pix2Pix:
                                   "lambda_l1": args.lambda_l1,
                                   **({"diff_augment": args.diff_augment} if use_gan and args.diff_augment else {})},
                        "val_fraction": args.val_fraction, "inside_channel": args.inside_channel,
+                       **({"layer_norm_scale": args.layer_norm_scale} if "layer" in (args.norm, args.inner_norm) else {}),
                        **({"outlines_from": [str(f) for f in args.outlines_from], "outline_share": args.outline_share}
                           if sketch and args.outlines_from else {}),
                        **data_version(source)})
