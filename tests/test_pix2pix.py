@@ -47,16 +47,22 @@ def tiny_pix2pix_dir(tmp_path, **kwargs):
     return tmp_path / "p2p", model.half().float()
 
 
-def test_inference_is_training_mode_batch_norm_at_batch_1_without_dropout(tmp_path):
-    folder, model = tiny_pix2pix_dir(tmp_path)
-    t = translator.load(str(folder), warm_up=False)
-    x = torch.rand(2, 3, 64, 64) * 2 - 1
+def trained_as(model, x: torch.Tensor) -> torch.Tensor:
+    """What the network computed in training at batch 1 (train-mode batch norm, one image at a time), dropout off."""
     reference = copy.deepcopy(model).train()
     for m in reference.modules():
         if isinstance(m, torch.nn.Dropout):
             m.p = 0.0
     with torch.no_grad():
-        expected = torch.cat([reference(x[:1]), reference(x[1:])])
+        return torch.cat([reference(x[i:i + 1]) for i in range(len(x))])
+
+
+def test_inference_is_training_mode_batch_norm_at_batch_1_without_dropout(tmp_path):
+    folder, model = tiny_pix2pix_dir(tmp_path)
+    t = translator.load(str(folder), warm_up=False)
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    expected = trained_as(model, x)
+    with torch.no_grad():
         got = t.translate_tensor(x)
         assert torch.allclose(got, expected, atol=1e-5)  # per image, as trained with batch 1
         assert torch.equal(t.translate_tensor(x), got)  # deterministic
@@ -361,12 +367,8 @@ def test_batch_norm_only_at_the_inner_levels_is_per_image_at_inference_too(tmp_p
     t = translator.load(str(folder), warm_up=False)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in t.model.modules())
     x = torch.rand(2, 3, 64, 64) * 2 - 1
-    reference = copy.deepcopy(model).train()
-    for m in reference.modules():
-        if isinstance(m, torch.nn.Dropout):
-            m.p = 0.0
     with torch.no_grad():
-        assert torch.allclose(t.translate_tensor(x), torch.cat([reference(x[:1]), reference(x[1:])]), atol=1e-5)
+        assert torch.allclose(t.translate_tensor(x), trained_as(model, x), atol=1e-5)
 
 
 def test_a_model_with_an_inner_norm_saves_loads_and_runs_through_onnx_as_eager(tmp_path):
@@ -378,12 +380,7 @@ def test_a_model_with_an_inner_norm_saves_loads_and_runs_through_onnx_as_eager(t
     assert "LayerNorm" in kinds and "InstanceNorm2d" in kinds and "BatchNorm2d" not in kinds  # per image, as trained
     x = torch.rand(2, 3, 64, 64) * 2 - 1
     with torch.no_grad():  # training-mode batch norm at batch 1, per image, is what the translator computes
-        reference = copy.deepcopy(model).train()
-        for m in reference.modules():
-            if isinstance(m, torch.nn.Dropout):
-                m.p = 0.0
-        expected = torch.cat([reference(x[:1]), reference(x[1:])])
-        assert torch.allclose(eager.translate_tensor(x), expected, atol=1e-5)
+        assert torch.allclose(eager.translate_tensor(x), trained_as(model, x), atol=1e-5)
     fast = translator.load(str(folder), warm_up=False, fast="always")
     assert fast.fast_path.report["used"], fast.fast_path.report
     drawing = Image.open(ROOT / "assets/examples/pix2pix/hand-drawn-heart.png")
