@@ -39,6 +39,8 @@ DEPARTURES = {
 }
 
 
+UNET_NORMS = ["batch", "instance", "layer", "none"]  # what --norm and --inner-norm may be
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     data = parser.add_argument_group("data (one of)")
@@ -65,10 +67,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     net.add_argument("--num-downs", type=int, default=None, help="default: down to 1x1 (8 at 256 px)")
     net.add_argument("--ndf", type=int, default=64)
     net.add_argument("--n-layers-d", type=int, default=3)
-    net.add_argument("--norm", default="batch", choices=["batch", "instance", "layer", "none"],
+    net.add_argument("--norm", default="batch", choices=UNET_NORMS,
                      help="batch: the paper (per-image statistics at inference); instance: no affine; layer: "
                           "per image over channels and pixels, with a learned scale and shift (any batch size)")
-    net.add_argument("--inner-norm", default=None, choices=["batch", "instance", "layer", "none"],
+    net.add_argument("--inner-norm", default=None, choices=UNET_NORMS,
                      help="the generator's norm at the two levels next to its bottleneck (the 2x2 and 4x4 maps when "
                           "the U-Net goes down to 1x1); "
                           "default: --norm everywhere (the paper)")
