@@ -436,7 +436,7 @@ class FamilyTab:
 
         if "seed" in self.family.options:
             with gr.Row():
-                seed = seed_box(info="-1: a new random style each time", scale=2)
+                seed = seed_box(info="-1: a new random style each time", scale=2, elem_id=f"{api}-style-seed")
                 pick = gr.Button("Random style", scale=1)
             self.setters.append((pick.click, random_style, [seed], f"{api}_random_style"))
         if "reference" in self.family.options:

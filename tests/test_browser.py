@@ -122,15 +122,17 @@ def open_tab(page, title: str) -> None:
     time.sleep(0.5)
 
 
-def draw_circle(page, family: str, radius: float = 110) -> None:
+def draw_circle(page, family: str, radius: float = 110, sides: int = 20) -> None:
+    """One closed stroke, a `sides`-gon. Each mouse move costs the headless browser ~0.4 s (0.8 s beside two
+    training jobs) while the pad redraws, so a 120-move circle took 45-95 s; 20 moves draw the same shape."""
     canvas = page.locator(f"#{family}-sketchpad canvas").first
     box = canvas.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(cx + radius, cy)
     page.mouse.down()
-    for i in range(41):
-        angle = 2 * math.pi * i / 40
-        page.mouse.move(cx + radius * math.cos(angle), cy + radius * math.sin(angle), steps=3)
+    for i in range(1, sides + 1):
+        angle = 2 * math.pi * i / sides
+        page.mouse.move(cx + radius * math.cos(angle), cy + radius * math.sin(angle))
     page.mouse.up()
 
 
@@ -272,8 +274,10 @@ def colourfulness(rgb: bytes) -> float:
 
 
 def test_shipped_munit_colours_a_drawing_example_differently_for_each_random_style(page):
-    """The real MUNIT, as a visitor meets it: a drawing example comes back in colour, each random style
-    colours the same drawing differently, and the grid shows eight colourings at once."""
+    """The real MUNIT, as a visitor meets it: a drawing example comes back in colour, each seeded random style
+    colours the same drawing differently, and the grid shows eight colourings at once. Seeded, because about
+    3 % of N(0, I) styles colour this drawing nearly grey (colourfulness under 0.05 in 12 of 400 draws), so
+    two unseeded draws failed the colour check in about one run of 16."""
     require_shipped("munit-drawing2emoji")
     open_tab(page, "MUNIT")
     page.locator("#munit-examples button, #munit-examples tbody tr").first.click()
@@ -281,7 +285,8 @@ def test_shipped_munit_colours_a_drawing_example_differently_for_each_random_sty
     seen = [settled(page, "munit-translation")]
     shot(page, "munit-shipped-example")
     assert seen[0] is not None and colourfulness(seen[0][1]) > 0.05, "a drawing comes back in colour"
-    for _ in range(2):
+    for seed in (1, 2):
+        page.locator("#munit-style-seed input").fill(str(seed))
         page.get_by_role("button", name="Random style", exact=True).click()
         assert new_pixels_after(page, "munit-translation", seen[-1]) is not None, "a random style re-colours"
         seen.append(settled(page, "munit-translation"))

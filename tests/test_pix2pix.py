@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 import translator
 from conftest import ROOT
 from training import pix2pix as train_pix2pix
-from training.data.sketch import SketchPairs, edges, line_drawing, write_drawings
+from training.data.sketch import SketchPairs, code_point_order, edges, line_drawing, write_drawings
 from translator import images
 from translator.pix2pix import Pix2Pix, UNetGenerator, inside_of_drawing, per_image_statistics
 
@@ -132,6 +132,34 @@ def test_drawings_can_come_from_another_vendors_outline_while_the_target_stays(t
     assert no_outlines.outline_share == 0
 
 
+def test_one_colour_per_drawing_keeps_the_oldest_emoji_of_each_look(tmp_path):
+    """Discs of one drawing in three colours keep only the oldest (2764 before 1f499: by number, not by
+    name); two smaller discs of one colour with different mouths both stay, as does a square."""
+    def picture(name, shape, box, colour, mouth=None):
+        image = Image.new("RGB", (64, 64), "white")
+        draw = ImageDraw.Draw(image)
+        (draw.ellipse if shape == "disc" else draw.rectangle)(box, fill=colour, outline="black", width=2)
+        if mouth:
+            draw.line(mouth, fill="black", width=2)
+        image.save(tmp_path / f"{name}.png")
+
+    big, small = (6, 6, 58, 58), (18, 18, 46, 46)
+    picture("2764", "disc", big, (220, 30, 40))
+    picture("1f499", "disc", big, (40, 90, 220))
+    picture("1f49a", "disc", big, (40, 180, 60))
+    picture("1f600", "disc", small, (250, 200, 30), mouth=(26, 36, 38, 36))
+    picture("1f610", "disc", small, (250, 200, 30), mouth=(26, 38, 38, 38))
+    picture("1f7e6", "square", big, (40, 90, 220))
+    assert [code_point_order(n)[1] for n in ("2764", "1f499-fe0f")] == [(0x2764,), (0x1F499, 0xFE0F)]
+    assert code_point_order("2764") < code_point_order("1f499") < code_point_order("hand-drawn")
+
+    pairs = SketchPairs(tmp_path, 64, one_colour_per_drawing=True)
+    assert sorted(pairs.left_out) == ["1f499", "1f49a"]
+    assert sorted(p.stem for p in pairs.colors.files) == ["1f600", "1f610", "1f7e6", "2764"] and len(pairs) == 4
+    everything = SketchPairs(tmp_path, 64)
+    assert everything.left_out == [] and len(everything) == 6
+
+
 def test_sketch_input_is_cut_to_the_drawing_and_keeps_thin_strokes(tmp_path):
     folder, _ = tiny_pix2pix_dir(tmp_path, input_kind="sketch")
     t = translator.load(str(folder), warm_up=False)
@@ -162,7 +190,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
     for variant, extra in (("gan", ["--set", "diff_augment=color,translation,cutout", "--outlines-from", str(other),
                                     "--inside-channel"]),
                            ("l1", ["--lambda-gan", "0", "--norm", "layer", "--batch-size", "2"]),
-                           ("inner", ["--inner-norm", "layer", "--layer-norm-scale", "one"])):
+                           ("inner", ["--inner-norm", "layer", "--layer-norm-scale", "one", "--one-colour-per-drawing"])):
         out = tmp_path / variant
         train_pix2pix.main(["--sketch-from", str(color), "--out", str(out), "--image-size", "64", "--ngf", "4",
                             "--ndf", "4", "--steps", "3", "--log-every", "1", "--threads", "1", *extra])
@@ -171,6 +199,8 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         assert info["losses"].get("diff_augment") == ("color,translation,cutout" if variant == "gan" else None)
         assert info.get("outlines_from") == ([str(other)] if variant == "gan" else None)
         assert info["inside_channel"] == (variant == "gan")
+        kept = len(list(color.glob("*.png")))  # yellow discs all: one colour, nothing to leave out
+        assert info.get("one_colour_per_drawing") == ({"kept": kept, "left_out": []} if variant == "inner" else None)
         if variant == "gan":  # the conditional discriminator sees the drawing, its inside channel and an image
             from safetensors.torch import load_file
             discriminator = load_file(out / "checkpoint" / "model_1.safetensors")
@@ -209,6 +239,8 @@ def test_a_run_warm_starts_from_an_export_with_a_fresh_discriminator(tmp_path):
     assert exported.keys() == saved.keys() and all(torch.equal(exported[k], saved[k]) for k in saved)
     sessions = json.loads((tmp_path / "warm" / "export" / "training.json").read_text())["sessions"]
     assert any(f"warm start from {source}" in line for line in sessions)
+    with pytest.raises(SystemExit):  # it compares drawings made from colour images: --sketch-from only
+        train_pix2pix.main(["--pairs", str(color), "--out", str(tmp_path / "bad"), "--one-colour-per-drawing"])
     with pytest.raises(SystemExit, match="checkpoint folder or an export"):
         train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--steps", "0", "--warm-start", str(tmp_path / "noto")])
 

@@ -9,6 +9,7 @@
     python -m training.pix2pix --sketch-from ... --inside-channel                     # + what the strokes enclose
     python -m training.pix2pix --sketch-from data/emoji-64/noto/train \
         --outlines-from data/emoji-64/twemoji/train data/emoji-64/fluent-flat/train ...  # drawings of other vendors' shapes
+    python -m training.pix2pix --sketch-from ... --one-colour-per-drawing             # one emoji per look (one heart)
 
 Loss: the conditional GAN (vanilla, the discriminator sees input and output together) + 100 x L1 to the
 target; D step first, then G, as in the reference code. With --lambda-gan 0 there is no discriminator
@@ -50,6 +51,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                            "(other vendors' emoji); a share of the drawings is made from them (see SketchPairs)")
     data.add_argument("--outline-share", type=float, default=0.5,
                       help="with --outlines-from: the share of training drawings made from them")
+    data.add_argument("--one-colour-per-drawing", action="store_true",
+                      help="with --sketch-from: train on one emoji of each look (same drawing, another colour: "
+                           "the hearts of six colours) so a drawing has one answer (see SketchPairs)")
     data.add_argument("--dataroot", type=Path, help="DATA/trainA, DATA/trainB with the same file names")
     data.add_argument("--train-a", type=Path, help="input images; with --train-b: the targets, paired by file name")
     data.add_argument("--train-b", type=Path)
@@ -96,6 +100,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--val-fraction must be in [0, 1)")
     if args.val_fraction and not args.train_a:
         parser.error("--val-fraction needs file pairs (--dataroot or --train-a/--train-b)")
+    if args.one_colour_per_drawing and not args.sketch_from:
+        parser.error("--one-colour-per-drawing goes with --sketch-from (it compares the drawings made there)")
     if args.inside_channel and not args.sketch_from:
         parser.error("--inside-channel goes with --sketch-from (it reads line drawings)")
     if args.num_downs is None:
@@ -110,7 +116,8 @@ def make_dataset(args, folder=None, augment=True, keep=None):
     if args.sketch_from:
         return SketchPairs(folder or args.sketch_from, args.image_size, augment,
                            outline_folders=args.outlines_from if folder is None else (),
-                           outline_share=args.outline_share)
+                           outline_share=args.outline_share,
+                           one_colour_per_drawing=args.one_colour_per_drawing and folder is None)
     if args.train_a:
         a, b = (folder / "A", folder / "B") if folder is not None else (args.train_a, args.train_b)
         return PairedDataset(a, b, args.image_size, augment, keep=keep)
@@ -145,6 +152,9 @@ def main(argv=None) -> Pix2Pix:
     train_set = make_dataset(args, keep=(lambda name: not held_out(name)) if args.val_fraction else None)
     if args.val_fraction and run.is_main:
         write_validation_list(args, held_out)
+    left_out = getattr(train_set, "left_out", [])
+    if left_out and run.is_main:
+        print(f"one colour per drawing: {len(train_set)} emoji kept, {len(left_out)} left out", flush=True)
     batches = run.batches(run.loader(train_set))
     shown = make_dataset(args, args.sample_from, augment=False) if args.sample_from else make_dataset(args, augment=False)
     fixed = [shown[i] for i in range(min(8, len(shown)))]
@@ -194,6 +204,8 @@ def main(argv=None) -> Pix2Pix:
                                   "lambda_l1": args.lambda_l1,
                                   **({"diff_augment": args.diff_augment} if use_gan and args.diff_augment else {})},
                        "val_fraction": args.val_fraction, "inside_channel": args.inside_channel,
+                       **({"one_colour_per_drawing": {"kept": len(train_set), "left_out": left_out}}
+                          if args.one_colour_per_drawing else {}),
                        **({"layer_norm_scale": args.layer_norm_scale} if "layer" in (args.norm, args.inner_norm) else {}),
                        **({"outlines_from": [str(f) for f in args.outlines_from], "outline_share": args.outline_share}
                           if sketch and args.outlines_from else {}),
