@@ -124,7 +124,7 @@ def open_tab(page, title: str) -> None:
 
 def draw_circle(page, family: str, radius: float = 110, sides: int = 20) -> None:
     """One closed stroke, a `sides`-gon. Each mouse move costs the headless browser ~0.4 s (0.8 s beside two
-    training jobs) while the pad redraws, so a 120-move circle took 45-95 s; 20 moves draw the same shape."""
+    training jobs) while the pad redraws, so a 124-move circle took 45-95 s; 20 moves draw the same shape."""
     canvas = page.locator(f"#{family}-sketchpad canvas").first
     box = canvas.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2

@@ -158,6 +158,13 @@ def test_one_colour_per_drawing_keeps_the_oldest_emoji_of_each_look(tmp_path):
     assert sorted(p.stem for p in pairs.colors.files) == ["1f600", "1f610", "1f7e6", "2764"] and len(pairs) == 4
     everything = SketchPairs(tmp_path, 64)
     assert everything.left_out == [] and len(everything) == 6
+    assert pairs[3]["b"].shape == (3, 64, 64)  # the kept files and their cache line up after the cut
+    # in the trainer, the training set is cut; the held-out sample folder never is
+    args = train_pix2pix.parse_args(["--sketch-from", str(tmp_path), "--out", str(tmp_path / "run"),
+                                     "--one-colour-per-drawing", "--image-size", "64"])
+    assert len(train_pix2pix.make_dataset(args)) == 4 and len(train_pix2pix.make_dataset(args, tmp_path)) == 6
+    # compared at 64 px whatever the training size: the same emoji are left out at 128
+    assert sorted(SketchPairs(tmp_path, 128, one_colour_per_drawing=True).left_out) == ["1f499", "1f49a"]
 
 
 def test_sketch_input_is_cut_to_the_drawing_and_keeps_thin_strokes(tmp_path):
@@ -181,6 +188,10 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         x, y = rng.integers(4, 20, 2)
         ImageDraw.Draw(image).ellipse((int(x), int(y), int(x) + 40, int(y) + 40), fill=(250, 200, 30))
         image.save(color / f"{i}.png")
+    # disc 0 again in blue: --one-colour-per-drawing leaves it out (the same drawing, another colour)
+    recoloured = np.asarray(Image.open(color / "0.png")).copy()
+    recoloured[(recoloured == (250, 200, 30)).all(-1)] = (40, 90, 220)
+    Image.fromarray(recoloured).save(color / "99.png")
     other = tmp_path / "emoji" / "twemoji" / "train"  # another vendor's renderings, under the same names
     other.mkdir(parents=True)
     for i in range(4):
@@ -199,8 +210,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         assert info["losses"].get("diff_augment") == ("color,translation,cutout" if variant == "gan" else None)
         assert info.get("outlines_from") == ([str(other)] if variant == "gan" else None)
         assert info["inside_channel"] == (variant == "gan")
-        kept = len(list(color.glob("*.png")))  # yellow discs all: one colour, nothing to leave out
-        assert info.get("one_colour_per_drawing") == ({"kept": kept, "left_out": []} if variant == "inner" else None)
+        assert info.get("one_colour_per_drawing") == ({"kept": 4, "left_out": ["99"]} if variant == "inner" else None)
         if variant == "gan":  # the conditional discriminator sees the drawing, its inside channel and an image
             from safetensors.torch import load_file
             discriminator = load_file(out / "checkpoint" / "model_1.safetensors")
@@ -220,7 +230,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         assert t.translate(ROOT / "assets/examples/pix2pix/hand-drawn-smiley.png").mode == "RGB"
 
 
-def test_a_run_warm_starts_from_an_export_with_a_fresh_discriminator(tmp_path):
+def test_a_run_warm_starts_from_an_export_with_a_fresh_discriminator(tmp_path, capsys):
     """--warm-start from an export folder (what a shipped model is: the generator's moving average only): the
     generator starts from its weights, the discriminator from scratch, and the card lists where it came from."""
     from safetensors.torch import load_file
@@ -239,8 +249,9 @@ def test_a_run_warm_starts_from_an_export_with_a_fresh_discriminator(tmp_path):
     assert exported.keys() == saved.keys() and all(torch.equal(exported[k], saved[k]) for k in saved)
     sessions = json.loads((tmp_path / "warm" / "export" / "training.json").read_text())["sessions"]
     assert any(f"warm start from {source}" in line for line in sessions)
-    with pytest.raises(SystemExit):  # it compares drawings made from colour images: --sketch-from only
+    with pytest.raises(SystemExit):  # it compares drawings made from colour images
         train_pix2pix.main(["--pairs", str(color), "--out", str(tmp_path / "bad"), "--one-colour-per-drawing"])
+    assert "--one-colour-per-drawing goes with --sketch-from" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="checkpoint folder or an export"):
         train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--steps", "0", "--warm-start", str(tmp_path / "noto")])
 

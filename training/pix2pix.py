@@ -52,8 +52,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     data.add_argument("--outline-share", type=float, default=0.5,
                       help="with --outlines-from: the share of training drawings made from them")
     data.add_argument("--one-colour-per-drawing", action="store_true",
-                      help="with --sketch-from: train on one emoji of each look (same drawing, another colour: "
-                           "the hearts of six colours) so a drawing has one answer (see SketchPairs)")
+                      help="with --sketch-from: leave out emoji that look like an older one drawn (IoU > 0.8 at "
+                           "64 px) but differ in colour (the hearts of six colours: the blue one stays), so a "
+                           "drawing has fewer answers, mostly one (see keep_one_colour_per_drawing)")
     data.add_argument("--dataroot", type=Path, help="DATA/trainA, DATA/trainB with the same file names")
     data.add_argument("--train-a", type=Path, help="input images; with --train-b: the targets, paired by file name")
     data.add_argument("--train-b", type=Path)
@@ -152,9 +153,8 @@ def main(argv=None) -> Pix2Pix:
     train_set = make_dataset(args, keep=(lambda name: not held_out(name)) if args.val_fraction else None)
     if args.val_fraction and run.is_main:
         write_validation_list(args, held_out)
-    left_out = getattr(train_set, "left_out", [])
-    if left_out and run.is_main:
-        print(f"one colour per drawing: {len(train_set)} emoji kept, {len(left_out)} left out", flush=True)
+    if args.one_colour_per_drawing and run.is_main:
+        print(f"one colour per drawing: {len(train_set)} emoji kept, {len(train_set.left_out)} left out", flush=True)
     batches = run.batches(run.loader(train_set))
     shown = make_dataset(args, args.sample_from, augment=False) if args.sample_from else make_dataset(args, augment=False)
     fixed = [shown[i] for i in range(min(8, len(shown)))]
@@ -204,7 +204,7 @@ def main(argv=None) -> Pix2Pix:
                                   "lambda_l1": args.lambda_l1,
                                   **({"diff_augment": args.diff_augment} if use_gan and args.diff_augment else {})},
                        "val_fraction": args.val_fraction, "inside_channel": args.inside_channel,
-                       **({"one_colour_per_drawing": {"kept": len(train_set), "left_out": left_out}}
+                       **({"one_colour_per_drawing": {"kept": len(train_set), "left_out": train_set.left_out}}
                           if args.one_colour_per_drawing else {}),
                        **({"layer_norm_scale": args.layer_norm_scale} if "layer" in (args.norm, args.inner_norm) else {}),
                        **({"outlines_from": [str(f) for f in args.outlines_from], "outline_share": args.outline_share}

@@ -88,6 +88,11 @@ class ImageFiles:
             raise FileNotFoundError(f"Every image under {folder} is a single colour: nothing to learn from")
         self.files, self._decoded = kept, decoded
 
+    def keep_only(self, indices: list[int]) -> None:
+        """Keep the files at `indices` (in that order), with what was already decoded of them."""
+        self._decoded = {new: self._decoded[old] for new, old in enumerate(indices) if old in self._decoded}
+        self.files = [self.files[i] for i in indices]
+
     def __len__(self) -> int:
         return len(self.files)
 

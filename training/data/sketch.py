@@ -54,30 +54,35 @@ def line_drawing(rgb: torch.Tensor, threshold: float = 0.12, width: int = 1, wob
 
 
 def code_point_order(name: str) -> tuple:
-    """Sort key for emoji file names: '2764' before '1f499' (by number, the older emoji first); names that
-    are not dash-separated hex sequences after all that are, by name."""
+    """Sort key for emoji file names: '2764' before '1f499' (by number: roughly the older emoji first); names
+    that are not dash-separated hex sequences after all that are, by name."""
     try:
         return (0, tuple(int(part, 16) for part in name.split("-")), name)
     except ValueError:
         return (1, (), name)
 
 
-# One colour per drawing: what counts as "the same drawing, another colour" (measured on the 1,459 Noto
-# training emoji at 64 px: the 6 hearts of 6 colours overlap by 0.80-0.97, the blue and light-blue hearts
-# by 0.97; smileys overlap as much but share their colours, so they stay).
+# One colour per drawing: what counts as "the same drawing, another colour", chosen on the 1,459 Noto
+# training emoji at 64 px (the comparison is made at 64 px whatever the training size): the six training
+# hearts of six colours overlap by 0.80-0.98 with one another and each by 0.84 or more with the blue one,
+# which stays; smileys overlap as much but share their colours, so they all stay.
 SAME_DRAWING_OVERLAP = 0.8   # IoU of the two deterministic drawings, strokes thickened to 3 px
 OTHER_COLOUR_DISTANCE = 0.08  # mean |difference| of the two colour images at 16x16, in [0, 1]
+COMPARED_AT = 64  # px
 
 
 def keep_one_colour_per_drawing(images: "ImageFiles") -> list[int]:
     """Indices of `images` to keep so that no two kept images have nearly the same drawing and different
     colours. A drawing alone cannot say whether a heart is blue, pink or orange; trained on all six, the
-    L1 loss averages them (a brown heart) and the GAN loss mottles the average. Greedy in code-point order,
-    so the oldest emoji of each look stays (an independent set, not connected groups: a chain of pairwise
-    look-alikes does not collapse to one)."""
+    L1 loss averages them (a brown heart) and the GAN loss mottles the average. Greedy in code-point order:
+    an emoji stays unless it conflicts with one already kept, so the oldest of each look stays, and a chain
+    of pairwise look-alikes (A~B, B~C, A not~C) keeps A and C rather than collapsing to one. Two kept emoji
+    can still share a drawing's neighbourhood (both conflict only with one left out)."""
     drawings, colours = [], []
     for i in range(len(images)):
         rgb = images[i].float() / 255
+        if rgb.shape[-1] != COMPARED_AT:
+            rgb = F.interpolate(rgb[None], size=COMPARED_AT, mode="bilinear", antialias=True)[0].clamp(0, 1)
         drawings.append(1 - line_drawing(rgb)[:1])
         colours.append(F.adaptive_avg_pool2d(rgb, 16).flatten())
     ink = F.max_pool2d(torch.stack(drawings), 3, stride=1, padding=1).flatten(1)
@@ -112,9 +117,9 @@ class SketchPairs(Dataset):
         self.colors = ImageFiles(color_folder, size)
         self.left_out: list[str] = []
         if one_colour_per_drawing:
-            kept = {file_name(self.colors.files[i], color_folder) for i in keep_one_colour_per_drawing(self.colors)}
-            self.left_out = [name for p in self.colors.files if (name := file_name(p, color_folder)) not in kept]
-            self.colors = ImageFiles(color_folder, size, keep=kept.__contains__)
+            kept = keep_one_colour_per_drawing(self.colors)
+            self.left_out = [file_name(p, color_folder) for i, p in enumerate(self.colors.files) if i not in set(kept)]
+            self.colors.keep_only(kept)
         self.size, self.augment = size, augment
         self.geometry = random_geometry(size)
         self.outlines = [ImageFiles(folder, size) for folder in outline_folders]
