@@ -168,6 +168,10 @@ def test_score_counts_what_the_judge_says():
     assert m["roughness"] == 0  # flat colours: no neighbouring pixels differ
     assert m["n"] == 3 and m["l1"] == pytest.approx(1 / 3 * 2 / 3)  # the red one is off by 1 in two channels of [0, 1]
     assert score(outputs, judge.features(outputs), blue, "sketch", "blue", judge, judge.features(blue))["target_vs_source"] is None
+    assert m["near_tie"] == 0  # red 1 vs blue -1 (or the reverse): probabilities 0.88 and 0.12
+    purple = torch.full((2, 3, 16, 16), -1.0)
+    purple[:, 0], purple[:, 2] = 1, 1  # as red as blue: every verdict a coin flip
+    assert score(purple, judge.features(purple), blue[:2], "red", "blue", judge, judge.features(blue))["near_tie"] == 1
 
 
 def test_the_readme_table_has_a_row_for_few_shot_and_multimodal_models_and_reuses_saved_numbers(tmp_path):

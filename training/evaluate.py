@@ -14,7 +14,10 @@ truth: the same emoji drawn by the target vendor. Per direction, for the model, 
 - when the target is an emoji vendor style: the share of outputs the vendor classifier
   (training/classifier.py, trained on real renders only; its test accuracy is reported too) assigns to the
   target vendor, and KID x100 (polynomial kernel, unbiased MMD^2, 100 subsets of min(N, 100)) between the
-  outputs and the real target-vendor test images, on the classifier's 256-d features;
+  outputs and the real target-vendor test images, on the classifier's 256-d features; and `near_tie`, the
+  share of outputs whose target-vendor probability is within NEAR_TIE of the likeliest other vendor's: the
+  verdicts a change no one can see may flip (version 13's moving average and last weights differ by a
+  1-level tint and by 10 points of judged share, with 17 % of outputs near a tie: docs/experiments.md);
 - roughness: mean absolute difference between neighbouring pixels on [0, 1] (total variation), to set
   beside the real target's -- grain a generator adds shows up here before it shows up in a picture.
 With `--oracle METRICS.json` (a paired model's numbers on the same pairs) each direction also gets the
@@ -127,6 +130,9 @@ def judge_features(judge_model, images: torch.Tensor) -> torch.Tensor:
     return torch.cat([judge_model.features(b) for b in images.split(64)])
 
 
+NEAR_TIE = 0.2  # in probability
+
+
 @torch.no_grad()
 def score(outputs: torch.Tensor, features: torch.Tensor, targets: torch.Tensor, source_vendor: str,
           target_vendor: str, judge_model, real_features: torch.Tensor) -> dict:
@@ -137,8 +143,12 @@ def score(outputs: torch.Tensor, features: torch.Tensor, targets: torch.Tensor, 
     source = judge_model.classes.index(source_vendor) if source_vendor in judge_model.classes else None
     kid_mean, kid_std = kid(real_features, features)
     verdicts = torch.bincount(logits.argmax(1), minlength=len(judge_model.classes)).float() / len(outputs)
+    probabilities = logits.softmax(1)
+    strongest_other = probabilities.index_fill(1, torch.tensor([target], device=logits.device), -1).amax(1)
+    near_tie = ((probabilities[:, target] - strongest_other).abs() < NEAR_TIE).float().mean().item()
     return {**pixel_metrics(outputs, targets),
             "target_share": verdicts[target].item(),  # of all six vendors
+            "near_tie": near_tie,
             # of the two vendors; not defined when the source is no vendor (line drawings)
             "target_vs_source": None if source is None else (logits[:, target] > logits[:, source]).float().mean().item(),
             "kid_x100": kid_mean * 100, "kid_std_x100": kid_std * 100, "n": len(outputs),
@@ -210,8 +220,8 @@ class TranslationProtocol:
                     for r in rows}
             else:
                 results[f"{source}→{target}"] = {
-                    r: {**pixel_metrics(images[r], pairs.targets), "target_share": None, "target_vs_source": None,
-                        "kid_x100": None, "kid_std_x100": None, "n": len(pairs.keys)} for r in rows}
+                    r: {**pixel_metrics(images[r], pairs.targets), "target_share": None, "near_tie": None,
+                        "target_vs_source": None, "kid_x100": None, "kid_std_x100": None, "n": len(pairs.keys)} for r in rows}
         return results
 
     def bars(self, directions: dict[str, dict]) -> int:
