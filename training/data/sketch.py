@@ -118,7 +118,8 @@ class SketchPairs(Dataset):
         self.left_out: list[str] = []
         if one_colour_per_drawing:
             kept = keep_one_colour_per_drawing(self.colors)
-            self.left_out = [file_name(p, color_folder) for i, p in enumerate(self.colors.files) if i not in set(kept)]
+            kept_set = set(kept)
+            self.left_out = [file_name(p, color_folder) for i, p in enumerate(self.colors.files) if i not in kept_set]
             self.colors.keep_only(kept)
         self.size, self.augment = size, augment
         self.geometry = random_geometry(size)
