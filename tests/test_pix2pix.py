@@ -13,7 +13,8 @@ from conftest import ROOT
 from training import pix2pix as train_pix2pix
 from training.data.sketch import SketchPairs, code_point_order, edges, line_drawing, write_drawings
 from translator import images
-from translator.pix2pix import Pix2Pix, UNetGenerator, inside_of_drawing, per_image_statistics
+from translator.pix2pix import (Pix2Pix, UNetGenerator, colour_by_region, enclosed_regions, inside_of_drawing,
+                                per_image_statistics)
 
 
 def count(module) -> int:
@@ -199,7 +200,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         ImageDraw.Draw(image).rectangle((10, 10, 50, 50), fill=(40, 120, 220))
         image.save(other / f"{i}.png")
     for variant, extra in (("gan", ["--set", "diff_augment=color,translation,cutout", "--outlines-from", str(other),
-                                    "--inside-channel"]),
+                                    "--inside-channel", "--region-colours"]),
                            ("l1", ["--lambda-gan", "0", "--norm", "layer", "--batch-size", "2"]),
                            ("inner", ["--inner-norm", "layer", "--layer-norm-scale", "one", "--one-colour-per-drawing"])):
         out = tmp_path / variant
@@ -210,6 +211,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         assert info["losses"].get("diff_augment") == ("color,translation,cutout" if variant == "gan" else None)
         assert info.get("outlines_from") == ([str(other)] if variant == "gan" else None)
         assert info["inside_channel"] == (variant == "gan")
+        assert info.get("region_colours") == (True if variant == "gan" else None)
         assert info.get("one_colour_per_drawing") == ({"kept": 4, "left_out": ["99"]} if variant == "inner" else None)
         if variant == "gan":  # the conditional discriminator sees the drawing, its inside channel and an image
             from safetensors.torch import load_file
@@ -219,6 +221,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         t = translator.load(str(out / "export"), warm_up=False)
         assert t.config["input_kind"] == "sketch" and t.domains == ("noto-sketch", "noto")
         assert t.config.get("inside_channel", False) == (variant == "gan")
+        assert t.config.get("region_colours", False) == (variant == "gan")
         assert t.config["norm"] == ("layer" if variant == "l1" else "batch")
         assert t.config.get("inner_norm") == ("layer" if variant == "inner" else None)
         scales = [m.gamma.detach() for m in t.model.modules() if hasattr(m, "gamma")]
@@ -252,6 +255,9 @@ def test_a_run_warm_starts_from_an_export_with_a_fresh_discriminator(tmp_path, c
     with pytest.raises(SystemExit):  # it compares drawings made from colour images
         train_pix2pix.main(["--pairs", str(color), "--out", str(tmp_path / "bad"), "--one-colour-per-drawing"])
     assert "--one-colour-per-drawing goes with --sketch-from" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # it reads the regions of line drawings
+        train_pix2pix.main(["--pairs", str(color), "--out", str(tmp_path / "bad"), "--region-colours"])
+    assert "--region-colours goes with --sketch-from" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="checkpoint folder or an export"):
         train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--steps", "0", "--warm-start", str(tmp_path / "noto")])
 
@@ -531,3 +537,84 @@ def test_paper_check_leaves_out_a_drawing_with_no_paper_and_refuses_a_missing_mo
     monkeypatch.undo()
     with pytest.raises(SystemExit, match="is not a shipped model"):
         paper_check.main(["--model", str(tmp_path / "no-such-model")])
+
+
+def test_enclosed_regions_numbers_each_region_the_strokes_close_and_nothing_else():
+    image = Image.new("L", (64, 64), 255)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((4, 4, 24, 24), outline=0)            # a closed box: one region
+    draw.line((4, 14, 24, 14), fill=0)                   # ... cut in two by a line: two regions
+    draw.polygon([(44, 2), (60, 18), (44, 34), (28, 18)], outline=0)  # one-pixel diagonal strokes still close
+    draw.rectangle((8, 36, 30, 58), outline=0)
+    draw.line((14, 36, 24, 36), fill=255)                # a box with a gap: its inside is the outside
+    regions = enclosed_regions(as_signed_drawing(image))[0]
+    top, bottom, diamond = regions[9, 14].item(), regions[19, 14].item(), regions[18, 44].item()
+    assert len({top, bottom, diamond}) == 3 and min(top, bottom, diamond) > 0
+    assert (regions[5:14, 5:24] == top).all() and (regions[15:24, 5:24] == bottom).all()
+    assert regions[4, 10] == 0 and regions[14, 10] == 0  # strokes
+    assert regions[47, 19] == 0 and regions[1, 1] == 0 and regions[62, 62] == 0  # open box, outside
+    assert set(regions.unique().tolist()) == {0, top, bottom, diamond}
+
+
+def test_enclosed_regions_of_the_app_examples_are_the_connected_components_that_miss_the_border():
+    ndimage = pytest.importorskip("scipy.ndimage")
+    drawings = app_example_drawings()
+    regions = enclosed_regions(drawings)
+    for drawing, got in zip(drawings, regions):
+        paper = drawing.mean(0).numpy() >= 0
+        labels, _ = ndimage.label(paper)  # 4-connected
+        outside = set(np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])))
+        expected = np.where(np.isin(labels, list(outside | {0})), 0, labels)
+        got = got.numpy()
+        assert (expected > 0).any()
+        np.testing.assert_array_equal(got > 0, expected > 0)
+        # the same partition: each expected region is one number, and no number spans two regions
+        pairs = {(e, g) for e, g in zip(expected[expected > 0], got[expected > 0])}
+        assert len(pairs) == len({e for e, _ in pairs}) == len({g for _, g in pairs})
+    for i in range(len(drawings)):
+        assert torch.equal(enclosed_regions(drawings[i:i + 1]), regions[i:i + 1])
+
+
+def test_colour_by_region_gives_each_region_its_mean_and_leaves_strokes_and_outside_alone():
+    drawing = app_example_drawings()[:2]
+    output = torch.rand(2, 3, 64, 64, requires_grad=True)
+    coloured = colour_by_region(output, drawing)
+    regions = enclosed_regions(drawing)
+    for i in range(2):
+        numbers = [n for n in regions[i].unique().tolist() if n > 0]
+        assert numbers
+        for n in numbers:
+            mask = regions[i] == n
+            mean = output[i][:, mask].mean(1, keepdim=True)
+            assert torch.allclose(coloured[i][:, mask], mean.expand(-1, int(mask.sum())), atol=1e-6)
+        assert torch.equal(coloured[i][:, regions[i] == 0], output[i][:, regions[i] == 0])
+    # trainable: one region pixel's value depends on every pixel of its region, 1/n each, and on nothing else
+    y, x = (regions[0] > 0).nonzero()[0].tolist()
+    coloured[0, 0, y, x].backward()
+    mask = regions[0] == regions[0, y, x]
+    assert torch.allclose(output.grad[0, 0][mask], torch.full((int(mask.sum()),), 1 / mask.sum().item()))
+    assert output.grad[0, 0][~mask].abs().sum() == 0 and output.grad[0, 1:].abs().sum() == 0 and output.grad[1].abs().sum() == 0
+
+
+def test_a_model_with_region_colours_is_flat_inside_each_region_and_the_same_through_onnx(tmp_path):
+    pytest.importorskip("onnxruntime")
+    folder, model = tiny_pix2pix_dir(tmp_path, input_kind="sketch", region_colours=True)
+    drawing = Image.open(ROOT / "assets/examples/pix2pix/drawing-1f601.png")
+    eager = translator.load(str(folder), warm_up=False)
+    fast = translator.load(str(folder), warm_up=False, fast="always")
+    assert eager.config["region_colours"] and fast.fast_path.report["used"], fast.fast_path.report
+    x = eager.prepare(drawing)[0]
+    with torch.no_grad():
+        y = eager.translate_tensor(x)
+        raw = eager.model.generator(x)
+    regions = enclosed_regions(x)[0]
+    assert (regions > 0).sum() > 200
+    for n in regions.unique().tolist():
+        if n > 0:
+            inside = y[0][:, regions == n]
+            assert (inside.amax(1) - inside.amin(1)).max() < 1e-5
+    assert torch.equal(y[0][:, regions == 0], raw[0][:, regions == 0])
+    a, b = (np.asarray(t.translate(drawing), dtype=float) for t in (eager, fast))
+    assert fast.last_fast and np.abs(a - b).max() <= 3
+    with pytest.raises(ValueError, match="region_colours"):
+        Pix2Pix(64, num_downs=6, region_colours=True)  # an image model has no strokes to read

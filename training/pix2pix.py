@@ -10,6 +10,7 @@
     python -m training.pix2pix --sketch-from data/emoji-64/noto/train \
         --outlines-from data/emoji-64/twemoji/train data/emoji-64/fluent-flat/train ...  # drawings of other vendors' shapes
     python -m training.pix2pix --sketch-from ... --one-colour-per-drawing             # one emoji per look (one heart)
+    python -m training.pix2pix --sketch-from ... --region-colours                     # flat colour in enclosed regions
 
 Loss: the conditional GAN (vanilla, the discriminator sees input and output together) + 100 x L1 to the
 target; D step first, then G, as in the reference code. With --lambda-gan 0 there is no discriminator
@@ -31,7 +32,7 @@ from training.data.folders import PairedDataset, cyclegan_folders, is_held_out
 from training.data.sketch import SketchPairs
 from training.losses import diff_augment, gan_loss
 from translator.layers import PatchDiscriminator, init_weights
-from translator.pix2pix import Pix2Pix, per_image_statistics
+from translator.pix2pix import Pix2Pix, colour_by_region, per_image_statistics
 
 DEPARTURES = {
     "diff_augment": Departure("", "DiffAugment transforms for every discriminator input, e.g. "
@@ -86,6 +87,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     net.add_argument("--inside-channel", action="store_true",
                      help="with --sketch-from: a fourth input channel marking what the strokes enclose "
                           "(translator.pix2pix.inside_of_drawing), for the U-Net and the discriminator")
+    net.add_argument("--region-colours", action="store_true",
+                     help="with --sketch-from: the generator colours each region the drawing encloses flat, with "
+                          "its mean output colour there (translator.pix2pix.colour_by_region), and trains through "
+                          "it; the targets are coloured by the same regions for L1 and the discriminator, so a "
+                          "flat output is not told apart from the target by its shading")
     loss = parser.add_argument_group("losses (the paper's)")
     loss.add_argument("--lambda-l1", type=float, default=100.0)
     loss.add_argument("--lambda-gan", type=float, default=1.0, help="0 = L1-only (no discriminator)")
@@ -105,6 +111,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--one-colour-per-drawing goes with --sketch-from (it compares the drawings made there)")
     if args.inside_channel and not args.sketch_from:
         parser.error("--inside-channel goes with --sketch-from (it reads line drawings)")
+    if args.region_colours and not args.sketch_from:
+        parser.error("--region-colours goes with --sketch-from (it reads line drawings)")
     if args.num_downs is None:
         args.num_downs = max(5, args.image_size.bit_length() - 1)  # 256 -> 8, 128 -> 7, 64 -> 6
     return args
@@ -133,7 +141,7 @@ def main(argv=None) -> Pix2Pix:
     domain_b = args.domain_b or (args.sketch_from.parent.name if sketch else "B")
     model = Pix2Pix(args.image_size, 3, 3, args.ngf, args.num_downs, args.norm, args.dropout, domain_a, domain_b,
                     input_kind="sketch" if sketch else "image", inside_channel=args.inside_channel,
-                    inner_norm=args.inner_norm)
+                    inner_norm=args.inner_norm, region_colours=args.region_colours)
     init_weights(model, layer_norm_scale=args.layer_norm_scale)
     condition = model.condition  # the input as the U-Net sees it (plus the inside channel if asked)
     use_gan = args.lambda_gan > 0
@@ -173,6 +181,8 @@ def main(argv=None) -> Pix2Pix:
     while run.running:
         batch = next(batches)
         a, b = batch["a"], batch["b"]
+        if args.region_colours:
+            b = colour_by_region(b, a)  # the target as a flat-region output could match it
         seen = condition(a) if use_gan else None  # what the conditional discriminator sees beside an image
         run.set_lr(*([opt_g, opt_d] if use_gan else [opt_g]))
         with run.accelerator.autocast():
@@ -204,6 +214,7 @@ def main(argv=None) -> Pix2Pix:
                                   "lambda_l1": args.lambda_l1,
                                   **({"diff_augment": args.diff_augment} if use_gan and args.diff_augment else {})},
                        "val_fraction": args.val_fraction, "inside_channel": args.inside_channel,
+                       **({"region_colours": True} if args.region_colours else {}),
                        **({"one_colour_per_drawing": {"kept": len(train_set), "left_out": train_set.left_out}}
                           if args.one_colour_per_drawing else {}),
                        **({"layer_norm_scale": args.layer_norm_scale} if "layer" in (args.norm, args.inner_norm) else {}),

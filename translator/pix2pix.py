@@ -16,6 +16,12 @@ outputs vary from run to run (a converted official checkpoint can ask for it).
 A departure for line drawings, off by default (and so in every official checkpoint): `inside_channel=True`
 appends `inside_of_drawing(drawing)` (what the strokes enclose, by a flood fill from the border) to the
 drawing as a fourth input channel, inside the network's forward.
+
+Another, also off by default: `region_colours=True` replaces the output inside each region the drawing's
+strokes enclose by that region's mean colour (`colour_by_region`), inside the forward, so every caller
+(translator, fast path, evaluation, a training run through it) sees the same image. Why: every sketch model
+trained here mottles the inside of shapes, and a line drawing says exactly where its colour regions are.
+It cleans the mottle; it cannot make a muddy colour right (docs/experiments.md, "Colour by region").
 """
 from __future__ import annotations
 
@@ -103,18 +109,65 @@ def inside_of_drawing(drawing: torch.Tensor) -> torch.Tensor:
     return 1 - 2 * outside
 
 
+def enclosed_regions(drawing: torch.Tensor) -> torch.Tensor:
+    """Bx3xHxW drawing in [-1, 1] -> BxHxW int64: a number > 0 for each region of paper its strokes enclose
+    (4-connected, so a one-pixel diagonal stroke still separates two regions), 0 on the strokes and on the paper
+    that touches the border (the outside, or an outline with a gap).
+
+    Each paper pixel starts with its own number and takes its neighbours' largest, a fixed H + W times (one
+    static graph for the ONNX fast path, like `inside_of_drawing`; eager calls stop once nothing changes): every
+    region of a drawing but a long spiral's ends with one number; a spiral ends as a few pieces, each still
+    coloured on its own."""
+    batch, _, height, width = drawing.shape
+    paper = 1 - strokes_of(drawing)
+    numbers = torch.arange(1, height * width + 1, dtype=drawing.dtype, device=drawing.device)
+    regions = numbers.view(1, 1, height, width) * paper  # exact in float32 up to 2**24 pixels
+    tracing = torch.jit.is_tracing()
+    for step in range(height + width):
+        grown = torch.maximum(F.max_pool2d(regions, (3, 1), 1, (1, 0)), F.max_pool2d(regions, (1, 3), 1, (0, 1)))
+        grown = grown * paper
+        if not tracing and step % 8 == 7 and torch.equal(grown, regions):
+            break  # eager only: most drawings are done in a third of the steps (the traced graph takes all)
+        regions = grown
+    regions = regions.long().view(batch, height * width)
+    border = torch.ones(height, width, dtype=torch.bool, device=drawing.device)
+    border[1:-1, 1:-1] = False
+    on_border = regions[:, border.view(-1)]
+    touches = torch.zeros(batch, height * width + 1, dtype=drawing.dtype, device=drawing.device)
+    touches = touches.scatter(1, on_border, 1.0)
+    touches[:, 0] = 1  # the strokes
+    return (regions * (1 - touches.gather(1, regions)).long()).view(batch, height, width)
+
+
+def colour_by_region(output: torch.Tensor, drawing: torch.Tensor) -> torch.Tensor:
+    """`output` (BxCxHxW) with each region `drawing` encloses (`enclosed_regions`) replaced by its mean colour
+    there; the strokes and the outside keep the output as it is. Differentiable (a mean), so a network can be
+    trained through it."""
+    batch, channels, height, width = output.shape
+    regions = enclosed_regions(drawing).view(batch, 1, height * width)
+    slots = height * width + 1
+    flat = output.reshape(batch, channels, height * width)
+    sums = output.new_zeros(batch, channels, slots).scatter_add(2, regions.expand(-1, channels, -1), flat)
+    counts = output.new_zeros(batch, 1, slots).scatter_add(2, regions, torch.ones_like(flat[:, :1]))
+    means = (sums / counts.clamp(min=1)).gather(2, regions.expand(-1, channels, -1))
+    return torch.where(regions > 0, means, flat).view_as(output)
+
+
 class Pix2Pix(HubModel):
     """The generator of a pix2pix run (the conditional discriminator is a training matter).
     `input_kind="sketch"` tells the translator to treat inputs as line drawings (see Pix2PixTranslator).
     `inside_channel=True` (drawings only) gives the U-Net a fourth input channel, `inside_of_drawing` of the
-    input, computed here so that every caller (translator, fast path, evaluation, export) feeds 3 channels."""
+    input, computed here so that every caller (translator, fast path, evaluation, export) feeds 3 channels.
+    `region_colours=True` (drawings only) colours each enclosed region of the drawing flat (`colour_by_region`)."""
 
     def __init__(self, image_size: int = 256, in_channels: int = 3, out_channels: int = 3, ngf: int = 64,
                  num_downs: int = 8, norm: str = "batch", dropout: float = 0.5, domain_a: str = "A",
                  domain_b: str = "B", input_kind: str = "image", test_dropout: bool = False,
-                 inside_channel: bool = False, inner_norm: str | None = None):
+                 inside_channel: bool = False, inner_norm: str | None = None, region_colours: bool = False):
         """test_dropout: keep dropout on at inference, as the official test does (read by the translator).
-        inner_norm: another norm for the two levels next to the bottleneck (UNetGenerator)."""
+        inner_norm: another norm for the two levels next to the bottleneck (UNetGenerator).
+        region_colours: each region the drawing encloses gets its mean output colour (no weights: the option can
+        be switched on for a model trained without it, and is measured as such)."""
         super().__init__()
         if input_kind not in ("image", "sketch"):
             raise ValueError(f"input_kind must be 'image' or 'sketch', not {input_kind!r}")
@@ -122,7 +175,9 @@ class Pix2Pix(HubModel):
             raise ValueError(f"image_size {image_size} must be a multiple of 2**num_downs = {2 ** num_downs}")
         if inside_channel and (input_kind != "sketch" or in_channels != 3):
             raise ValueError("inside_channel is for 3-channel line drawings (input_kind='sketch')")
-        self.inside_channel = inside_channel
+        if region_colours and (input_kind != "sketch" or in_channels != 3):
+            raise ValueError("region_colours is for 3-channel line drawings (input_kind='sketch')")
+        self.inside_channel, self.region_colours = inside_channel, region_colours
         self.generator = UNetGenerator(in_channels + inside_channel, out_channels, ngf, num_downs, norm, dropout,
                                        inner_norm)
 
@@ -132,7 +187,8 @@ class Pix2Pix(HubModel):
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """condition: `self.condition(x)` where the caller has it already (training: the fill is not free)."""
-        return self.generator(self.condition(x) if condition is None else condition)
+        output = self.generator(self.condition(x) if condition is None else condition)
+        return colour_by_region(output, x) if self.region_colours else output
 
 
 def per_image_statistics(module: nn.Module) -> None:
