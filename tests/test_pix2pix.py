@@ -640,3 +640,18 @@ def test_a_model_with_region_colours_is_flat_inside_each_region_and_the_same_thr
     assert fast.last_fast and np.abs(a - b).max() <= 3
     with pytest.raises(ValueError, match="region_colours"):
         Pix2Pix(64, num_downs=6, region_colours=True)  # an image model has no strokes to read
+
+
+def test_region_colours_keep_their_dtype_and_a_large_regions_mean_in_half_precision():
+    """Under fp16 autocast (CUDA training) the output is half: the region sums must not be (a half count stops
+    at 2048), and a half drawing at 256 px must not overflow the region numbers (65,536 pixels > fp16's max)."""
+    image = Image.new("L", (256, 256), 255)
+    ImageDraw.Draw(image).ellipse((8, 8, 247, 247), outline=0, width=2)  # ~44,000 enclosed pixels
+    drawing = as_signed_drawing(image, 256)
+    output = torch.full((1, 3, 256, 256), 0.5)
+    output[..., ::2, :] = 0.9  # a mean of 0.7
+    coloured = colour_by_region(output.half(), drawing.half())
+    regions = enclosed_regions(drawing.half())[0]
+    assert torch.equal(regions, enclosed_regions(drawing)[0]) and (regions > 0).sum() > 40_000
+    assert coloured.dtype == torch.float16
+    assert torch.allclose(coloured[0][:, regions > 0].float(), torch.tensor(0.7), atol=2e-3)

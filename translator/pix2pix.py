@@ -116,11 +116,12 @@ def enclosed_regions(drawing: torch.Tensor) -> torch.Tensor:
 
     Each paper pixel starts with its own number and takes its neighbours' largest, a fixed H + W times (one
     static graph for the ONNX fast path, like `inside_of_drawing`; eager calls stop once nothing changes): every
-    region of a drawing but a long spiral's ends with one number; a spiral ends as a few pieces, each still
-    coloured on its own."""
+    region of a drawing ends with one number unless a path inside it is longer than H + W (a long spiral, a deep
+    bay): then it keeps several numbers, and the far end of an outside bay counts as enclosed (as in
+    `inside_of_drawing`)."""
     batch, _, height, width = drawing.shape
-    paper = 1 - strokes_of(drawing)
-    numbers = torch.arange(1, height * width + 1, dtype=drawing.dtype, device=drawing.device)
+    paper = 1 - strokes_of(drawing).float()  # float32 whatever the drawing's dtype: fp16 labels collide above 2048
+    numbers = torch.arange(1, height * width + 1, dtype=torch.float32, device=drawing.device)
     regions = numbers.view(1, 1, height, width) * paper  # exact in float32 up to 2**24 pixels
     tracing = torch.jit.is_tracing()
     for step in range(height + width):
@@ -133,7 +134,7 @@ def enclosed_regions(drawing: torch.Tensor) -> torch.Tensor:
     border = torch.ones(height, width, dtype=torch.bool, device=drawing.device)
     border[1:-1, 1:-1] = False
     on_border = regions[:, border.view(-1)]
-    touches = torch.zeros(batch, height * width + 1, dtype=drawing.dtype, device=drawing.device)
+    touches = torch.zeros(batch, height * width + 1, dtype=torch.float32, device=drawing.device)
     touches = touches.scatter(1, on_border, 1.0)
     touches[:, 0] = 1  # the strokes
     return (regions * (1 - touches.gather(1, regions)).long()).view(batch, height, width)
@@ -146,11 +147,12 @@ def colour_by_region(output: torch.Tensor, drawing: torch.Tensor) -> torch.Tenso
     batch, channels, height, width = output.shape
     regions = enclosed_regions(drawing).view(batch, 1, height * width)
     slots = height * width + 1
-    flat = output.reshape(batch, channels, height * width)
-    sums = output.new_zeros(batch, channels, slots).scatter_add(2, regions.expand(-1, channels, -1), flat)
-    counts = output.new_zeros(batch, 1, slots).scatter_add(2, regions, torch.ones_like(flat[:, :1]))
+    # sums and counts in float32: under fp16 autocast a count stops at 2048 and a region's mean goes wrong
+    flat = output.float().reshape(batch, channels, height * width)
+    sums = flat.new_zeros(batch, channels, slots).scatter_add(2, regions.expand(-1, channels, -1), flat)
+    counts = flat.new_zeros(batch, 1, slots).scatter_add(2, regions, torch.ones_like(flat[:, :1]))
     means = (sums / counts.clamp(min=1)).gather(2, regions.expand(-1, channels, -1))
-    return torch.where(regions > 0, means, flat).view_as(output)
+    return torch.where(regions > 0, means, flat).view_as(output).to(output.dtype)
 
 
 class Pix2Pix(HubModel):
