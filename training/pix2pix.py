@@ -32,7 +32,7 @@ from training.data.folders import PairedDataset, cyclegan_folders, is_held_out
 from training.data.sketch import SketchPairs
 from training.losses import diff_augment, gan_loss
 from translator.layers import PatchDiscriminator, init_weights
-from translator.pix2pix import Pix2Pix, colour_by_region, per_image_statistics
+from translator.pix2pix import Pix2Pix, colour_by_region, enclosed_regions, per_image_statistics
 
 DEPARTURES = {
     "diff_augment": Departure("", "DiffAugment transforms for every discriminator input, e.g. "
@@ -181,12 +181,13 @@ def main(argv=None) -> Pix2Pix:
     while run.running:
         batch = next(batches)
         a, b = batch["a"], batch["b"]
+        regions = enclosed_regions(a) if args.region_colours else None  # once for the target and the output
         if args.region_colours:
-            b = colour_by_region(b, a)  # the target as a flat-region output could match it
+            b = colour_by_region(b, regions=regions)  # the target as a flat-region output could match it
         seen = condition(a) if use_gan else None  # what the conditional discriminator sees beside an image
         run.set_lr(*([opt_g, opt_d] if use_gan else [opt_g]))
         with run.accelerator.autocast():
-            fake = model(a, seen)  # seen: the condition, computed once for G and D
+            fake = model(a, seen, regions)  # seen: the condition, computed once for G and D
 
         if use_gan:  # discriminator: (input, real target) vs (input, generated); two calls keep BN stats apart
             with run.accelerator.autocast():

@@ -100,13 +100,24 @@ def inside_of_drawing(drawing: torch.Tensor) -> torch.Tensor:
     ink = strokes_of(drawing)
     # strokes thickened by a pixel first: a gap of a pixel or two in a freehand outline does not let the outside in
     paper = 1 - F.max_pool2d(ink, 3, 1, 1)
-    height, width = paper.shape[-2:]
     interior = F.pad(torch.ones_like(paper[..., 1:-1, 1:-1]), (1, 1, 1, 1))
-    outside = paper * (1 - interior)  # the paper on the border
-    for _ in range(height + width):
-        grown = torch.maximum(F.max_pool2d(outside, (3, 1), 1, (1, 0)), F.max_pool2d(outside, (1, 3), 1, (0, 1)))
-        outside = grown * paper
+    outside = spread_within(paper * (1 - interior), paper)  # from the paper on the border
     return 1 - 2 * outside
+
+
+def spread_within(values: torch.Tensor, paper: torch.Tensor, stop_early: bool = False) -> torch.Tensor:
+    """Bx1xHxW: each paper pixel takes the largest value among itself and its 4 neighbours, H + W times (a fixed
+    count: one static graph for the ONNX fast path); off the paper values are 0. `stop_early`: eager calls stop
+    once nothing changes (the result is the same; a traced graph always takes every step)."""
+    stop_early = stop_early and not torch.jit.is_tracing()
+    height, width = values.shape[-2:]
+    for step in range(height + width):
+        grown = torch.maximum(F.max_pool2d(values, (3, 1), 1, (1, 0)), F.max_pool2d(values, (1, 3), 1, (0, 1)))
+        grown = grown * paper
+        if stop_early and step % 8 == 7 and torch.equal(grown, values):
+            break  # most drawings are done in a third of the steps
+        values = grown
+    return values
 
 
 def enclosed_regions(drawing: torch.Tensor) -> torch.Tensor:
@@ -122,14 +133,8 @@ def enclosed_regions(drawing: torch.Tensor) -> torch.Tensor:
     batch, _, height, width = drawing.shape
     paper = 1 - strokes_of(drawing).float()  # float32 whatever the drawing's dtype: fp16 labels collide above 2048
     numbers = torch.arange(1, height * width + 1, dtype=torch.float32, device=drawing.device)
-    regions = numbers.view(1, 1, height, width) * paper  # exact in float32 up to 2**24 pixels
-    tracing = torch.jit.is_tracing()
-    for step in range(height + width):
-        grown = torch.maximum(F.max_pool2d(regions, (3, 1), 1, (1, 0)), F.max_pool2d(regions, (1, 3), 1, (0, 1)))
-        grown = grown * paper
-        if not tracing and step % 8 == 7 and torch.equal(grown, regions):
-            break  # eager only: most drawings are done in a third of the steps (the traced graph takes all)
-        regions = grown
+    # exact in float32 up to 2**24 pixels
+    regions = spread_within(numbers.view(1, 1, height, width) * paper, paper, stop_early=True)
     regions = regions.long().view(batch, height * width)
     border = torch.ones(height, width, dtype=torch.bool, device=drawing.device)
     border[1:-1, 1:-1] = False
@@ -140,12 +145,14 @@ def enclosed_regions(drawing: torch.Tensor) -> torch.Tensor:
     return (regions * (1 - touches.gather(1, regions)).long()).view(batch, height, width)
 
 
-def colour_by_region(output: torch.Tensor, drawing: torch.Tensor) -> torch.Tensor:
+def colour_by_region(output: torch.Tensor, drawing: torch.Tensor | None = None,
+                     regions: torch.Tensor | None = None) -> torch.Tensor:
     """`output` (BxCxHxW) with each region `drawing` encloses (`enclosed_regions`) replaced by its mean colour
     there; the strokes and the outside keep the output as it is. Differentiable (a mean), so a network can be
-    trained through it."""
+    trained through it. `regions`: `enclosed_regions(drawing)` where the caller has it already (training
+    colours the target and the output by the same regions)."""
     batch, channels, height, width = output.shape
-    regions = enclosed_regions(drawing).view(batch, 1, height * width)
+    regions = (enclosed_regions(drawing) if regions is None else regions).view(batch, 1, height * width)
     slots = height * width + 1
     # sums and counts in float32: under fp16 autocast a count stops at 2048 and a region's mean goes wrong
     flat = output.float().reshape(batch, channels, height * width)
@@ -187,10 +194,12 @@ class Pix2Pix(HubModel):
         """What the U-Net (and in training the conditional discriminator) sees of an input."""
         return torch.cat([x, inside_of_drawing(x)], 1) if self.inside_channel else x
 
-    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """condition: `self.condition(x)` where the caller has it already (training: the fill is not free)."""
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None,
+                regions: torch.Tensor | None = None) -> torch.Tensor:
+        """condition: `self.condition(x)` where the caller has it already (training: the fill is not free);
+        regions: likewise `enclosed_regions(x)`, with `region_colours`."""
         output = self.generator(self.condition(x) if condition is None else condition)
-        return colour_by_region(output, x) if self.region_colours else output
+        return colour_by_region(output, x, regions) if self.region_colours else output
 
 
 def per_image_statistics(module: nn.Module) -> None:
