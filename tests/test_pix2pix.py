@@ -180,7 +180,7 @@ def test_sketch_input_is_cut_to_the_drawing_and_keeps_thin_strokes(tmp_path):
     assert images.is_blank(Image.new("RGBA", (50, 50))) and not images.is_blank(canvas)
 
 
-def test_pix2pix_trains_both_variants_and_loads(tmp_path):
+def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
     color = tmp_path / "emoji" / "noto" / "train"
     color.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -199,6 +199,11 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         image = Image.new("RGB", (64, 64), "white")
         ImageDraw.Draw(image).rectangle((10, 10, 50, 50), fill=(40, 120, 220))
         image.save(other / f"{i}.png")
+    import training.data.sketch as sketch_data
+    look_alike_passes = []
+    original_pass = sketch_data.keep_one_colour_per_drawing
+    monkeypatch.setattr(sketch_data, "keep_one_colour_per_drawing",
+                        lambda images: look_alike_passes.append(1) or original_pass(images))
     for variant, extra in (("gan", ["--set", "diff_augment=color,translation,cutout", "--outlines-from", str(other),
                                     "--inside-channel", "--region-colours"]),
                            ("l1", ["--lambda-gan", "0", "--norm", "layer", "--batch-size", "2"]),
@@ -213,6 +218,8 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path):
         assert info["inside_channel"] == (variant == "gan")
         assert info.get("region_colours") == (True if variant == "gan" else None)
         assert info.get("one_colour_per_drawing") == ({"kept": 4, "left_out": ["99"]} if variant == "inner" else None)
+        assert len(look_alike_passes) == (variant == "inner")  # once, for the training set only (no --sample-from)
+        look_alike_passes.clear()
         if variant == "gan":  # the conditional discriminator sees the drawing, its inside channel and an image
             from safetensors.torch import load_file
             discriminator = load_file(out / "checkpoint" / "model_1.safetensors")

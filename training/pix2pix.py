@@ -126,7 +126,8 @@ def make_dataset(args, folder=None, augment=True, keep=None):
         return SketchPairs(folder or args.sketch_from, args.image_size, augment,
                            outline_folders=args.outlines_from if folder is None else (),
                            outline_share=args.outline_share,
-                           one_colour_per_drawing=args.one_colour_per_drawing and folder is None)
+                           # the look-alike pass only for the training set, not again for the grids' copy
+                           one_colour_per_drawing=args.one_colour_per_drawing and folder is None and augment)
     if args.train_a:
         a, b = (folder / "A", folder / "B") if folder is not None else (args.train_a, args.train_b)
         return PairedDataset(a, b, args.image_size, augment, keep=keep)
