@@ -87,12 +87,18 @@ def test_push_to_hub_uploads_what_the_core_then_loads(dataroot, tmp_path, fake_h
     assert np.array_equal(np.asarray(from_hub.translate(image)), np.asarray(translator.load(str(export)).translate(image)))
 
 
-def test_resume_continues_the_same_run(dataroot, tmp_path):
+def test_resume_continues_the_same_run(dataroot, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--dataroot", str(dataroot), "--out", str(out), *TINY, "--save-every", "2"]
     train_cyclegan.main([*args, "--steps", "2"])
+    capsys.readouterr()
     train_cyclegan.main([*args, "--steps", "4", "--resume", "--lambda-cycle-a", "2", "--lambda-cycle-b", "8",
-                         "--set", "cycle_blur_a=4", "--set", "cycle-blur-b=1.5", "--set", "lambda_tv_b2a=2"])
+                         "--set", "cycle_blur_a=4", "--set", "cycle-blur-b=1.5", "--set", "lambda_tv_b2a=2",
+                         "--threads", "1"])
+    # allowed, but said: every changed setting, and none of the session's own flags (--resume, --threads)
+    said = next(line for line in capsys.readouterr().out.splitlines() if "other than the checkpoint's" in line)
+    assert "lambda_cycle_b 10.0 -> 8.0" in said and "steps 2 -> 4" in said and "cycle_blur_a" in said
+    assert "resume" not in said.split(":", 1)[1] and "threads" not in said
     info = json.loads((out / "export" / "training.json").read_text())
     assert info["steps"] == 4 and len(info["sessions"]) == 2 and "--resume" in info["sessions"][1]
     assert (info["losses"]["lambda_cycle_a"], info["losses"]["lambda_cycle_b"]) == (2.0, 8.0)  # a new recipe

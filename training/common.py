@@ -153,6 +153,16 @@ def add_compile_arg(parser: argparse.ArgumentParser) -> None:
                              "stream, so a compiled run does not repeat an eager one of the same seed")
 
 
+# Flags that only say how this session runs, not what is trained: a resume may change them silently.
+SESSION_FLAGS = {"out", "resume", "threads", "workers", "cpu", "max_minutes", "sample_every", "save_every",
+                 "snapshot_every", "log_every", "push_to_hub", "compile", "warm_start", "recipe", "recipe_settings"}
+
+
+def training_settings(args: argparse.Namespace) -> dict[str, str]:
+    """What the run trains with (every flag but the session's), as text, for the checkpoint's run.json."""
+    return {k: str(v) for k, v in sorted(vars(args).items()) if k not in SESSION_FLAGS}
+
+
 class Run:
     """One training run: the accelerator, the run folder, the step counter, logging and checkpoints."""
 
@@ -366,7 +376,8 @@ class Run:
                 save_file({k: v.contiguous() for k, v in self.average.state_dict().items()},
                           self.checkpoint_dir() / "ema.safetensors")
             (self.checkpoint_dir() / "run.json").write_text(
-                json.dumps({"step": self.step, "wall_seconds": self.wall_seconds, "commands": self.commands}))
+                json.dumps({"step": self.step, "wall_seconds": self.wall_seconds, "commands": self.commands,
+                            "settings": training_settings(self.args)}))
 
     def save_snapshot(self) -> None:
         """The weights export() would write at this step, fp16, under the export's key names."""
@@ -397,6 +408,11 @@ class Run:
         self.commands = saved.get("commands", [saved.get("command")]) + [self.command]
         self.started = time.time()
         self.accelerator.print(f"resumed at step {self.step}")
+        # allowed (a loss weight or the data may change on purpose), but never silently
+        before, now = saved.get("settings", {}), training_settings(self.args)
+        changed = [f"{k} {before[k]} -> {now.get(k)}" for k in before if before[k] != now.get(k)]
+        if changed:
+            self.accelerator.print("resumed with settings other than the checkpoint's: " + "; ".join(changed))
 
     def warm_start(self, folder: Path) -> None:
         """Load each prepared module's weights from another run's checkpoint (accelerate's names:
