@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 import translator
@@ -14,7 +15,7 @@ from training import pix2pix as train_pix2pix
 from training.data.sketch import SketchPairs, code_point_order, edges, line_drawing, write_drawings
 from translator import images
 from translator.pix2pix import (Pix2Pix, UNetGenerator, colour_by_region, enclosed_regions, inside_of_drawing,
-                                per_image_statistics)
+                                palette_colours, per_image_statistics)
 
 
 def count(module) -> int:
@@ -205,7 +206,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
     monkeypatch.setattr(sketch_data, "keep_one_colour_per_drawing",
                         lambda images: look_alike_passes.append(1) or original_pass(images))
     for variant, extra in (("gan", ["--set", "diff_augment=color,translation,cutout", "--outlines-from", str(other),
-                                    "--inside-channel", "--region-colours"]),
+                                    "--inside-channel", "--region-colours", "--palette-size", "2"]),
                            ("l1", ["--lambda-gan", "0", "--norm", "layer", "--batch-size", "2"]),
                            ("inner", ["--inner-norm", "layer", "--layer-norm-scale", "one", "--one-colour-per-drawing"])):
         out = tmp_path / variant
@@ -217,6 +218,9 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
         assert info.get("outlines_from") == ([str(other)] if variant == "gan" else None)
         assert info["inside_channel"] == (variant == "gan")
         assert info.get("region_colours") == (True if variant == "gan" else None)
+        if variant == "gan":  # two palette colours, the discs' yellow and blue, from the five discs' insides
+            assert info["palette"]["size"] == 2 and info["palette"]["regions"] == 5 and info["losses"]["l1_off_regions"]
+            assert all("palette" in json.loads(line) for line in (out / "log.jsonl").read_text().splitlines())
         assert info.get("one_colour_per_drawing") == ({"kept": 4, "left_out": ["99"]} if variant == "inner" else None)
         assert len(look_alike_passes) == (variant == "inner")  # once, for the training set only (no --sample-from)
         look_alike_passes.clear()
@@ -229,6 +233,11 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
         assert t.config["input_kind"] == "sketch" and t.domains == ("noto-sketch", "noto")
         assert t.config.get("inside_channel", False) == (variant == "gan")
         assert t.config.get("region_colours", False) == (variant == "gan")
+        assert t.config.get("palette_size", 0) == (2 if variant == "gan" else 0)
+        if variant == "gan":
+            found = sorted(((t.model.palette.float() * 0.5 + 0.5) * 255).round().int().tolist())
+            assert all(abs(g - w) <= 12 for got, want in zip(found, [[40, 90, 220], [250, 200, 30]])
+                       for g, w in zip(got, want)), found
         assert t.config["norm"] == ("layer" if variant == "l1" else "batch")
         assert t.config.get("inner_norm") == ("layer" if variant == "inner" else None)
         scales = [m.gamma.detach() for m in t.model.modules() if hasattr(m, "gamma")]
@@ -647,6 +656,73 @@ def test_a_model_with_region_colours_is_flat_inside_each_region_and_the_same_thr
     assert fast.last_fast and np.abs(a - b).max() <= 3
     with pytest.raises(ValueError, match="region_colours"):
         Pix2Pix(64, num_downs=6, region_colours=True)  # an image model has no strokes to read
+
+
+def test_a_palette_model_colours_each_region_with_its_chosen_palette_colour_and_the_same_through_onnx(tmp_path):
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    model = Pix2Pix(64, ngf=8, num_downs=6, domain_a="noto-sketch", domain_b="noto", input_kind="sketch",
+                    region_colours=True, palette_size=3, palette_temperature=0.5)
+    red, blue, gold = (1.0, -1.0, -1.0), (-1.0, -1.0, 1.0), (0.9, 0.6, -0.8)
+    with torch.no_grad():
+        model.palette.copy_(torch.tensor([red, blue, gold]))
+        model.palette_head.weight.zero_()
+        model.palette_head.bias.copy_(torch.tensor([0.0, 0.0, 8.0]))  # gold, whatever the drawing
+    model.half().save_pretrained(tmp_path / "p2p")
+    drawing = Image.open(ROOT / "assets/examples/pix2pix/drawing-1f601.png")
+    eager = translator.load(str(tmp_path / "p2p"), warm_up=False)
+    fast = translator.load(str(tmp_path / "p2p"), warm_up=False, fast="always")
+    assert eager.config["palette_size"] == 3 and fast.fast_path.report["used"], fast.fast_path.report
+    x = eager.prepare(drawing)[0]
+    with torch.no_grad():
+        y, scores = eager.model(x, with_scores=True)
+        raw = torch.tanh(eager.model.generator.head(eager.model.generator.features(x)))
+    regions = enclosed_regions(x)[0]
+    assert (regions > 0).sum() > 200 and scores.shape == (1, 3, 64, 64)
+    # each region: the softmax mean of the palette at temperature 0.5, gold's weight e^16 against 1 and 1
+    expected = palette_colours(torch.tensor([0.0, 0.0, 8.0]).view(1, 3, 1, 1), model.palette.float(), 0.5)[0, :, 0, 0]
+    assert torch.allclose(expected, torch.tensor(gold), atol=1e-3)
+    assert torch.allclose(y[0][:, regions > 0], expected[:, None].expand(-1, int((regions > 0).sum())), atol=2e-3)
+    assert torch.equal(y[0][:, regions == 0], raw[0][:, regions == 0])  # strokes and outside: the network's pixels
+    a, b = (np.asarray(t.translate(drawing), dtype=float) for t in (eager, fast))
+    assert fast.last_fast and np.abs(a - b).max() <= 3
+    with pytest.raises(ValueError, match="region_colours"):
+        Pix2Pix(64, num_downs=6, input_kind="sketch", palette_size=8)  # a palette colours regions
+
+
+def test_palette_choice_loss_is_the_cross_entropy_to_the_nearest_palette_colour_inside_regions():
+    palette = torch.tensor([[1.0, -1.0, -1.0], [-1.0, -1.0, 1.0]])
+    target = torch.zeros(1, 3, 2, 2)
+    target[0, :, 0, 0] = torch.tensor([0.8, -0.9, -0.7])  # near red
+    target[0, :, 0, 1] = torch.tensor([-0.6, -0.8, 0.9])  # near blue
+    regions = torch.tensor([[[1, 2], [0, 0]]])  # the bottom row is outside: not scored
+    scores = torch.randn(1, 2, 2, 2, requires_grad=True)
+    loss = train_pix2pix.palette_choice_loss(scores, target, regions, palette)
+    expected = 0.5 * (F.cross_entropy(scores[0, :, 0, 0][None], torch.tensor([0]))
+                      + F.cross_entropy(scores[0, :, 0, 1][None], torch.tensor([1])))
+    assert torch.allclose(loss, expected)
+    loss.backward()
+    assert scores.grad[0, :, 1].abs().sum() == 0 and scores.grad[0, :, 0].abs().sum() > 0
+    no_regions = train_pix2pix.palette_choice_loss(scores, target, torch.zeros(1, 2, 2, dtype=torch.long), palette)
+    assert no_regions.item() == 0 and no_regions.requires_grad
+
+
+def test_region_palette_finds_the_training_targets_region_colours(tmp_path):
+    rng = np.random.default_rng(0)
+    colours = [(250, 200, 30), (40, 90, 220), (220, 30, 40)]
+    for i in range(6):
+        image = Image.new("RGB", (64, 64), "white")
+        x, y = rng.integers(4, 20, 2)
+        ImageDraw.Draw(image).ellipse((int(x), int(y), int(x) + 40, int(y) + 40), fill=colours[i % 3],
+                                      outline=(0, 0, 0), width=2)
+        image.save(tmp_path / f"{i}.png")
+    palette, info = train_pix2pix.region_palette(SketchPairs(tmp_path, 64, augment=False), 3)
+    assert info["size"] == 3 and info["regions"] == 6 and info["nearest_l1"] < 0.02
+    found = sorted(((palette * 0.5 + 0.5) * 255).round().int().tolist())
+    for got, want in zip(found, sorted(list(c) for c in colours)):
+        assert max(abs(g - w) for g, w in zip(got, want)) <= 6, (got, want)
+    with pytest.raises(SystemExit, match="only 6 regions"):
+        train_pix2pix.region_palette(SketchPairs(tmp_path, 64, augment=False), 7)
 
 
 def test_region_colours_keep_their_dtype_and_a_large_regions_mean_in_half_precision():

@@ -11,10 +11,13 @@
         --outlines-from data/emoji-64/twemoji/train data/emoji-64/fluent-flat/train ...  # drawings of other vendors' shapes
     python -m training.pix2pix --sketch-from ... --one-colour-per-drawing             # one emoji per look (one heart)
     python -m training.pix2pix --sketch-from ... --region-colours                     # flat colour in enclosed regions
+    python -m training.pix2pix --sketch-from ... --region-colours --palette-size 32   # ... chosen among 32 colours
 
 Loss: the conditional GAN (vanilla, the discriminator sees input and output together) + 100 x L1 to the
 target; D step first, then G, as in the reference code. With --lambda-gan 0 there is no discriminator
-at all: the same U-Net trained on L1 alone.
+at all: the same U-Net trained on L1 alone. With --palette-size, each enclosed region's colour is chosen
+among the palette's colours and learnt by cross-entropy to the target region's nearest palette colour; L1
+then scores only the strokes and the outside (inside, it would pull the choice back to the middle colour).
 """
 from __future__ import annotations
 
@@ -92,9 +95,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                           "its mean output colour there (translator.pix2pix.colour_by_region), and trains through "
                           "it; the targets are coloured by the same regions for L1 and the discriminator, so a "
                           "flat output is not told apart from the target by its shading")
+    net.add_argument("--palette-size", type=int, default=0, metavar="K",
+                     help="with --region-colours: choose each region's colour among K colours, k-means of the "
+                          "training targets' region colours (translator.pix2pix, palette_size); 0: regress it")
+    net.add_argument("--palette-temperature", type=float, default=0.38,
+                     help="softmax temperature of the palette's weighted mean (lower: nearer the likeliest colour)")
     loss = parser.add_argument_group("losses (the paper's)")
     loss.add_argument("--lambda-l1", type=float, default=100.0)
     loss.add_argument("--lambda-gan", type=float, default=1.0, help="0 = L1-only (no discriminator)")
+    loss.add_argument("--lambda-palette", type=float, default=1.0,
+                      help="with --palette-size: weight of the cross-entropy of each region's colour choice")
     add_common_args(parser)
     args = parse_with_recipe(parser, argv, DEPARTURES)
     if (args.train_a is None) != (args.train_b is None):
@@ -113,6 +123,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--inside-channel goes with --sketch-from (it reads line drawings)")
     if args.region_colours and not args.sketch_from:
         parser.error("--region-colours goes with --sketch-from (it reads line drawings)")
+    if args.palette_size and not args.region_colours:
+        parser.error("--palette-size chooses the colour of each enclosed region: it goes with --region-colours")
+    if not 0 <= args.palette_size <= 1024:
+        parser.error("--palette-size must be between 0 and 1024")
     if args.num_downs is None:
         args.num_downs = max(5, args.image_size.bit_length() - 1)  # 256 -> 8, 128 -> 7, 64 -> 6
     return args
@@ -142,7 +156,8 @@ def main(argv=None) -> Pix2Pix:
     domain_b = args.domain_b or (args.sketch_from.parent.name if sketch else "B")
     model = Pix2Pix(args.image_size, 3, 3, args.ngf, args.num_downs, args.norm, args.dropout, domain_a, domain_b,
                     input_kind="sketch" if sketch else "image", inside_channel=args.inside_channel,
-                    inner_norm=args.inner_norm, region_colours=args.region_colours)
+                    inner_norm=args.inner_norm, region_colours=args.region_colours,
+                    palette_size=args.palette_size, palette_temperature=args.palette_temperature)
     init_weights(model, layer_norm_scale=args.layer_norm_scale)
     condition = model.condition  # the input as the U-Net sees it (plus the inside channel if asked)
     use_gan = args.lambda_gan > 0
@@ -164,6 +179,15 @@ def main(argv=None) -> Pix2Pix:
         write_validation_list(args, held_out)
     if args.one_colour_per_drawing and run.is_main:
         print(f"one colour per drawing: {len(train_set)} emoji kept, {len(train_set.left_out)} left out", flush=True)
+    palette_info = {}
+    if args.palette_size:  # (a resume loads the same palette back with the weights)
+        palette, palette_info = region_palette(train_set, args.palette_size, args.seed)
+        with torch.no_grad():
+            run.accelerator.unwrap_model(model).palette.copy_(palette)
+        if run.is_main:
+            print(f"palette: {args.palette_size} colours from {palette_info['regions']} regions; a region's colour "
+                  f"is {palette_info['nearest_l1']:.4f} from its nearest palette colour (mean |difference|, 0-1)",
+                  flush=True)
     batches = run.batches(run.loader(train_set))
     shown = make_dataset(args, args.sample_from, augment=False) if args.sample_from else make_dataset(args, augment=False)
     fixed = [shown[i] for i in range(min(8, len(shown)))]
@@ -188,7 +212,8 @@ def main(argv=None) -> Pix2Pix:
         seen = condition(a) if use_gan else None  # what the conditional discriminator sees beside an image
         run.set_lr(*([opt_g, opt_d] if use_gan else [opt_g]))
         with run.accelerator.autocast():
-            fake = model(a, seen, regions)  # seen: the condition, computed once for G and D
+            # seen: the condition, computed once for G and D
+            fake, scores = model(a, seen, regions, with_scores=True)
 
         if use_gan:  # discriminator: (input, real target) vs (input, generated); two calls keep BN stats apart
             with run.accelerator.autocast():
@@ -199,24 +224,34 @@ def main(argv=None) -> Pix2Pix:
             opt_d.step()
 
         with frozen(d_raw), run.accelerator.autocast():
-            loss_l1 = F.l1_loss(fake, b)
+            if scores is None:
+                loss_l1 = F.l1_loss(fake, b)
+                loss_palette = torch.zeros((), device=a.device)
+            else:  # L1 off the regions (strokes, outside); inside, the choice of colour by cross-entropy
+                inside = (regions > 0).unsqueeze(1)
+                loss_l1 = ((fake - b).abs() * ~inside).mean()
+                loss_palette = palette_choice_loss(scores, b, regions, run.accelerator.unwrap_model(model).palette)
             loss_gan = gan_loss(d_raw(pair(seen, fake)), True, "vanilla") if use_gan \
                 else torch.zeros((), device=a.device)
-            loss_g = args.lambda_gan * loss_gan + args.lambda_l1 * loss_l1
+            loss_g = args.lambda_gan * loss_gan + args.lambda_l1 * loss_l1 + args.lambda_palette * loss_palette
         opt_g.zero_grad(set_to_none=True)
         run.accelerator.backward(loss_g)
         opt_g.step()
 
         run.step_done(lambda: {**({"d": loss_d.item()} if use_gan else {}), "g_gan": loss_gan.item(),
-                               "l1": loss_l1.item(), "lr": opt_g.param_groups[0]["lr"]},
+                               "l1": loss_l1.item(), **({"palette": loss_palette.item()} if args.palette_size else {}),
+                               "lr": opt_g.param_groups[0]["lr"]},
                       lambda: save_samples(run, model, fixed))
     source = args.sketch_from or args.train_a or args.pairs
     run.finish(model, {"family": "pix2pix", "data": str(source),
                        "losses": {"gan": "vanilla" if use_gan else "none", "lambda_gan": args.lambda_gan,
                                   "lambda_l1": args.lambda_l1,
+                                  **({"lambda_palette": args.lambda_palette, "l1_off_regions": True}
+                                     if args.palette_size else {}),
                                   **({"diff_augment": args.diff_augment} if use_gan and args.diff_augment else {})},
                        "val_fraction": args.val_fraction, "inside_channel": args.inside_channel,
                        **({"region_colours": True} if args.region_colours else {}),
+                       **({"palette": palette_info} if args.palette_size else {}),
                        **({"one_colour_per_drawing": {"kept": len(train_set), "left_out": train_set.left_out}}
                           if args.one_colour_per_drawing else {}),
                        **({"layer_norm_scale": args.layer_norm_scale} if "layer" in (args.norm, args.inner_norm) else {}),
@@ -224,6 +259,58 @@ def main(argv=None) -> Pix2Pix:
                           if sketch and args.outlines_from else {}),
                        **data_version(source)})
     return run.accelerator.unwrap_model(model)
+
+
+def palette_choice_loss(scores: torch.Tensor, target: torch.Tensor, regions: torch.Tensor,
+                        palette: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each enclosed pixel's (region-mean) scores to the palette colour nearest the target's
+    colour there (the target is coloured by the same regions, so every pixel of a region asks for one colour);
+    a region counts by its area. 0 for a drawing without regions."""
+    nearest = torch.cdist(target.float().permute(0, 2, 3, 1).reshape(-1, 3), palette.float()).argmin(1)
+    inside = regions.reshape(-1) > 0
+    if not inside.any():
+        return scores.sum() * 0
+    flat_scores = scores.float().permute(0, 2, 3, 1).reshape(-1, scores.shape[1])
+    return F.cross_entropy(flat_scores[inside], nearest[inside])
+
+
+@torch.no_grad()
+def region_palette(pairs: SketchPairs, size: int, seed: int = 0, iterations: int = 50,
+                   min_area: int = 16) -> tuple[torch.Tensor, dict]:
+    """`size` colours (Kx3 in [-1, 1]) for --palette-size: k-means of the mean colours of every region the
+    deterministic drawings of the training targets enclose, one sample per region of `min_area` pixels or more
+    (a small red region counts as much as a large yellow face; the specks between close strokes not at all),
+    from a k-means++ start drawn with `seed`. With them, what the palette
+    costs a perfect choice: a region colour's mean |difference| (0-1 units) from its nearest palette colour."""
+    samples = []
+    for start in range(0, len(pairs), 64):
+        batch = [pairs.plain(i) for i in range(start, min(start + 64, len(pairs)))]
+        drawings, targets = torch.stack([p["a"] for p in batch]), torch.stack([p["b"] for p in batch])
+        regions = enclosed_regions(drawings)
+        flat = colour_by_region(targets, regions=regions)
+        for image, numbers in zip(flat, regions):
+            found, area = torch.unique(numbers[numbers > 0], return_counts=True)
+            for number in found[area >= min_area]:
+                y, x = (numbers == number).nonzero()[0]
+                samples.append(image[:, y, x])
+    if len(samples) < size:
+        raise SystemExit(f"--palette-size {size}: the training drawings enclose only {len(samples)} regions")
+    colours = torch.stack(samples)
+    generator = torch.Generator().manual_seed(seed)
+    centres = colours[torch.randint(len(colours), (1,), generator=generator)]
+    while len(centres) < size:  # k-means++: each next centre drawn by squared distance to the nearest so far
+        distance = torch.cdist(colours, centres).min(1).values ** 2
+        centres = torch.cat([centres, colours[torch.multinomial(distance + 1e-12, 1, generator=generator)]])
+    for _ in range(iterations):
+        nearest = torch.cdist(colours, centres).argmin(1)
+        for k in range(size):
+            members = colours[nearest == k]
+            if len(members):
+                centres[k] = members.mean(0)
+    nearest = torch.cdist(colours, centres).argmin(1)
+    info = {"size": size, "regions": len(colours),
+            "nearest_l1": round(float((colours - centres[nearest]).abs().mean() / 2), 5)}
+    return centres.clamp(-1, 1), info
 
 
 @torch.no_grad()

@@ -22,6 +22,14 @@ strokes enclose by that region's mean colour (`colour_by_region`), inside the fo
 (translator, fast path, evaluation, a training run through it) sees the same image. Why: every sketch model
 trained here mottles the inside of shapes, and a line drawing says exactly where its colour regions are.
 It cleans the mottle; it cannot make a muddy colour right (docs/experiments.md, "Colour by region").
+
+A third, with region colours: `palette_size=K` chooses each region's colour among K palette colours (learnt
+from the training targets, kept in the weights) instead of regressing it. A second head gives K scores per
+pixel; a region's scores are averaged and its colour is the softmax-weighted palette colour at a low
+temperature (the "annealed mean" of Zhang, Isola and Efros, *Colorful Image Colorization*, 2016). Why: a
+drawing of a heart could be any of six colours, and a regressed colour (L1) is their muddy middle; a choice
+among colours, trained by cross-entropy, is the likeliest colour, which is how that paper made colourisation
+vivid instead of sepia.
 """
 from __future__ import annotations
 
@@ -70,7 +78,8 @@ class UNetGenerator(nn.Module):
         self.head = nn.ConvTranspose2d(widths[0] * 2, out_channels, 4, 2, 1)
         self.size_multiple = 2 ** num_downs
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """What the head reads (at half the size, ngf x 2 channels, activated)."""
         skips = []
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else F.leaky_relu(x, 0.2))
@@ -78,7 +87,10 @@ class UNetGenerator(nn.Module):
         for i, block in enumerate(self.up):
             x = block(F.relu(x))
             x = torch.cat([x, skips[-(i + 2)]], dim=1)
-        return torch.tanh(self.head(F.relu(x)))
+        return F.relu(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.head(self.features(x)))
 
 
 def strokes_of(drawing: torch.Tensor) -> torch.Tensor:
@@ -162,21 +174,33 @@ def colour_by_region(output: torch.Tensor, drawing: torch.Tensor | None = None,
     return torch.where(regions > 0, means, flat).view_as(output).to(output.dtype)
 
 
+def palette_colours(scores: torch.Tensor, palette: torch.Tensor, temperature: float) -> torch.Tensor:
+    """BxKxHxW scores over a Kx3 palette -> Bx3xHxW: the palette's softmax-weighted mean at `temperature`
+    (1: the plain mean of the predicted distribution; towards 0: its likeliest colour)."""
+    weights = torch.softmax(scores.float() / temperature, dim=1)
+    return torch.einsum("bkhw,kc->bchw", weights, palette.float()).to(scores.dtype)
+
+
 class Pix2Pix(HubModel):
     """The generator of a pix2pix run (the conditional discriminator is a training matter).
     `input_kind="sketch"` tells the translator to treat inputs as line drawings (see Pix2PixTranslator).
     `inside_channel=True` (drawings only) gives the U-Net a fourth input channel, `inside_of_drawing` of the
     input, computed here so that every caller (translator, fast path, evaluation, export) feeds 3 channels.
-    `region_colours=True` (drawings only) colours each enclosed region of the drawing flat (`colour_by_region`)."""
+    `region_colours=True` (drawings only) colours each enclosed region of the drawing flat (`colour_by_region`).
+    `palette_size=K` (with region colours) chooses that colour among K palette colours (the module docstring)."""
 
     def __init__(self, image_size: int = 256, in_channels: int = 3, out_channels: int = 3, ngf: int = 64,
                  num_downs: int = 8, norm: str = "batch", dropout: float = 0.5, domain_a: str = "A",
                  domain_b: str = "B", input_kind: str = "image", test_dropout: bool = False,
-                 inside_channel: bool = False, inner_norm: str | None = None, region_colours: bool = False):
+                 inside_channel: bool = False, inner_norm: str | None = None, region_colours: bool = False,
+                 palette_size: int = 0, palette_temperature: float = 0.38):
         """test_dropout: keep dropout on at inference, as the official test does (read by the translator).
         inner_norm: another norm for the two levels next to the bottleneck (UNetGenerator).
         region_colours: each region the drawing encloses gets its mean output colour (no weights: the option can
-        be switched on for a model trained without it, and is measured as such)."""
+        be switched on for a model trained without it, and is measured as such).
+        palette_size: K palette colours (a `palette` buffer in the weights) and a head of K scores per pixel;
+        each region's colour is `palette_colours` of its mean scores at `palette_temperature` (0.38: the
+        colourisation paper's). 0: none."""
         super().__init__()
         if input_kind not in ("image", "sketch"):
             raise ValueError(f"input_kind must be 'image' or 'sketch', not {input_kind!r}")
@@ -186,20 +210,45 @@ class Pix2Pix(HubModel):
             raise ValueError("inside_channel is for 3-channel line drawings (input_kind='sketch')")
         if region_colours and (input_kind != "sketch" or in_channels != 3):
             raise ValueError("region_colours is for 3-channel line drawings (input_kind='sketch')")
+        if palette_size and not region_colours:
+            raise ValueError("palette_size chooses each region's colour: it needs region_colours=True")
+        if palette_size and not 0 < palette_temperature <= 10:
+            raise ValueError(f"palette_temperature must be in (0, 10], not {palette_temperature}")
         self.inside_channel, self.region_colours = inside_channel, region_colours
+        self.palette_temperature = palette_temperature
         self.generator = UNetGenerator(in_channels + inside_channel, out_channels, ngf, num_downs, norm, dropout,
                                        inner_norm)
+        if palette_size:
+            self.palette_head = nn.ConvTranspose2d(self.generator.head.in_channels, palette_size, 4, 2, 1)
+            self.register_buffer("palette", torch.zeros(palette_size, 3))  # in [-1, 1]; set by training
+        else:
+            self.palette_head = None
 
     def condition(self, x: torch.Tensor) -> torch.Tensor:
         """What the U-Net (and in training the conditional discriminator) sees of an input."""
         return torch.cat([x, inside_of_drawing(x)], 1) if self.inside_channel else x
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None,
-                regions: torch.Tensor | None = None) -> torch.Tensor:
+                regions: torch.Tensor | None = None, with_scores: bool = False):
         """condition: `self.condition(x)` where the caller has it already (training: the fill is not free);
-        regions: likewise `enclosed_regions(x)`, with `region_colours`."""
-        output = self.generator(self.condition(x) if condition is None else condition)
-        return colour_by_region(output, x, regions) if self.region_colours else output
+        regions: likewise `enclosed_regions(x)`, with `region_colours`. with_scores: return (output, scores),
+        scores being each pixel's region-mean scores over the palette (BxKxHxW, what training scores by
+        cross-entropy; meaningful inside the regions only), or None without a palette."""
+        output, scores = self._output_and_scores(x, condition, regions)
+        return (output, scores) if with_scores else output
+
+    def _output_and_scores(self, x, condition, regions) -> tuple[torch.Tensor, torch.Tensor | None]:
+        features = self.generator.features(self.condition(x) if condition is None else condition)
+        output = torch.tanh(self.generator.head(features))
+        if not self.region_colours:
+            return output, None
+        if regions is None:
+            regions = enclosed_regions(x)
+        if self.palette_head is None:
+            return colour_by_region(output, regions=regions), None
+        scores = colour_by_region(self.palette_head(features), regions=regions)
+        chosen = palette_colours(scores, self.palette, self.palette_temperature)
+        return torch.where(regions.unsqueeze(1) > 0, chosen, output), scores
 
 
 def per_image_statistics(module: nn.Module) -> None:

@@ -130,11 +130,18 @@ class SketchPairs(Dataset):
     def __len__(self) -> int:
         return len(self.colors)
 
+    def plain(self, i: int) -> dict[str, torch.Tensor]:
+        """Pair i with its deterministic drawing, whatever `augment` says."""
+        rgb = self.colors[i].float() / 255
+        return {"a": to_signed(line_drawing(rgb)), "b": to_signed(rgb)}
+
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        if not self.augment:
+            return self.plain(i)
         color = self.colors[i]
         rng = None  # drawn from torch's generator (so it follows the seeding per worker), after the crop
         source = color
-        if self.augment and self.outlines:
+        if self.outlines:
             rng = random.Random(torch.randint(0, 2**31, ()).item())
         if rng is not None and rng.random() < self.outline_share:
             name = self.colors.files[i].name
@@ -142,17 +149,13 @@ class SketchPairs(Dataset):
             if others:
                 outlines, j = rng.choice(others)
                 source = outlines[j]
-        if self.augment:  # one crop and flip for the drawing's source and the target
-            both = self.geometry(torch.cat([color, source]))
-            color, source = both[:3], both[3:]
-        rgb = color.float() / 255
-        if self.augment:
-            rng = rng or random.Random(torch.randint(0, 2**31, ()).item())
-            sketch = line_drawing(source.float() / 255, threshold=rng.uniform(0.08, 0.3), width=rng.choice([1, 1, 2, 2, 3]),
-                                  wobble=rng.uniform(0.0, 0.6), gaps=rng.randint(0, 4), rng=rng)
-        else:
-            sketch = line_drawing(rgb)
-        return {"a": to_signed(sketch), "b": to_signed(rgb)}
+        # one crop and flip for the drawing's source and the target
+        both = self.geometry(torch.cat([color, source]))
+        color, source = both[:3], both[3:]
+        rng = rng or random.Random(torch.randint(0, 2**31, ()).item())
+        sketch = line_drawing(source.float() / 255, threshold=rng.uniform(0.08, 0.3), width=rng.choice([1, 1, 2, 2, 3]),
+                              wobble=rng.uniform(0.0, 0.6), gaps=rng.randint(0, 4), rng=rng)
+        return {"a": to_signed(sketch), "b": to_signed(color.float() / 255)}
 
 
 def write_drawings(data: Path, style: str) -> Path:
