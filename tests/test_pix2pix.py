@@ -666,9 +666,11 @@ def test_a_palette_model_colours_each_region_with_its_chosen_palette_colour_and_
     red, blue, gold = (1.0, -1.0, -1.0), (-1.0, -1.0, 1.0), (0.9, 0.6, -0.8)
     with torch.no_grad():
         model.palette.copy_(torch.tensor([red, blue, gold]))
-        model.palette_head.weight.zero_()
-        model.palette_head.bias.copy_(torch.tensor([0.0, 0.0, 8.0]))  # gold, whatever the drawing
+        constant = copy.deepcopy(model)
+        constant.palette_head.weight.zero_()
+        constant.palette_head.bias.copy_(torch.tensor([0.0, 0.0, 8.0]))  # gold, whatever the drawing
     model.half().save_pretrained(tmp_path / "p2p")
+    constant.half().save_pretrained(tmp_path / "gold")
     drawing = Image.open(ROOT / "assets/examples/pix2pix/drawing-1f601.png")
     eager = translator.load(str(tmp_path / "p2p"), warm_up=False)
     fast = translator.load(str(tmp_path / "p2p"), warm_up=False, fast="always")
@@ -676,16 +678,27 @@ def test_a_palette_model_colours_each_region_with_its_chosen_palette_colour_and_
     x = eager.prepare(drawing)[0]
     with torch.no_grad():
         y, scores = eager.model(x, with_scores=True)
-        raw = torch.tanh(eager.model.generator.head(eager.model.generator.features(x)))
+        features = eager.model.generator.features(x)
+        raw = torch.tanh(eager.model.generator.head(features))
+        pixel_scores = eager.model.palette_head(features)
     regions = enclosed_regions(x)[0]
     assert (regions > 0).sum() > 200 and scores.shape == (1, 3, 64, 64)
-    # each region: the softmax mean of the palette at temperature 0.5, gold's weight e^16 against 1 and 1
-    expected = palette_colours(torch.tensor([0.0, 0.0, 8.0]).view(1, 3, 1, 1), model.palette.float(), 0.5)[0, :, 0, 0]
-    assert torch.allclose(expected, torch.tensor(gold), atol=1e-3)
-    assert torch.allclose(y[0][:, regions > 0], expected[:, None].expand(-1, int((regions > 0).sum())), atol=2e-3)
+    for n in regions.unique().tolist():  # each region: its pixels' mean scores, the same on every pixel
+        if n > 0:
+            inside = scores[0][:, regions == n]
+            assert torch.allclose(inside, pixel_scores[0][:, regions == n].mean(1, keepdim=True).expand_as(inside),
+                                  atol=1e-5)
+    chosen = palette_colours(scores, eager.model.palette, 0.5)
+    assert torch.allclose(y[0][:, regions > 0], chosen[0][:, regions > 0], atol=1e-6)
     assert torch.equal(y[0][:, regions == 0], raw[0][:, regions == 0])  # strokes and outside: the network's pixels
     a, b = (np.asarray(t.translate(drawing), dtype=float) for t in (eager, fast))
     assert fast.last_fast and np.abs(a - b).max() <= 3
+    # scores that favour gold by 8 everywhere: gold's weight e^16 against 1 and 1 at temperature 0.5
+    gold_model = translator.load(str(tmp_path / "gold"), warm_up=False)
+    with torch.no_grad():
+        y = gold_model.translate_tensor(x)
+    assert torch.allclose(y[0][:, regions > 0], torch.tensor(gold)[:, None].expand(-1, int((regions > 0).sum())),
+                          atol=2e-3)
     with pytest.raises(ValueError, match="region_colours"):
         Pix2Pix(64, num_downs=6, input_kind="sketch", palette_size=8)  # a palette colours regions
 
@@ -707,22 +720,46 @@ def test_palette_choice_loss_is_the_cross_entropy_to_the_nearest_palette_colour_
     assert no_regions.item() == 0 and no_regions.requires_grad
 
 
-def test_region_palette_finds_the_training_targets_region_colours(tmp_path):
+def test_the_palette_is_k_means_of_the_training_targets_region_colours(tmp_path):
     rng = np.random.default_rng(0)
-    colours = [(250, 200, 30), (40, 90, 220), (220, 30, 40)]
-    for i in range(6):
+    # two golds and two blues: the palette's two colours must be their means, not any one sample
+    colours = [(250, 200, 30), (230, 180, 50), (40, 90, 220), (60, 110, 200)]
+    for i in range(8):
         image = Image.new("RGB", (64, 64), "white")
         x, y = rng.integers(4, 20, 2)
-        ImageDraw.Draw(image).ellipse((int(x), int(y), int(x) + 40, int(y) + 40), fill=colours[i % 3],
+        ImageDraw.Draw(image).ellipse((int(x), int(y), int(x) + 40, int(y) + 40), fill=colours[i % 4],
                                       outline=(0, 0, 0), width=2)
         image.save(tmp_path / f"{i}.png")
-    palette, info = train_pix2pix.region_palette(SketchPairs(tmp_path, 64, augment=False), 3)
-    assert info["size"] == 3 and info["regions"] == 6 and info["nearest_l1"] < 0.02
+    samples = train_pix2pix.region_colour_samples(SketchPairs(tmp_path, 64, augment=False))
+    assert samples.shape == (8, 3)  # one per disc; nothing from the paper outside
+    palette = train_pix2pix.k_means(samples, 2, seed=0)
+    assert torch.equal(palette, train_pix2pix.k_means(samples, 2, seed=0))  # the same palette every time
     found = sorted(((palette * 0.5 + 0.5) * 255).round().int().tolist())
-    for got, want in zip(found, sorted(list(c) for c in colours)):
-        assert max(abs(g - w) for g, w in zip(got, want)) <= 6, (got, want)
-    with pytest.raises(SystemExit, match="only 6 regions"):
-        train_pix2pix.region_palette(SketchPairs(tmp_path, 64, augment=False), 7)
+    for got, want in zip(found, [[50, 100, 210], [240, 190, 40]]):
+        assert max(abs(g - w) for g, w in zip(got, want)) <= 4, (got, want)
+    assert 0.02 < train_pix2pix.nearest_colour_distance(samples, palette) < 0.04  # each sample ~10 levels off
+    # a centre left empty moves to the farthest sample instead of staying a dead colour
+    spread = torch.tensor([[-1.0, -1.0, -1.0]] * 5 + [[1.0, 1.0, 1.0]])
+    assert sorted(train_pix2pix.k_means(spread, 2, seed=0)[:, 0].tolist()) == [-1.0, 1.0]
+    with pytest.raises(SystemExit, match="only 8 regions"):
+        train_pix2pix.k_means(samples, 9)
+
+
+def test_a_resumed_palette_run_keeps_its_checkpoints_palette(tmp_path):
+    colours = [(250, 200, 30), (40, 90, 220), (220, 30, 40), (30, 160, 60)]
+    for i in range(8):
+        image = Image.new("RGB", (64, 64), "white")
+        ImageDraw.Draw(image).ellipse((8 + i, 8, 48 + i, 48), fill=colours[i % 4])
+        image.save(tmp_path / f"{i}.png")
+    args = ["--sketch-from", str(tmp_path), "--out", str(tmp_path / "run"), "--image-size", "64", "--ngf", "4",
+            "--ndf", "4", "--threads", "1", "--region-colours", "--palette-size", "3", "--save-every", "2"]
+    first = train_pix2pix.main([*args, "--steps", "2"]).palette.clone()
+    # another seed draws another k-means start (another palette, or the same colours in another order) ...
+    other = train_pix2pix.k_means(train_pix2pix.region_colour_samples(SketchPairs(tmp_path, 64, augment=False)), 3, 5)
+    assert not torch.equal(other, first)
+    # ... but a resume goes on with the palette its head was trained on
+    resumed = train_pix2pix.main([*args, "--steps", "3", "--resume", "--seed", "5"])
+    assert torch.equal(resumed.palette, first)
 
 
 def test_region_colours_keep_their_dtype_and_a_large_regions_mean_in_half_precision():

@@ -97,16 +97,21 @@ def test_resume_continues_the_same_run(dataroot, tmp_path, capsys):
                          "--threads", "1"])
     # allowed, but said: every changed setting, and none of the session's own flags (--resume, --threads)
     said = next(line for line in capsys.readouterr().out.splitlines() if "other than the checkpoint's" in line)
-    assert "lambda_cycle_b 10.0 -> 8.0" in said and "steps 2 -> 4" in said and "cycle_blur_a" in said
-    assert "resume" not in said.split(":", 1)[1] and "threads" not in said
+    assert "lambda_cycle_b 10.0 -> 8.0" in said and "steps 2.0 -> 4.0" in said and "cycle_blur_a" in said
+    assert "resume" not in said.split(":", 1)[1] and "threads" not in said and "set " not in said
+    # the same settings written another way (a --set number without its point, a renamed spelling) are no change
+    train_cyclegan.main([*args, "--steps", "5", "--resume", "--lambda-cycle-a", "2", "--set", "lambda_cycle_b=8",
+                         "--set", "cycle-blur-a=4", "--set", "cycle_blur_b=1.5", "--set", "lambda_tv_b2a=2"])
+    said = [line for line in capsys.readouterr().out.splitlines() if "other than the checkpoint's" in line]
+    assert said == ["resumed with settings other than the checkpoint's: steps 4.0 -> 5.0"], said
     info = json.loads((out / "export" / "training.json").read_text())
-    assert info["steps"] == 4 and len(info["sessions"]) == 2 and "--resume" in info["sessions"][1]
+    assert info["steps"] == 5 and len(info["sessions"]) == 3 and "--resume" in info["sessions"][1]
     assert (info["losses"]["lambda_cycle_a"], info["losses"]["lambda_cycle_b"]) == (2.0, 8.0)  # a new recipe
     assert (info["losses"]["cycle_blur_a"], info["losses"]["cycle_blur_b"]) == (4.0, 1.5)  # departures by --set
     assert (info["losses"]["lambda_tv_a2b"], info["losses"]["lambda_tv_b2a"]) == (0.0, 2.0)
     assert all({"tv_a2b", "tv_b2a"} <= json.loads(line).keys() for line in (out / "log.jsonl").read_text().splitlines())
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
-    assert steps == [1, 2, 3, 4]
+    assert steps == [1, 2, 3, 4, 5]
 
 
 def test_max_minutes_stops_at_a_log_step_with_everything_written_and_resumes(dataroot, tmp_path):

@@ -154,13 +154,24 @@ def add_compile_arg(parser: argparse.ArgumentParser) -> None:
 
 
 # Flags that only say how this session runs, not what is trained: a resume may change them silently.
+# (`set` and the recipe are how settings were given; the settings themselves are compared one by one.)
 SESSION_FLAGS = {"out", "resume", "threads", "workers", "cpu", "max_minutes", "sample_every", "save_every",
-                 "snapshot_every", "log_every", "push_to_hub", "compile", "warm_start", "recipe", "recipe_settings"}
+                 "snapshot_every", "log_every", "push_to_hub", "compile", "warm_start", "recipe", "recipe_settings",
+                 "set"}
 
 
-def training_settings(args: argparse.Namespace) -> dict[str, str]:
-    """What the run trains with (every flag but the session's), as text, for the checkpoint's run.json."""
-    return {k: str(v) for k, v in sorted(vars(args).items()) if k not in SESSION_FLAGS}
+def training_settings(args: argparse.Namespace) -> dict:
+    """What the run trains with (every flag but the session's), for the checkpoint's run.json, in one spelling
+    whichever way it was given: paths as text, numbers as floats (a recipe's 100 is --lambda-l1 100.0)."""
+    def plain(value):
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, bool) or value is None or isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)):
+            return float(value)
+        return str(value)
+    return {k: plain(v) for k, v in sorted(vars(args).items()) if k not in SESSION_FLAGS}
 
 
 class Run:
@@ -409,8 +420,9 @@ class Run:
         self.started = time.time()
         self.accelerator.print(f"resumed at step {self.step}")
         # allowed (a loss weight or the data may change on purpose), but never silently
-        before, now = saved.get("settings", {}), training_settings(self.args)
-        changed = [f"{k} {before[k]} -> {now.get(k)}" for k in before if before[k] != now.get(k)]
+        before, now = saved.get("settings"), training_settings(self.args)
+        changed = [f"{k} {before.get(k)} -> {now.get(k)}" for k in sorted(before.keys() | now.keys())
+                   if before.get(k) != now.get(k)] if before is not None else []
         if changed:
             self.accelerator.print("resumed with settings other than the checkpoint's: " + "; ".join(changed))
 

@@ -17,7 +17,8 @@ Loss: the conditional GAN (vanilla, the discriminator sees input and output toge
 target; D step first, then G, as in the reference code. With --lambda-gan 0 there is no discriminator
 at all: the same U-Net trained on L1 alone. With --palette-size, each enclosed region's colour is chosen
 among the palette's colours and learnt by cross-entropy to the target region's nearest palette colour; L1
-then scores only the strokes and the outside (inside, it would pull the choice back to the middle colour).
+then scores only the strokes and the outside (inside, it would pull the choice back to the middle colour),
+so the logged `l1` (inside pixels counting 0) is not comparable with a run without a palette.
 """
 from __future__ import annotations
 
@@ -140,8 +141,7 @@ def make_dataset(args, folder=None, augment=True, keep=None):
         return SketchPairs(folder or args.sketch_from, args.image_size, augment,
                            outline_folders=args.outlines_from if folder is None else (),
                            outline_share=args.outline_share,
-                           # the look-alike pass only for the training set, not again for the grids' copy
-                           one_colour_per_drawing=args.one_colour_per_drawing and folder is None and augment)
+                           one_colour_per_drawing=args.one_colour_per_drawing and folder is None)
     if args.train_a:
         a, b = (folder / "A", folder / "B") if folder is not None else (args.train_a, args.train_b)
         return PairedDataset(a, b, args.image_size, augment, keep=keep)
@@ -154,11 +154,21 @@ def main(argv=None) -> Pix2Pix:
     sketch = args.sketch_from is not None
     domain_a = args.domain_a or (f"{args.sketch_from.parent.name}-sketch" if sketch else "A")
     domain_b = args.domain_b or (args.sketch_from.parent.name if sketch else "B")
+    held_out = lambda name: is_held_out(name, args.val_fraction)  # noqa: E731
+    train_set = make_dataset(args, keep=(lambda name: not held_out(name)) if args.val_fraction else None)
+    if args.val_fraction and run.is_main:
+        write_validation_list(args, held_out)
+    if args.one_colour_per_drawing and run.is_main:
+        print(f"one colour per drawing: {len(train_set)} emoji kept, {len(train_set.left_out)} left out", flush=True)
     model = Pix2Pix(args.image_size, 3, 3, args.ngf, args.num_downs, args.norm, args.dropout, domain_a, domain_b,
                     input_kind="sketch" if sketch else "image", inside_channel=args.inside_channel,
                     inner_norm=args.inner_norm, region_colours=args.region_colours,
                     palette_size=args.palette_size, palette_temperature=args.palette_temperature)
     init_weights(model, layer_norm_scale=args.layer_norm_scale)
+    if args.palette_size:  # before the resume: a checkpoint's (or warm start's) palette then wins over this one
+        region_samples = region_colour_samples(train_set)
+        with torch.no_grad():
+            model.palette.copy_(k_means(region_samples, args.palette_size, args.seed))
     condition = model.condition  # the input as the U-Net sees it (plus the inside channel if asked)
     use_gan = args.lambda_gan > 0
     discriminator = PatchDiscriminator(6 + args.inside_channel, args.ndf, args.n_layers_d, args.norm) \
@@ -173,24 +183,24 @@ def main(argv=None) -> Pix2Pix:
     d_raw = run.accelerator.unwrap_model(discriminator)
     run.maybe_resume()
     run.track_average(model)
-    held_out = lambda name: is_held_out(name, args.val_fraction)  # noqa: E731
-    train_set = make_dataset(args, keep=(lambda name: not held_out(name)) if args.val_fraction else None)
-    if args.val_fraction and run.is_main:
-        write_validation_list(args, held_out)
-    if args.one_colour_per_drawing and run.is_main:
-        print(f"one colour per drawing: {len(train_set)} emoji kept, {len(train_set.left_out)} left out", flush=True)
     palette_info = {}
-    if args.palette_size:  # (a resume loads the same palette back with the weights)
-        palette, palette_info = region_palette(train_set, args.palette_size, args.seed)
-        with torch.no_grad():
-            run.accelerator.unwrap_model(model).palette.copy_(palette)
+    if args.palette_size:
+        palette = run.accelerator.unwrap_model(model).palette
+        palette_info = {"size": args.palette_size, "regions": len(region_samples),
+                        "nearest_l1": round(nearest_colour_distance(region_samples, palette), 5)}
         if run.is_main:
-            print(f"palette: {args.palette_size} colours from {palette_info['regions']} regions; a region's colour "
-                  f"is {palette_info['nearest_l1']:.4f} from its nearest palette colour (mean |difference|, 0-1)",
-                  flush=True)
+            print(f"palette: {args.palette_size} colours ({'the checkpoint' if args.resume or args.warm_start else 'k-means of'}"
+                  f" {len(region_samples)} training regions); a region's colour is {palette_info['nearest_l1']:.4f} from "
+                  f"its nearest palette colour (mean |difference|, 0-1)", flush=True)
     batches = run.batches(run.loader(train_set))
-    shown = make_dataset(args, args.sample_from, augment=False) if args.sample_from else make_dataset(args, augment=False)
-    fixed = [shown[i] for i in range(min(8, len(shown)))]
+    if args.sample_from:
+        shown = make_dataset(args, args.sample_from, augment=False)
+        fixed = [shown[i] for i in range(min(8, len(shown)))]
+    elif sketch:  # the training set's own first drawings, drawn plainly
+        fixed = [train_set.plain(i) for i in range(min(8, len(train_set)))]
+    else:
+        shown = make_dataset(args, augment=False)
+        fixed = [shown[i] for i in range(min(8, len(shown)))]
     fixed = {k: torch.stack([f[k] for f in fixed]).to(run.device) for k in ("a", "b")}
 
     def pair(drawing, image):
@@ -266,22 +276,19 @@ def palette_choice_loss(scores: torch.Tensor, target: torch.Tensor, regions: tor
     """Cross-entropy of each enclosed pixel's (region-mean) scores to the palette colour nearest the target's
     colour there (the target is coloured by the same regions, so every pixel of a region asks for one colour);
     a region counts by its area. 0 for a drawing without regions."""
-    nearest = torch.cdist(target.float().permute(0, 2, 3, 1).reshape(-1, 3), palette.float()).argmin(1)
     inside = regions.reshape(-1) > 0
-    if not inside.any():
-        return scores.sum() * 0
     flat_scores = scores.float().permute(0, 2, 3, 1).reshape(-1, scores.shape[1])
-    return F.cross_entropy(flat_scores[inside], nearest[inside])
+    if not inside.any():
+        return flat_scores.sum() * 0
+    colours = target.float().permute(0, 2, 3, 1).reshape(-1, 3)[inside]
+    return F.cross_entropy(flat_scores[inside], torch.cdist(colours, palette.float()).argmin(1))
 
 
 @torch.no_grad()
-def region_palette(pairs: SketchPairs, size: int, seed: int = 0, iterations: int = 50,
-                   min_area: int = 16) -> tuple[torch.Tensor, dict]:
-    """`size` colours (Kx3 in [-1, 1]) for --palette-size: k-means of the mean colours of every region the
-    deterministic drawings of the training targets enclose, one sample per region of `min_area` pixels or more
-    (a small red region counts as much as a large yellow face; the specks between close strokes not at all),
-    from a k-means++ start drawn with `seed`. With them, what the palette
-    costs a perfect choice: a region colour's mean |difference| (0-1 units) from its nearest palette colour."""
+def region_colour_samples(pairs: SketchPairs, min_area: int = 16) -> torch.Tensor:
+    """Nx3 in [-1, 1]: the mean colour of every region of `min_area` pixels or more that the deterministic
+    drawings of the training targets enclose, one row per region (so a small red region counts as much as a
+    large yellow face, and the specks between close strokes not at all)."""
     samples = []
     for start in range(0, len(pairs), 64):
         batch = [pairs.plain(i) for i in range(start, min(start + 64, len(pairs)))]
@@ -293,24 +300,38 @@ def region_palette(pairs: SketchPairs, size: int, seed: int = 0, iterations: int
             for number in found[area >= min_area]:
                 y, x = (numbers == number).nonzero()[0]
                 samples.append(image[:, y, x])
+    return torch.stack(samples) if samples else torch.zeros(0, 3)
+
+
+@torch.no_grad()
+def k_means(samples: torch.Tensor, size: int, seed: int = 0, iterations: int = 50) -> torch.Tensor:
+    """`size` centres (the palette of --palette-size) of Nx3 `samples`: a k-means++ start drawn with `seed`,
+    then Lloyd's steps; a centre left with no samples moves to the sample farthest from every centre."""
     if len(samples) < size:
-        raise SystemExit(f"--palette-size {size}: the training drawings enclose only {len(samples)} regions")
-    colours = torch.stack(samples)
+        raise SystemExit(f"--palette-size {size}: the training drawings enclose only {len(samples)} regions "
+                         "large enough to count")
     generator = torch.Generator().manual_seed(seed)
-    centres = colours[torch.randint(len(colours), (1,), generator=generator)]
-    while len(centres) < size:  # k-means++: each next centre drawn by squared distance to the nearest so far
-        distance = torch.cdist(colours, centres).min(1).values ** 2
-        centres = torch.cat([centres, colours[torch.multinomial(distance + 1e-12, 1, generator=generator)]])
+    centres = samples[torch.randint(len(samples), (1,), generator=generator)]
+    while len(centres) < size:  # each next centre drawn by squared distance to the nearest so far
+        distance = torch.cdist(samples, centres).min(1).values ** 2
+        centres = torch.cat([centres, samples[torch.multinomial(distance + 1e-12, 1, generator=generator)]])
     for _ in range(iterations):
-        nearest = torch.cdist(colours, centres).argmin(1)
+        distance, nearest = torch.cdist(samples, centres).min(1)
         for k in range(size):
-            members = colours[nearest == k]
+            members = samples[nearest == k]
             if len(members):
                 centres[k] = members.mean(0)
-    nearest = torch.cdist(colours, centres).argmin(1)
-    info = {"size": size, "regions": len(colours),
-            "nearest_l1": round(float((colours - centres[nearest]).abs().mean() / 2), 5)}
-    return centres.clamp(-1, 1), info
+            else:
+                farthest = distance.argmax()
+                centres[k], distance[farthest] = samples[farthest], 0
+    return centres.clamp(-1, 1)
+
+
+def nearest_colour_distance(samples: torch.Tensor, palette: torch.Tensor) -> float:
+    """What a palette costs a perfect choice: the samples' mean |difference| (0-1 units) from their nearest
+    palette colour."""
+    palette = palette.detach().float().cpu()
+    return float((samples - palette[torch.cdist(samples, palette).argmin(1)]).abs().mean() / 2)
 
 
 @torch.no_grad()
