@@ -183,9 +183,9 @@ def main(argv=None) -> Pix2Pix:
     d_raw = run.accelerator.unwrap_model(discriminator)
     run.maybe_resume()
     run.track_average(model)
-    palette_info = {}
+    palette, palette_info = None, {}
     if args.palette_size:
-        palette = run.accelerator.unwrap_model(model).palette
+        palette = run.accelerator.unwrap_model(model).palette  # the buffer itself: what the loss compares with
         palette_info = {"size": args.palette_size, "regions": len(region_samples),
                         "nearest_l1": round(nearest_colour_distance(region_samples, palette), 5)}
         if run.is_main:
@@ -193,14 +193,11 @@ def main(argv=None) -> Pix2Pix:
                   f" {len(region_samples)} training regions); a region's colour is {palette_info['nearest_l1']:.4f} from "
                   f"its nearest palette colour (mean |difference|, 0-1)", flush=True)
     batches = run.batches(run.loader(train_set))
-    if args.sample_from:
-        shown = make_dataset(args, args.sample_from, augment=False)
-        fixed = [shown[i] for i in range(min(8, len(shown)))]
-    elif sketch:  # the training set's own first drawings, drawn plainly
-        fixed = [train_set.plain(i) for i in range(min(8, len(train_set)))]
+    if sketch and not args.sample_from:  # the training set's own first drawings, drawn plainly
+        shown = [train_set.plain(i) for i in range(min(8, len(train_set)))]
     else:
-        shown = make_dataset(args, augment=False)
-        fixed = [shown[i] for i in range(min(8, len(shown)))]
+        shown = make_dataset(args, args.sample_from, augment=False)
+    fixed = [shown[i] for i in range(min(8, len(shown)))]
     fixed = {k: torch.stack([f[k] for f in fixed]).to(run.device) for k in ("a", "b")}
 
     def pair(drawing, image):
@@ -240,7 +237,7 @@ def main(argv=None) -> Pix2Pix:
             else:  # L1 off the regions (strokes, outside); inside, the choice of colour by cross-entropy
                 inside = (regions > 0).unsqueeze(1)
                 loss_l1 = ((fake - b).abs() * ~inside).mean()
-                loss_palette = palette_choice_loss(scores, b, regions, run.accelerator.unwrap_model(model).palette)
+                loss_palette = palette_choice_loss(scores, b, regions, palette)
             loss_gan = gan_loss(d_raw(pair(seen, fake)), True, "vanilla") if use_gan \
                 else torch.zeros((), device=a.device)
             loss_g = args.lambda_gan * loss_gan + args.lambda_l1 * loss_l1 + args.lambda_palette * loss_palette
