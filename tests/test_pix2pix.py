@@ -720,6 +720,31 @@ def test_palette_choice_loss_is_the_cross_entropy_to_the_nearest_palette_colour_
     assert no_regions.item() == 0 and no_regions.requires_grad
 
 
+def test_rebalanced_palette_weights_favour_rare_colours_and_average_one_over_the_training_pixels():
+    palette = torch.tensor([[1.0, 1.0, 1.0], [1.0, -1.0, -1.0], [-1.0, -1.0, 1.0]])  # white, red, blue
+    samples = torch.tensor([[0.9, 0.9, 0.9], [0.95, 1.0, 1.0], [0.8, -0.9, -0.9], [-0.9, -0.8, 0.9]])
+    areas = torch.tensor([600, 200, 150, 50])  # white: 80 % of the pixels, red 15 %, blue 5 %
+    share = torch.tensor([0.8, 0.15, 0.05])
+    for rebalance in (0.25, 0.5, 0.9):
+        weights = train_pix2pix.palette_weights(samples, areas, palette, rebalance)
+        expected = 1 / (rebalance * share + (1 - rebalance) / 3)
+        assert torch.allclose(weights, expected / (share * expected).sum())
+        assert weights[2] > weights[1] > weights[0]  # the rarer, the heavier
+        assert torch.isclose((share * weights).sum(), torch.tensor(1.0))  # the loss keeps its scale
+    assert torch.allclose(train_pix2pix.palette_weights(samples, areas, palette, 0.0), torch.ones(3))
+    # the weighted loss is the plain mean of each pixel's cross-entropy times its wanted colour's weight
+    target = torch.zeros(1, 3, 1, 3)
+    target[0, :, 0, 0], target[0, :, 0, 1], target[0, :, 0, 2] = palette[0], palette[0], palette[2]
+    regions = torch.tensor([[[1, 1, 2]]])
+    scores = torch.randn(1, 3, 1, 3)
+    weights = torch.tensor([0.5, 1.0, 4.0])
+    terms = F.cross_entropy(scores[0, :, 0].T, torch.tensor([0, 0, 2]), reduction="none")
+    assert torch.allclose(train_pix2pix.palette_choice_loss(scores, target, regions, palette, weights),
+                          (terms * torch.tensor([0.5, 0.5, 4.0])).mean())
+    assert not torch.allclose(train_pix2pix.palette_choice_loss(scores, target, regions, palette),
+                              (terms * torch.tensor([0.5, 0.5, 4.0])).mean())
+
+
 def test_the_palette_is_k_means_of_the_training_targets_region_colours(tmp_path):
     rng = np.random.default_rng(0)
     # two golds and two blues: the palette's two colours must be their means, not any one sample
@@ -730,8 +755,9 @@ def test_the_palette_is_k_means_of_the_training_targets_region_colours(tmp_path)
         ImageDraw.Draw(image).ellipse((int(x), int(y), int(x) + 40, int(y) + 40), fill=colours[i % 4],
                                       outline=(0, 0, 0), width=2)
         image.save(tmp_path / f"{i}.png")
-    samples = train_pix2pix.region_colour_samples(SketchPairs(tmp_path, 64, augment=False))
+    samples, areas = train_pix2pix.region_colour_samples(SketchPairs(tmp_path, 64, augment=False))
     assert samples.shape == (8, 3)  # one per disc; nothing from the paper outside
+    assert areas.shape == (8,) and (areas > 900).all() and (areas < 40 * 40).all()  # a 40-px disc inside its ring
     palette = train_pix2pix.k_means(samples, 2, seed=0)
     assert torch.equal(palette, train_pix2pix.k_means(samples, 2, seed=0))  # the same palette every time
     found = sorted(((palette * 0.5 + 0.5) * 255).round().int().tolist())
@@ -755,11 +781,18 @@ def test_a_resumed_palette_run_keeps_its_checkpoints_palette(tmp_path):
             "--ndf", "4", "--threads", "1", "--region-colours", "--palette-size", "3", "--save-every", "2"]
     first = train_pix2pix.main([*args, "--steps", "2"]).palette.clone()
     # another seed draws another k-means start (another palette, or the same colours in another order) ...
-    other = train_pix2pix.k_means(train_pix2pix.region_colour_samples(SketchPairs(tmp_path, 64, augment=False)), 3, 5)
+    other = train_pix2pix.k_means(train_pix2pix.region_colour_samples(SketchPairs(tmp_path, 64, augment=False))[0],
+                                  3, 5)
     assert not torch.equal(other, first)
     # ... but a resume goes on with the palette its head was trained on
     resumed = train_pix2pix.main([*args, "--steps", "3", "--resume", "--seed", "5"])
     assert torch.equal(resumed.palette, first)
+    # rebalanced: the weights come from the palette in use and are kept with the run's record
+    train_pix2pix.main([*args, "--steps", "4", "--resume", "--palette-rebalance", "0.5"])
+    record = json.loads((tmp_path / "run" / "export" / "training.json").read_text())
+    palette = record["palette"]
+    assert palette["rebalance"] == 0.5 and len(palette["weights"]) == 3 and min(palette["weights"]) > 0
+    assert record["losses"]["palette_rebalance"] == 0.5
 
 
 def test_region_colours_keep_their_dtype_and_a_large_regions_mean_in_half_precision():

@@ -16,9 +16,9 @@
 Loss: the conditional GAN (vanilla, the discriminator sees input and output together) + 100 x L1 to the
 target; D step first, then G, as in the reference code. With --lambda-gan 0 there is no discriminator
 at all: the same U-Net trained on L1 alone. With --palette-size, each enclosed region's colour is chosen
-among the palette's colours and learnt by cross-entropy to the target region's nearest palette colour; L1
-then scores only the strokes and the outside (inside, it would pull the choice back to the middle colour),
-so the logged `l1` (inside pixels counting 0) is not comparable with a run without a palette.
+among the palette's colours and learnt by cross-entropy to the target region's nearest palette colour (rare
+colours weighed up with --palette-rebalance); L1 then scores only the strokes and the outside (inside, it
+would pull the choice back to the middle colour), so the logged `l1` (inside pixels counting 0) is not comparable with a run without a palette.
 """
 from __future__ import annotations
 
@@ -106,6 +106,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     loss.add_argument("--lambda-gan", type=float, default=1.0, help="0 = L1-only (no discriminator)")
     loss.add_argument("--lambda-palette", type=float, default=1.0,
                       help="with --palette-size: weight of the cross-entropy of each region's colour choice")
+    loss.add_argument("--palette-rebalance", type=float, default=0.0, metavar="S",
+                      help="with --palette-size: weigh each palette colour's cross-entropy by 1 / (S * its share of "
+                           "the training regions' pixels + (1 - S) / K), so that an unsure region is not simply "
+                           "given the commonest colour; 0: unweighted, 0.5: Zhang et al.'s class rebalancing")
     add_common_args(parser)
     args = parse_with_recipe(parser, argv, DEPARTURES)
     if (args.train_a is None) != (args.train_b is None):
@@ -128,6 +132,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--palette-size chooses the colour of each enclosed region: it goes with --region-colours")
     if not 0 <= args.palette_size <= 1024:
         parser.error("--palette-size must be between 0 and 1024")
+    if not 0 <= args.palette_rebalance < 1:
+        parser.error("--palette-rebalance must be in [0, 1) (1 would weigh an unused colour infinitely)")
+    if args.palette_rebalance and not args.palette_size:
+        parser.error("--palette-rebalance weighs the palette's cross-entropy: it goes with --palette-size")
     if args.num_downs is None:
         args.num_downs = max(5, args.image_size.bit_length() - 1)  # 256 -> 8, 128 -> 7, 64 -> 6
     return args
@@ -166,7 +174,7 @@ def main(argv=None) -> Pix2Pix:
                     palette_size=args.palette_size, palette_temperature=args.palette_temperature)
     init_weights(model, layer_norm_scale=args.layer_norm_scale)
     if args.palette_size:  # before the resume: a checkpoint's (or warm start's) palette then wins over this one
-        region_samples = region_colour_samples(train_set)
+        region_samples, region_areas = region_colour_samples(train_set)
         with torch.no_grad():
             model.palette.copy_(k_means(region_samples, args.palette_size, args.seed))
     condition = model.condition  # the input as the U-Net sees it (plus the inside channel if asked)
@@ -183,15 +191,23 @@ def main(argv=None) -> Pix2Pix:
     d_raw = run.accelerator.unwrap_model(discriminator)
     run.maybe_resume()
     run.track_average(model)
-    palette, palette_info = None, {}
+    palette, palette_info, colour_weights = None, {}, None
     if args.palette_size:
         palette = run.accelerator.unwrap_model(model).palette  # the buffer itself: what the loss compares with
         palette_info = {"size": args.palette_size, "regions": len(region_samples),
                         "nearest_l1": round(nearest_colour_distance(region_samples, palette), 5)}
+        if args.palette_rebalance:  # from the palette in use (a checkpoint's after a resume)
+            colour_weights = palette_weights(region_samples, region_areas, palette, args.palette_rebalance)
+            palette_info["rebalance"] = args.palette_rebalance
+            palette_info["weights"] = [round(w, 4) for w in colour_weights.tolist()]
+            colour_weights = colour_weights.to(run.device)
         if run.is_main:
             print(f"palette: {args.palette_size} colours ({'the checkpoint' if args.resume or args.warm_start else 'k-means of'}"
                   f" {len(region_samples)} training regions); a region's colour is {palette_info['nearest_l1']:.4f} from "
                   f"its nearest palette colour (mean |difference|, 0-1)", flush=True)
+            if colour_weights is not None:
+                print(f"rebalanced ({args.palette_rebalance}): colour weights {colour_weights.min():.2f} to "
+                      f"{colour_weights.max():.2f} (1 on average over the training pixels)", flush=True)
     batches = run.batches(run.loader(train_set))
     if sketch and not args.sample_from:  # the training set's own first drawings, drawn plainly
         shown = [train_set.plain(i) for i in range(min(8, len(train_set)))]
@@ -237,7 +253,7 @@ def main(argv=None) -> Pix2Pix:
             else:  # L1 off the regions (strokes, outside); inside, the choice of colour by cross-entropy
                 inside = (regions > 0).unsqueeze(1)
                 loss_l1 = ((fake - b).abs() * ~inside).mean()
-                loss_palette = palette_choice_loss(scores, b, regions, palette)
+                loss_palette = palette_choice_loss(scores, b, regions, palette, colour_weights)
             loss_gan = gan_loss(d_raw(pair(seen, fake)), True, "vanilla") if use_gan \
                 else torch.zeros((), device=a.device)
             loss_g = args.lambda_gan * loss_gan + args.lambda_l1 * loss_l1 + args.lambda_palette * loss_palette
@@ -253,8 +269,8 @@ def main(argv=None) -> Pix2Pix:
     run.finish(model, {"family": "pix2pix", "data": str(source),
                        "losses": {"gan": "vanilla" if use_gan else "none", "lambda_gan": args.lambda_gan,
                                   "lambda_l1": args.lambda_l1,
-                                  **({"lambda_palette": args.lambda_palette, "l1_off_regions": True}
-                                     if args.palette_size else {}),
+                                  **({"lambda_palette": args.lambda_palette, "l1_off_regions": True,
+                                      "palette_rebalance": args.palette_rebalance} if args.palette_size else {}),
                                   **({"diff_augment": args.diff_augment} if use_gan and args.diff_augment else {})},
                        "val_fraction": args.val_fraction, "inside_channel": args.inside_channel,
                        **({"region_colours": True} if args.region_colours else {}),
@@ -269,24 +285,45 @@ def main(argv=None) -> Pix2Pix:
 
 
 def palette_choice_loss(scores: torch.Tensor, target: torch.Tensor, regions: torch.Tensor,
-                        palette: torch.Tensor) -> torch.Tensor:
+                        palette: torch.Tensor, colour_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy of each enclosed pixel's (region-mean) scores to the palette colour nearest the target's
     colour there (the target is coloured by the same regions, so every pixel of a region asks for one colour);
-    a region counts by its area. 0 for a drawing without regions."""
+    a region counts by its area, times its colour's weight if `colour_weights` (palette_weights) is given.
+    0 for a drawing without regions."""
     inside = regions.reshape(-1) > 0
     flat_scores = scores.float().permute(0, 2, 3, 1).reshape(-1, scores.shape[1])
     if not inside.any():
         return flat_scores.sum() * 0
     colours = target.float().permute(0, 2, 3, 1).reshape(-1, 3)[inside]
-    return F.cross_entropy(flat_scores[inside], torch.cdist(colours, palette.float()).argmin(1))
+    wanted = torch.cdist(colours, palette.float()).argmin(1)
+    if colour_weights is None:
+        return F.cross_entropy(flat_scores[inside], wanted)
+    # a plain mean of the weighted terms (not F.cross_entropy's mean over the weights): with the weights'
+    # expectation 1 over the training pixels, the loss keeps its scale and --lambda-palette its meaning
+    return (F.cross_entropy(flat_scores[inside], wanted, reduction="none") * colour_weights[wanted]).mean()
+
+
+def palette_weights(samples: torch.Tensor, areas: torch.Tensor, palette: torch.Tensor,
+                    rebalance: float) -> torch.Tensor:
+    """Class rebalancing (Zhang, Isola & Efros, Colorful Image Colorization, 2016): colour k weighs
+    1 / (rebalance * p_k + (1 - rebalance) / K), p_k its share of the training regions' pixels (each region
+    counted by its area and given to its nearest palette colour), scaled so that the expected weight of a
+    training pixel is 1. rebalance 0 weighs every colour 1; towards 1, inverse frequency."""
+    palette = palette.detach().float().cpu()
+    nearest = torch.cdist(samples, palette).argmin(1)
+    share = torch.zeros(len(palette)).index_add_(0, nearest, areas.float())
+    share = share / share.sum()
+    weights = 1 / (rebalance * share + (1 - rebalance) / len(palette))
+    return weights / (share * weights).sum()
 
 
 @torch.no_grad()
-def region_colour_samples(pairs: SketchPairs, min_area: int = 16) -> torch.Tensor:
+def region_colour_samples(pairs: SketchPairs, min_area: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
     """Nx3 in [-1, 1]: the mean colour of every region of `min_area` pixels or more that the deterministic
     drawings of the training targets enclose, one row per region (so a small red region counts as much as a
-    large yellow face, and the specks between close strokes not at all)."""
-    samples = []
+    large yellow face, and the specks between close strokes not at all); and N: each region's area in pixels
+    (what the pixel-wise cross-entropy sees of it)."""
+    samples, areas = [], []
     for start in range(0, len(pairs), 64):
         batch = [pairs.plain(i) for i in range(start, min(start + 64, len(pairs)))]
         drawings, targets = torch.stack([p["a"] for p in batch]), torch.stack([p["b"] for p in batch])
@@ -294,10 +331,13 @@ def region_colour_samples(pairs: SketchPairs, min_area: int = 16) -> torch.Tenso
         flat = colour_by_region(targets, regions=regions)
         for image, numbers in zip(flat, regions):
             found, area = torch.unique(numbers[numbers > 0], return_counts=True)
-            for number in found[area >= min_area]:
+            for number, size in zip(found[area >= min_area], area[area >= min_area]):
                 y, x = (numbers == number).nonzero()[0]
                 samples.append(image[:, y, x])
-    return torch.stack(samples) if samples else torch.zeros(0, 3)
+                areas.append(size)
+    if not samples:
+        return torch.zeros(0, 3), torch.zeros(0, dtype=torch.long)
+    return torch.stack(samples), torch.stack(areas)
 
 
 @torch.no_grad()
