@@ -773,25 +773,31 @@ def test_the_palette_is_k_means_of_the_training_targets_region_colours(tmp_path)
 
 def test_a_resumed_palette_run_keeps_its_checkpoints_palette(tmp_path):
     colours = [(250, 200, 30), (40, 90, 220), (220, 30, 40), (30, 160, 60)]
+    drawings = tmp_path / "drawings"  # apart from the run folder, whose sample grids are PNGs too
+    drawings.mkdir()
     for i in range(8):
         image = Image.new("RGB", (64, 64), "white")
         ImageDraw.Draw(image).ellipse((8 + i, 8, 48 + i, 48), fill=colours[i % 4])
-        image.save(tmp_path / f"{i}.png")
-    args = ["--sketch-from", str(tmp_path), "--out", str(tmp_path / "run"), "--image-size", "64", "--ngf", "4",
+        image.save(drawings / f"{i}.png")
+    args = ["--sketch-from", str(drawings), "--out", str(tmp_path / "run"), "--image-size", "64", "--ngf", "4",
             "--ndf", "4", "--threads", "1", "--region-colours", "--palette-size", "3", "--save-every", "2"]
     first = train_pix2pix.main([*args, "--steps", "2"]).palette.clone()
     # another seed draws another k-means start (another palette, or the same colours in another order) ...
-    other = train_pix2pix.k_means(train_pix2pix.region_colour_samples(SketchPairs(tmp_path, 64, augment=False))[0],
+    other = train_pix2pix.k_means(train_pix2pix.region_colour_samples(SketchPairs(drawings, 64, augment=False))[0],
                                   3, 5)
     assert not torch.equal(other, first)
     # ... but a resume goes on with the palette its head was trained on
     resumed = train_pix2pix.main([*args, "--steps", "3", "--resume", "--seed", "5"])
     assert torch.equal(resumed.palette, first)
     # rebalanced: the weights come from the palette in use and are kept with the run's record
-    train_pix2pix.main([*args, "--steps", "4", "--resume", "--palette-rebalance", "0.5"])
+    train_pix2pix.main([*args, "--steps", "4", "--resume", "--seed", "5", "--palette-rebalance", "0.5"])
     record = json.loads((tmp_path / "run" / "export" / "training.json").read_text())
     palette = record["palette"]
-    assert palette["rebalance"] == 0.5 and len(palette["weights"]) == 3 and min(palette["weights"]) > 0
+    samples, areas = train_pix2pix.region_colour_samples(SketchPairs(drawings, 64, augment=False))
+    assert palette["rebalance"] == 0.5
+    def weights(of_palette):
+        return [round(w, 4) for w in train_pix2pix.palette_weights(samples, areas, of_palette, 0.5).tolist()]
+    assert palette["weights"] == weights(first) != weights(other)
     assert record["losses"]["palette_rebalance"] == 0.5
 
 

@@ -18,7 +18,8 @@ target; D step first, then G, as in the reference code. With --lambda-gan 0 ther
 at all: the same U-Net trained on L1 alone. With --palette-size, each enclosed region's colour is chosen
 among the palette's colours and learnt by cross-entropy to the target region's nearest palette colour (rare
 colours weighed up with --palette-rebalance); L1 then scores only the strokes and the outside (inside, it
-would pull the choice back to the middle colour), so the logged `l1` (inside pixels counting 0) is not comparable with a run without a palette.
+would pull the choice back to the middle colour), so the logged `l1` (inside pixels counting 0) is not
+comparable with a run without a palette.
 """
 from __future__ import annotations
 
@@ -207,7 +208,7 @@ def main(argv=None) -> Pix2Pix:
                   f"its nearest palette colour (mean |difference|, 0-1)", flush=True)
             if colour_weights is not None:
                 print(f"rebalanced ({args.palette_rebalance}): colour weights {colour_weights.min():.2f} to "
-                      f"{colour_weights.max():.2f} (1 on average over the training pixels)", flush=True)
+                      f"{colour_weights.max():.2f} (about 1 on average over the training pixels)", flush=True)
     batches = run.batches(run.loader(train_set))
     if sketch and not args.sample_from:  # the training set's own first drawings, drawn plainly
         shown = [train_set.plain(i) for i in range(min(8, len(train_set)))]
@@ -308,7 +309,7 @@ def palette_weights(samples: torch.Tensor, areas: torch.Tensor, palette: torch.T
     """Class rebalancing (Zhang, Isola & Efros, Colorful Image Colorization, 2016): colour k weighs
     1 / (rebalance * p_k + (1 - rebalance) / K), p_k its share of the training regions' pixels (each region
     counted by its area and given to its nearest palette colour), scaled so that the expected weight of a
-    training pixel is 1. rebalance 0 weighs every colour 1; towards 1, inverse frequency."""
+    training pixel is 1 (about 1: the loss also sees regions under 16 px and augmented drawings). rebalance 0 weighs every colour 1; towards 1, inverse frequency."""
     palette = palette.detach().float().cpu()
     nearest = torch.cdist(samples, palette).argmin(1)
     share = torch.zeros(len(palette)).index_add_(0, nearest, areas.float())
