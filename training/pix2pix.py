@@ -296,7 +296,7 @@ def palette_choice_loss(scores: torch.Tensor, target: torch.Tensor, regions: tor
     if not inside.any():
         return flat_scores.sum() * 0
     colours = target.float().permute(0, 2, 3, 1).reshape(-1, 3)[inside]
-    wanted = torch.cdist(colours, palette.float()).argmin(1)
+    wanted = nearest_palette_colour(colours, palette.float())
     if colour_weights is None:
         return F.cross_entropy(flat_scores[inside], wanted)
     # a plain mean of the weighted terms (not F.cross_entropy's mean over the weights): with the weights'
@@ -309,10 +309,10 @@ def palette_weights(samples: torch.Tensor, areas: torch.Tensor, palette: torch.T
     """Class rebalancing (Zhang, Isola & Efros, Colorful Image Colorization, 2016): colour k weighs
     1 / (rebalance * p_k + (1 - rebalance) / K), p_k its share of the training regions' pixels (each region
     counted by its area and given to its nearest palette colour), scaled so that the expected weight of a
-    training pixel is 1 (about 1: the loss also sees regions under 16 px and augmented drawings). rebalance 0 weighs every colour 1; towards 1, inverse frequency."""
+    training pixel is 1 (about 1: the loss also sees regions under 16 px and augmented drawings).
+    rebalance 0 weighs every colour 1; towards 1, inverse frequency."""
     palette = palette.detach().float().cpu()
-    nearest = torch.cdist(samples, palette).argmin(1)
-    share = torch.zeros(len(palette)).index_add_(0, nearest, areas.float())
+    share = torch.zeros(len(palette)).index_add_(0, nearest_palette_colour(samples, palette), areas.float())
     share = share / share.sum()
     weights = 1 / (rebalance * share + (1 - rebalance) / len(palette))
     return weights / (share * weights).sum()
@@ -332,7 +332,8 @@ def region_colour_samples(pairs: SketchPairs, min_area: int = 16) -> tuple[torch
         flat = colour_by_region(targets, regions=regions)
         for image, numbers in zip(flat, regions):
             found, area = torch.unique(numbers[numbers > 0], return_counts=True)
-            for number, size in zip(found[area >= min_area], area[area >= min_area]):
+            large = area >= min_area
+            for number, size in zip(found[large], area[large]):
                 y, x = (numbers == number).nonzero()[0]
                 samples.append(image[:, y, x])
                 areas.append(size)
@@ -369,7 +370,13 @@ def nearest_colour_distance(samples: torch.Tensor, palette: torch.Tensor) -> flo
     """What a palette costs a perfect choice: the samples' mean |difference| (0-1 units) from their nearest
     palette colour."""
     palette = palette.detach().float().cpu()
-    return float((samples - palette[torch.cdist(samples, palette).argmin(1)]).abs().mean() / 2)
+    return float((samples - palette[nearest_palette_colour(samples, palette)]).abs().mean() / 2)
+
+
+def nearest_palette_colour(colours: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    """For each Nx3 colour, the index of its nearest (Euclidean) palette colour: the colour a region is asked
+    for (palette_choice_loss), counted as (palette_weights) and measured from (nearest_colour_distance)."""
+    return torch.cdist(colours, palette).argmin(1)
 
 
 @torch.no_grad()
