@@ -91,6 +91,52 @@ def test_line_drawing_is_black_strokes_on_white():
     assert (thick == 0).sum() > (drawing == 0).sum()
 
 
+def test_a_simplified_drawing_keeps_outlines_and_bold_features_and_drops_faint_detail():
+    """simplify: a person's drawing of a face is its outline, eyes and mouth; a faint highlight stroke that the
+    edge detector finds is not drawn, and a shape too light for an edge keeps its outline (the silhouette)."""
+    rgb = torch.ones(3, 64, 64)
+    yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    face = (yy - 32) ** 2 + (xx - 32) ** 2 < 26 ** 2
+    rgb[:, face] = torch.tensor([0.98, 0.78, 0.15])[:, None]
+    rgb[:, 22:28, 22:26] = 0.15  # an eye
+    rgb[:, 22:28, 38:42] = 0.15  # the other
+    rgb[:, 14, 28:36] = torch.tensor([1.0, 0.9, 0.45])[:, None]  # a one-pixel highlight, a little lighter
+    plain, simple = line_drawing(rgb, threshold=0.12), line_drawing(rgb, threshold=0.25, simplify=1.0)
+    assert plain[0, 13:16, 30:34].min() == 0 and simple[0, 12:17, 29:35].min() == 1, "the highlight is not drawn"
+    assert simple[0, 20:30, 20:28].min() == 0 and simple[0, 20:30, 36:44].min() == 0, "the eyes are"
+    assert simple[0, 31:34, 3:9].min() == 0 and simple[0, 31:34, 56:62].min() == 0, "and the outline"
+    assert simple[0, 32, 32] == 1 and simple[0, 1, 1] == 1
+    pale = torch.ones(3, 64, 64)
+    pale[:, face] = 0.93  # too little contrast for an edge at 0.25, but not paper
+    assert line_drawing(pale, threshold=0.25).min() == 1
+    outline = line_drawing(pale, threshold=0.25, simplify=1.0)
+    assert outline[0, 31:34, 3:9].min() == 0 and outline[0, 32, 32] == 1
+
+
+def test_zoom_out_puts_paper_around_drawing_and_target_alike(tmp_path):
+    """zoom_out: a pair is shrunk onto white paper (a closed outline with a margin, as in the app) half the time,
+    and the drawing still traces its target; simple_share 1 draws every sample simplified."""
+    image = Image.new("RGB", (64, 64), "white")
+    ImageDraw.Draw(image).rectangle((0, 0, 63, 63), fill=(40, 120, 220))  # fills its square, as emoji do
+    image.save(tmp_path / "1f7e6.png")
+    torch.manual_seed(0)
+    pairs = SketchPairs(tmp_path, 64, zoom_out=0.3, simple_share=1.0)
+    shrunk = 0
+    for _ in range(20):
+        pair = pairs[0]
+        blue = ((pair["b"] + 1) / 2 - torch.tensor([40, 120, 220])[:, None, None] / 255).abs().amax(0) < 0.1
+        if blue.all():
+            continue
+        shrunk += 1
+        rows, cols = blue.any(1).nonzero().flatten(), blue.any(0).nonzero().flatten()
+        assert 0.7 * 64 - 2 <= len(rows) <= 64 and 0.7 * 64 - 2 <= len(cols) <= 64
+        ink = pair["a"][0] < 0
+        ink_rows, ink_cols = ink.any(1).nonzero().flatten(), ink.any(0).nonzero().flatten()
+        assert abs(ink_rows.min() - rows.min()) <= 4 and abs(ink_cols.max() - cols.max()) <= 4, "drawn where it is"
+    assert 3 <= shrunk <= 17
+    assert SketchPairs(tmp_path, 64).zoom_out == 0
+
+
 def test_sketch_pairs_and_written_drawings(tmp_path):
     (tmp_path / "noto" / "train").mkdir(parents=True)
     (tmp_path / "noto" / "test").mkdir(parents=True)
@@ -207,7 +253,8 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
                         lambda images: look_alike_passes.append(1) or original_pass(images))
     for variant, extra in (("gan", ["--set", "diff_augment=color,translation,cutout", "--outlines-from", str(other),
                                     "--inside-channel", "--region-colours", "--palette-size", "2"]),
-                           ("l1", ["--lambda-gan", "0", "--norm", "layer", "--batch-size", "2"]),
+                           ("l1", ["--lambda-gan", "0", "--norm", "layer", "--batch-size", "2",
+                                   "--simple-drawings", "0.5", "--zoom-out", "0.3"]),
                            ("inner", ["--inner-norm", "layer", "--layer-norm-scale", "one", "--one-colour-per-drawing"])):
         out = tmp_path / variant
         train_pix2pix.main(["--sketch-from", str(color), "--out", str(out), "--image-size", "64", "--ngf", "4",
@@ -216,6 +263,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
         assert info["steps"] == 3 and info["losses"]["gan"] == ("none" if variant == "l1" else "vanilla")
         assert info["losses"].get("diff_augment") == ("color,translation,cutout" if variant == "gan" else None)
         assert info.get("outlines_from") == ([str(other)] if variant == "gan" else None)
+        assert (info.get("simple_drawings"), info.get("zoom_out")) == ((0.5, 0.3) if variant == "l1" else (None, None))
         assert info["inside_channel"] == (variant == "gan")
         assert info.get("region_colours") == (True if variant == "gan" else None)
         if variant == "gan":  # two palette colours, the discs' yellow and blue, from the five discs' insides
@@ -274,6 +322,14 @@ def test_a_run_warm_starts_from_an_export_with_a_fresh_discriminator(tmp_path, c
     with pytest.raises(SystemExit):  # it reads the regions of line drawings
         train_pix2pix.main(["--pairs", str(color), "--out", str(tmp_path / "bad"), "--region-colours"])
     assert "--region-colours goes with --sketch-from" in capsys.readouterr().err
+    for flag, value in (("--zoom-out", "0.3"), ("--simple-drawings", "0.5")):  # they change drawings made from colour
+        with pytest.raises(SystemExit):
+            train_pix2pix.main(["--pairs", str(color), "--out", str(tmp_path / "bad"), flag, value])
+        assert "go with --sketch-from" in capsys.readouterr().err
+    for flag, value in (("--zoom-out", "1"), ("--simple-drawings", "1.5")):
+        with pytest.raises(SystemExit):
+            train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), flag, value])
+        assert flag in capsys.readouterr().err
     with pytest.raises(SystemExit, match="checkpoint folder or an export"):
         train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--steps", "0", "--warm-start", str(tmp_path / "noto")])
 

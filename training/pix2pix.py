@@ -57,6 +57,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                            "(other vendors' emoji); a share of the drawings is made from them (see SketchPairs)")
     data.add_argument("--outline-share", type=float, default=0.5,
                       help="with --outlines-from: the share of training drawings made from them")
+    data.add_argument("--simple-drawings", type=float, default=0.0, metavar="F",
+                      help="with --sketch-from: the share of training drawings simplified as a person draws "
+                           "(one outline, eyes and mouth; see SketchPairs)")
+    data.add_argument("--zoom-out", type=float, default=0.0, metavar="F",
+                      help="with --sketch-from: half the training pairs shrunk by up to F onto white paper "
+                           "(drawings in the app come with a margin; see SketchPairs)")
     data.add_argument("--one-colour-per-drawing", action="store_true",
                       help="with --sketch-from: leave out emoji that look like an older one drawn (IoU > 0.8 at "
                            "64 px) but differ in colour (the hearts of six colours: the blue one stays), so a "
@@ -125,6 +131,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--val-fraction needs file pairs (--dataroot or --train-a/--train-b)")
     if args.one_colour_per_drawing and not args.sketch_from:
         parser.error("--one-colour-per-drawing goes with --sketch-from (it compares the drawings made there)")
+    if (args.simple_drawings or args.zoom_out) and not args.sketch_from:
+        parser.error("--simple-drawings and --zoom-out go with --sketch-from (they change the drawings made there)")
+    if not 0 <= args.simple_drawings <= 1:
+        parser.error("--simple-drawings is a share of the drawings: between 0 and 1")
+    if not 0 <= args.zoom_out < 1:
+        parser.error("--zoom-out is the most a pair shrinks by: in [0, 1)")
     if args.inside_channel and not args.sketch_from:
         parser.error("--inside-channel goes with --sketch-from (it reads line drawings)")
     if args.region_colours and not args.sketch_from:
@@ -150,7 +162,9 @@ def make_dataset(args, folder=None, augment=True, keep=None):
         return SketchPairs(folder or args.sketch_from, args.image_size, augment,
                            outline_folders=args.outlines_from if folder is None else (),
                            outline_share=args.outline_share,
-                           one_colour_per_drawing=args.one_colour_per_drawing and folder is None)
+                           one_colour_per_drawing=args.one_colour_per_drawing and folder is None,
+                           simple_share=args.simple_drawings if folder is None else 0.0,
+                           zoom_out=args.zoom_out if folder is None else 0.0)
     if args.train_a:
         a, b = (folder / "A", folder / "B") if folder is not None else (args.train_a, args.train_b)
         return PairedDataset(a, b, args.image_size, augment, keep=keep)
@@ -281,6 +295,8 @@ def main(argv=None) -> Pix2Pix:
                        **({"layer_norm_scale": args.layer_norm_scale} if "layer" in (args.norm, args.inner_norm) else {}),
                        **({"outlines_from": [str(f) for f in args.outlines_from], "outline_share": args.outline_share}
                           if sketch and args.outlines_from else {}),
+                       **({"simple_drawings": args.simple_drawings} if sketch and args.simple_drawings else {}),
+                       **({"zoom_out": args.zoom_out} if sketch and args.zoom_out else {}),
                        **data_version(source)})
     return run.accelerator.unwrap_model(model)
 
