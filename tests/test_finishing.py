@@ -360,3 +360,49 @@ def test_a_drawing_munits_training_outputs_are_written_per_vendor_beside_their_r
     assert all(t.exists() for _, t in pairs) and Image.open(pairs[0][0]).size == (64, 64)
     limited = model_outputs.write([str(model)], tmp_path / "one", data=data, limit=1)
     assert sum(entry["images"] for entry in limited.values()) == 1  # a MUNIT's outputs count as one set
+
+
+def test_re_measuring_one_shipped_model_replaces_its_rows_and_keeps_the_others(tmp_path, monkeypatch):
+    """--only MODEL (after shipping a new version of one model): finishing_strength chooses again for it and
+    keeps the others' choices; finishing_measure --card replaces its rows in metrics.json and the card, keeps
+    every other set's numbers and the full command, and leaves the sample sheet as it was."""
+    import shutil
+
+    from training import finishing_measure, finishing_strength
+    folder = tmp_path / "finisher"
+    shutil.copytree(ROOT / "assets/finishing/finisher-x4", folder)
+    earlier_metrics = json.loads((folder / "metrics.json").read_text())
+    earlier_strengths = json.loads((folder / "strengths.json").read_text())
+    sheet = (folder / "samples.png").read_bytes()
+    title = "pix2pix-sketch2emoji noto-sketch → noto (model output)"
+    torch.manual_seed(0)
+    small = torch.rand(3, 3, 64, 64) * 2 - 1
+    large = F.interpolate(small, scale_factor=4, mode="bicubic", align_corners=False).clamp(-1, 1)
+    asked, real_model_sets = [], finishing_measure.model_sets
+
+    def fake_sets(*args, models=None, **kwargs):
+        asked.append(models)
+        return {title: (["a", "b", "c"], small, large)}
+
+    monkeypatch.setattr(finishing_strength, "model_sets", fake_sets)
+    monkeypatch.setattr(finishing_measure, "model_sets", fake_sets)
+    monkeypatch.setattr(finishing_measure, "latency", lambda finisher: earlier_metrics["latency"])
+    finishing_strength.main(["--model", str(folder), "--only", "pix2pix-sketch2emoji", "--threads", "1"])
+    finishing_measure.main(["--model", str(folder), "--only", "pix2pix-sketch2emoji", "--card", "--threads", "1"])
+    assert asked == [["pix2pix-sketch2emoji"]] * 2
+    strengths = json.loads((folder / "strengths.json").read_text())
+    assert strengths["strengths"]["munit-drawing2emoji"] == earlier_strengths["strengths"]["munit-drawing2emoji"]
+    assert strengths["sets"][title]["images"] == 3 and strengths["command"] == earlier_strengths["command"]
+    assert all(strengths["sets"][t] == s for t, s in earlier_strengths["sets"].items() if t != title)
+    assert strengths["updates"][-1]["models"] == ["pix2pix-sketch2emoji"]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert list(metrics["sets"]) == list(earlier_metrics["sets"])  # same sets, same order
+    assert metrics["sets"][title]["images"] == 3 != earlier_metrics["sets"][title]["images"]
+    assert all(metrics["sets"][t] == m for t, m in earlier_metrics["sets"].items() if t != title)
+    assert metrics["command"] == earlier_metrics["command"] and "--only" in metrics["updates"][-1]["command"]
+    assert (folder / "samples.png").read_bytes() == sheet
+    card = (folder / "README.md").read_text()
+    assert "--only pix2pix-sketch2emoji" in card and "still shows the earlier version's outputs" in card
+    assert finishing_measure.merge_sets({"x a": 1, "y b": 2}, {"z c": 3}, ["z"]) == {"x a": 1, "y b": 2, "z c": 3}
+    with pytest.raises(SystemExit, match="not a shipped model"):
+        real_model_sets(tmp_path, tmp_path, models=["no-such-model"])

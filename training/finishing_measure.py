@@ -120,12 +120,20 @@ def multimodal_set(t, multimodal: Path, data256: Path, split: str = "test",
 def model_sets(data64: Path, data256: Path, fonts_data: Path = Path("data/fonts-64"),
                debs: Path = Path("data/font-debs"),
                multimodal: Path = Path("data/multimodal-64"), split: str = "test",
-               limit: int | None = None) -> dict[str, tuple[list[str], torch.Tensor, torch.Tensor]]:
+               limit: int | None = None, models: list[str] | None = None,
+               ) -> dict[str, tuple[list[str], torch.Tensor, torch.Tensor]]:
     """Each shipped 64-px model's outputs on its test inputs (or another split's: training.finishing_strength
     chooses on the training split), with the true 256-px render of the target. Each title starts with the
-    model's name and a space. limit: at most about this many images a set, taken evenly."""
+    model's name and a space. limit: at most about this many images a set, taken evenly. models: only these
+    shipped models (names), else all."""
+    shipped = translator.list_models()
+    unknown = sorted(set(models or []) - set(shipped))
+    if unknown:
+        raise SystemExit(f"not a shipped model: {', '.join(unknown)} (shipped: {', '.join(shipped)})")
     sets = {}
-    for name in translator.list_models():
+    for name in shipped:
+        if models is not None and name not in models:
+            continue
         t = translator.load(name, warm_up=False, device="cpu")
         if t.image_size != 64:
             continue
@@ -189,6 +197,8 @@ def sheet(finisher: Finisher, sets: dict, strengths: dict[str, float] | None = N
 
 
 def write_card(folder: Path, metrics: dict) -> None:
+    updates = "".join(f", then `{u['command']}` (a new version of {', '.join(u['models'])}; the sheet below still shows the earlier version's outputs)"
+                      for u in metrics.get("updates", []))
     info = json.loads((folder / "training.json").read_text()) if (folder / "training.json").exists() else {}
     def cell(m: dict, method: str) -> str:  # bold: the better of bicubic and the finisher, per number
         other = "bicubic" if method == "finisher" else "finisher"
@@ -231,7 +241,7 @@ SSIM on every input set, at most 15 ms): {verdict(metrics)}
 
 Cost, one 64-px image, batch 1, median of {50}: finisher {lat['median_ms']['finisher']} ms, bicubic
 {lat['median_ms']['bicubic']} ms on {lat['threads']} threads ({lat['machine']}).
-Reproduce: `{metrics['command']}`.
+Reproduce: `{metrics['command']}`{updates}.
 
 ![held-out inputs: 64 px, bicubic, finished, true 256 px](samples.png)
 
@@ -285,6 +295,23 @@ def verdict(metrics: dict) -> str:
             "numbers do not: crisp edges, less speckle.")
 
 
+def merge_sets(old: dict, new: dict, models: list[str]) -> dict:
+    """`old` per-set records with those of `models` replaced by `new`'s (after a model is re-measured on its
+    own): the other models' sets stay, in their order; the re-measured ones take the place of the first set
+    they replace (at the end if the model is new)."""
+    merged, placed = {}, False
+    for title, record in old.items():
+        if model_of(title) in models:
+            if not placed:
+                merged.update(new)
+                placed = True
+            continue
+        merged[title] = record
+    if not placed:
+        merged.update(new)
+    return merged
+
+
 def _config(folder: Path) -> dict:
     return {k: v for k, v in json.loads((folder / "config.json").read_text()).items() if k != "family"}
 
@@ -297,19 +324,34 @@ def main(argv=None) -> None:
     parser.add_argument("--card", action="store_true", help="write README.md + samples.png into --model, and docs/metrics")
     parser.add_argument("--no-models", action="store_true", help="only real renders and glyphs")
     parser.add_argument("--threads", type=int, default=2, help="for scoring (the latency is always on 2 threads)")
+    parser.add_argument("--only", nargs="+", metavar="MODEL",
+                        help="re-measure only these shipped models' outputs (after shipping a new version of one); "
+                             "with --card, their rows in the existing metrics.json and card are replaced and the "
+                             "rest kept, and the sample sheet is left as it was (drawing it needs every set)")
     args = parser.parse_args(argv)
+    if args.only and args.no_models:
+        parser.error("--only re-measures models: it does not go with --no-models")
+    if args.only and args.card and not (args.model / "metrics.json").exists():
+        parser.error(f"--only --card updates {args.model / 'metrics.json'}, which is not there: run without --only")
     torch.set_num_threads(args.threads)
     finisher = Finisher.from_folder(args.model, json.loads((args.model / "config.json").read_text())).float().eval()
-    sets = {f"{style} (real 64-px render)": load_set(args.data64 / style / "test", args.data256 / style / "test")
-            for style in STYLES if (args.data64 / style / "test").is_dir()}
-    sets["Liberation glyphs (256-px render shrunk to 64)"] = glyph_set()
+    sets = {}
+    if not args.only:
+        sets = {f"{style} (real 64-px render)": load_set(args.data64 / style / "test", args.data256 / style / "test")
+                for style in STYLES if (args.data64 / style / "test").is_dir()}
+        sets["Liberation glyphs (256-px render shrunk to 64)"] = glyph_set()
     if not args.no_models:
-        sets.update(model_sets(args.data64, args.data256))
+        sets.update(model_sets(args.data64, args.data256, models=args.only))
     strengths = read_strengths(args.model)
+    command = "python -m training.finishing_measure " + " ".join(argv or __import__("sys").argv[1:])
     metrics = {"sets": {name: score(finisher, small, large, strength_of(name, strengths))
                         for name, (_, small, large) in sets.items()},
-               "latency": latency(finisher),
-               "command": "python -m training.finishing_measure " + " ".join(argv or __import__("sys").argv[1:])}
+               "latency": latency(finisher), "command": command}
+    if args.only and args.card:
+        earlier = json.loads((args.model / "metrics.json").read_text())
+        metrics = {**earlier, "sets": merge_sets(earlier["sets"], metrics["sets"], args.only),  # command: the full one
+                   "latency": metrics["latency"],
+                   "updates": [*earlier.get("updates", []), {"command": command, "models": args.only}]}
     wins = all(beats_bicubic(m) for m in metrics["sets"].values())
     metrics["beats_bicubic_everywhere"] = wins
     for name, m in metrics["sets"].items():
@@ -317,8 +359,11 @@ def main(argv=None) -> None:
               f"lanczos {m['lanczos']['psnr']:.2f}/{m['lanczos']['ssim']:.4f}  "
               f"finisher {m['finisher']['psnr']:.2f}/{m['finisher']['ssim']:.4f}")
     print("latency", metrics["latency"], "| beats bicubic on every input:", wins)
-    if args.card:
+    if args.card and args.only:
+        print(f"{args.model / 'samples.png'} left as it was: run without --only to draw it again")
+    elif args.card:
         save_sheet(sheet(finisher, {k: v for k, v in sets.items() if "fluent" not in k}, strengths), args.model / "samples.png")
+    if args.card:
         (args.model / "metrics.json").write_text(json.dumps(metrics, indent=2))
         write_card(args.model, metrics)
         Path("docs/metrics").mkdir(parents=True, exist_ok=True)

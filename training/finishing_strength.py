@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from training.evaluate import psnr, ssim
-from training.finishing_measure import model_sets
+from training.finishing_measure import merge_sets, model_sets
 from translator.finishing import STRENGTHS_FILE, Finisher, model_of
 
 STRENGTHS = [round(i * 0.05, 2) for i in range(21)]
@@ -65,11 +65,15 @@ def main(argv=None) -> None:
     parser.add_argument("--data256", type=Path, default=Path("data/emoji-256"))
     parser.add_argument("--limit", type=int, default=600, help="at most this many training outputs a set")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", nargs="+", metavar="MODEL",
+                        help="choose again for these shipped models only (after shipping a new version of one); "
+                             "the other models' choices in strengths.json are kept")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     finisher = Finisher.from_folder(args.model, json.loads((args.model / "config.json").read_text())).float().eval()
     per_model: dict[str, list[dict]] = {}
-    for title, (_, small, large) in model_sets(args.data64, args.data256, split="train", limit=args.limit).items():
+    for title, (_, small, large) in model_sets(args.data64, args.data256, split="train", limit=args.limit,
+                                               models=args.only).items():
         scores = strength_scores(finisher, small, large)
         chosen = choose(scores)
         per_model.setdefault(model_of(title), []).append({"set": title, "images": len(small), "scores": scores,
@@ -84,6 +88,14 @@ def main(argv=None) -> None:
               "sets": {s["set"]: {"images": s["images"], "chosen": s["chosen"],
                                   "scores": {str(k): v for k, v in s["scores"].items()}}
                        for sets in per_model.values() for s in sets}}
+    earlier_file = args.model / STRENGTHS_FILE
+    if args.only and earlier_file.exists():  # the other models keep what was chosen for them
+        earlier = json.loads(earlier_file.read_text())
+        kept = {name: s for name, s in earlier.get("strengths", {}).items() if name not in args.only}
+        record = {**record, "strengths": {**kept, **record["strengths"]},
+                  "command": earlier.get("command", record["command"]),
+                  "updates": [*earlier.get("updates", []), {"command": record["command"], "models": args.only}],
+                  "sets": merge_sets(earlier.get("sets", {}), record["sets"], args.only)}
     (args.model / STRENGTHS_FILE).write_text(json.dumps(record, indent=2))
     print("strengths:", record["strengths"] or "the full correction for every model")
 
