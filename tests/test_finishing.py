@@ -386,7 +386,7 @@ def test_re_measuring_one_shipped_model_replaces_its_rows_and_keeps_the_others(t
 
     monkeypatch.setattr(finishing_strength, "model_sets", fake_sets)
     monkeypatch.setattr(finishing_measure, "model_sets", fake_sets)
-    monkeypatch.setattr(finishing_measure, "latency", lambda finisher: earlier_metrics["latency"])
+    monkeypatch.setattr(finishing_measure, "latency", lambda finisher: pytest.fail("the cost is not re-measured"))
     finishing_strength.main(["--model", str(folder), "--only", "pix2pix-sketch2emoji", "--threads", "1"])
     finishing_measure.main(["--model", str(folder), "--only", "pix2pix-sketch2emoji", "--card", "--threads", "1"])
     assert asked == [["pix2pix-sketch2emoji"]] * 2
@@ -399,6 +399,7 @@ def test_re_measuring_one_shipped_model_replaces_its_rows_and_keeps_the_others(t
     assert list(metrics["sets"]) == list(earlier_metrics["sets"])  # same sets, same order
     assert metrics["sets"][title]["images"] == 3 != earlier_metrics["sets"][title]["images"]
     assert all(metrics["sets"][t] == m for t, m in earlier_metrics["sets"].items() if t != title)
+    assert metrics["latency"] == earlier_metrics["latency"]
     assert metrics["command"] == earlier_metrics["command"] and "--only" in metrics["updates"][-1]["command"]
     assert (folder / "samples.png").read_bytes() == sheet
     card = (folder / "README.md").read_text()
