@@ -387,6 +387,7 @@ def test_re_measuring_one_shipped_model_replaces_its_rows_and_keeps_the_others(t
     monkeypatch.setattr(finishing_strength, "model_sets", fake_sets)
     monkeypatch.setattr(finishing_measure, "model_sets", fake_sets)
     monkeypatch.setattr(finishing_measure, "latency", lambda finisher: pytest.fail("the cost is not re-measured"))
+    monkeypatch.chdir(tmp_path)  # --card also writes docs/metrics/finisher-x4.json under the working folder
     finishing_strength.main(["--model", str(folder), "--only", "pix2pix-sketch2emoji", "--threads", "1"])
     finishing_measure.main(["--model", str(folder), "--only", "pix2pix-sketch2emoji", "--card", "--threads", "1"])
     assert asked == [["pix2pix-sketch2emoji"]] * 2
@@ -404,6 +405,14 @@ def test_re_measuring_one_shipped_model_replaces_its_rows_and_keeps_the_others(t
     assert (folder / "samples.png").read_bytes() == sheet
     card = (folder / "README.md").read_text()
     assert "--only pix2pix-sketch2emoji" in card and "still shows the earlier version's outputs" in card
+    assert json.loads((tmp_path / "docs/metrics/finisher-x4.json").read_text()) == metrics
     assert finishing_measure.merge_sets({"x a": 1, "y b": 2}, {"z c": 3}, ["z"]) == {"x a": 1, "y b": 2, "z c": 3}
+    merged = finishing_measure.merge_sets({"x 1": 1, "y 1": 2, "z 1": 3, "y 2": 4}, {"x new": 5, "z new": 6}, ["x", "z"])
+    assert list(merged.items()) == [("x new", 5), ("z new", 6), ("y 1", 2), ("y 2", 4)]
     with pytest.raises(SystemExit, match="not a shipped model"):
         real_model_sets(tmp_path, tmp_path, models=["no-such-model"])
+    with pytest.raises(SystemExit, match="nothing to measure for pix2pix-sketch2emoji"):  # no data here
+        real_model_sets(tmp_path, tmp_path, models=["pix2pix-sketch2emoji"])
+    (folder / "strengths.json").unlink()
+    with pytest.raises(SystemExit):  # the other models' strengths would be lost
+        finishing_strength.main(["--model", str(folder), "--only", "pix2pix-sketch2emoji"])

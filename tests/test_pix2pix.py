@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 import translator
 from conftest import ROOT
 from training import pix2pix as train_pix2pix
-from training.data.sketch import SketchPairs, code_point_order, edges, line_drawing, write_drawings
+from training.data.sketch import SketchPairs, code_point_order, edges, line_drawing, silhouette, write_drawings
 from translator import images
 from translator.pix2pix import (Pix2Pix, UNetGenerator, colour_by_region, enclosed_regions, inside_of_drawing,
                                 palette_colours, per_image_statistics)
@@ -113,12 +113,73 @@ def test_a_simplified_drawing_keeps_outlines_and_bold_features_and_drops_faint_d
     assert outline[0, 31:34, 3:9].min() == 0 and outline[0, 32, 32] == 1
 
 
-def test_zoom_out_puts_paper_around_drawing_and_target_alike(tmp_path):
+def test_the_silhouette_outlines_the_paper_around_a_shape_not_white_inside_it():
+    rgb = torch.ones(3, 64, 64)
+    rgb[:, 10:54, 10:54] = torch.tensor([0.9, 0.6, 0.1])[:, None, None]
+    rgb[:, 26:38, 26:38] = 1.0  # a white eye inside the shape: not paper
+    outline = silhouette(rgb)[0]
+    assert outline[10, 20:40].all() and outline[20:40, 53].all()
+    assert not outline[22:42, 22:42].any()
+
+
+def test_simplified_drawings_keep_a_faces_features_at_any_training_size(tmp_path):
+    """At 256 px the blur is 4x wider and a blurred step's gradient 4x smaller: the threshold follows, so the
+    eyes and mouth are still drawn, not only the outline."""
+    image = Image.new("RGB", (256, 256), "white")
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((24, 24, 232, 232), fill=(250, 200, 30))
+    for x in (84, 148):
+        draw.ellipse((x, 80, x + 24, 116), fill=(90, 60, 20))  # the eyes
+    draw.rectangle((84, 160, 172, 176), fill=(90, 60, 20))  # the mouth
+    image.save(tmp_path / "1f642.png")
+    torch.manual_seed(0)
+    pairs = SketchPairs(tmp_path, 256, simple_share=1.0)
+    yy, xx = torch.meshgrid(torch.arange(256.0), torch.arange(256.0), indexing="ij")
+    middle = (yy - 127.5) ** 2 + (xx - 127.5) ** 2 < 72 ** 2  # the face's outline is always farther out
+    for _ in range(4):
+        ink = pairs[0]["a"][0] < 0
+        assert ink[middle].sum() > 100, "the features are drawn"
+
+
+def test_without_the_new_options_the_random_drawings_are_the_same_as_before(tmp_path):
+    """Runs made before simple drawings and zoom-out draw the same samples from the same seed: the crop,
+    then one Random seeded from torch, then threshold, width, wobble and gaps in that order."""
+    import random
+    image = Image.new("RGB", (64, 64), "white")
+    ImageDraw.Draw(image).ellipse((8, 8, 56, 56), fill=(250, 200, 30), outline=(90, 60, 20), width=3)
+    image.save(tmp_path / "1f600.png")
+    pairs = SketchPairs(tmp_path, 64)
+    torch.manual_seed(3)
+    got = pairs[0]
+    torch.manual_seed(3)
+    both = pairs.geometry(torch.cat([pairs.colors[0], pairs.colors[0]]))
+    rng = random.Random(torch.randint(0, 2**31, ()).item())
+    want = line_drawing(both[3:].float() / 255, threshold=rng.uniform(0.08, 0.3), width=rng.choice([1, 1, 2, 2, 3]),
+                        wobble=rng.uniform(0.0, 0.6), gaps=rng.randint(0, 4), rng=rng)
+    assert torch.equal(got["a"], want * 2 - 1) and torch.equal(got["b"], both[:3].float() / 255 * 2 - 1)
+
+
+def test_zoom_out_puts_paper_around_drawing_and_target_alike(tmp_path, monkeypatch):
     """zoom_out: a pair is shrunk onto white paper (a closed outline with a margin, as in the app) half the time,
     and the drawing still traces its target; simple_share 1 draws every sample simplified."""
+    import training.data.sketch as sketch_data
     image = Image.new("RGB", (64, 64), "white")
     ImageDraw.Draw(image).rectangle((0, 0, 63, 63), fill=(40, 120, 220))  # fills its square, as emoji do
     image.save(tmp_path / "1f7e6.png")
+    disc = Image.new("RGB", (64, 64), "white")
+    ImageDraw.Draw(disc).ellipse((0, 0, 63, 63), fill=(40, 120, 220))  # touches all four sides
+    (tmp_path / "disc").mkdir()
+    disc.save(tmp_path / "disc" / "1f535.png")
+    discs = SketchPairs(tmp_path / "disc", 64, zoom_out=0.3)
+    torch.manual_seed(1)
+    for _ in range(12):  # a shrunk disc is whole: a crop after shrinking would cut it straight (fill ~0.9 of its box)
+        blue = ((discs[0]["b"] + 1) / 2 - torch.tensor([40, 120, 220])[:, None, None] / 255).abs().amax(0) < 0.1
+        rows, cols = blue.any(1).nonzero().flatten(), blue.any(0).nonzero().flatten()
+        if len(rows) < 64 or len(cols) < 64:
+            assert blue.sum() / (len(rows) * len(cols)) < 0.84
+    blurs = []
+    original = sketch_data.line_drawing
+    monkeypatch.setattr(sketch_data, "line_drawing", lambda *a, **k: blurs.append(k["simplify"]) or original(*a, **k))
     torch.manual_seed(0)
     pairs = SketchPairs(tmp_path, 64, zoom_out=0.3, simple_share=1.0)
     shrunk = 0
@@ -134,6 +195,7 @@ def test_zoom_out_puts_paper_around_drawing_and_target_alike(tmp_path):
         ink_rows, ink_cols = ink.any(1).nonzero().flatten(), ink.any(0).nonzero().flatten()
         assert abs(ink_rows.min() - rows.min()) <= 4 and abs(ink_cols.max() - cols.max()) <= 4, "drawn where it is"
     assert 3 <= shrunk <= 17
+    assert len(blurs) == 20 and all(0.6 <= b <= 1.3 for b in blurs)
     assert SketchPairs(tmp_path, 64).zoom_out == 0
 
 

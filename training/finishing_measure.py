@@ -153,6 +153,10 @@ def model_sets(data64: Path, data256: Path, fonts_data: Path = Path("data/fonts-
             keys, outs, inputs, targets = translated
             large = torch.stack([to_tensor(Image.open(targets / f"{k}.png")) for k in keys])
             sets[f"{name} {inputs.parent.name} → {targets.parent.name} (model output)"] = (keys, outs, large)
+    missing = [name for name in models or [] if not any(model_of(title) == name for title in sets)]
+    if missing:  # asked for by name: a silent skip would drop its rows and strength
+        raise SystemExit(f"nothing to measure for {', '.join(missing)}: a 64-px model whose {split} inputs and "
+                         f"256-px targets are under {data64} and {data256} (see README, the finishing stage)")
     return sets
 
 

@@ -69,6 +69,9 @@ def main(argv=None) -> None:
                         help="choose again for these shipped models only (after shipping a new version of one); "
                              "the other models' choices in strengths.json are kept")
     args = parser.parse_args(argv)
+    if args.only and not (args.model / STRENGTHS_FILE).exists():
+        parser.error(f"--only keeps the other models' strengths from {args.model / STRENGTHS_FILE}, which is not "
+                     "there: run without --only")
     torch.set_num_threads(args.threads)
     finisher = Finisher.from_folder(args.model, json.loads((args.model / "config.json").read_text())).float().eval()
     per_model: dict[str, list[dict]] = {}
@@ -89,7 +92,7 @@ def main(argv=None) -> None:
                                   "scores": {str(k): v for k, v in s["scores"].items()}}
                        for sets in per_model.values() for s in sets}}
     earlier_file = args.model / STRENGTHS_FILE
-    if args.only and earlier_file.exists():  # the other models keep what was chosen for them
+    if args.only:  # the other models keep what was chosen for them
         earlier = json.loads(earlier_file.read_text())
         kept = {name: s for name, s in earlier.get("strengths", {}).items() if name not in args.only}
         record = {**record, "strengths": {**kept, **record["strengths"]},

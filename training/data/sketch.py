@@ -46,9 +46,19 @@ def edges(rgb: torch.Tensor, threshold: float = 0.12) -> torch.Tensor:
 
 
 def silhouette(rgb: torch.Tensor, paper: float = 0.97) -> torch.Tensor:
-    """3xHxW in [0, 1] -> 1xHxW bool: the outline where white paper (every channel above `paper`) ends."""
-    is_paper = (rgb.amin(0, keepdim=True) > paper).float()
-    return edges(is_paper.expand(3, -1, -1), 0.3)
+    """3xHxW in [0, 1] -> 1xHxW bool: the outline where the white paper around the shape ends. Paper is
+    near-white (every channel above `paper`) and reached from the border: an eye's white or a white highlight
+    inside the shape is not paper, so it gets no outline here."""
+    near_white = (rgb.amin(0, keepdim=True) > paper).float()[None]  # 1x1xHxW
+    outside = torch.zeros_like(near_white)
+    outside[..., 0, :], outside[..., -1, :] = near_white[..., 0, :], near_white[..., -1, :]
+    outside[..., :, 0], outside[..., :, -1] = near_white[..., :, 0], near_white[..., :, -1]
+    while True:  # flood fill from the border through near-white pixels
+        grown = F.max_pool2d(outside, 3, stride=1, padding=1) * near_white
+        if torch.equal(grown, outside):
+            break
+        outside = grown
+    return edges(outside[0].expand(3, -1, -1), 0.3)
 
 
 def line_drawing(rgb: torch.Tensor, threshold: float = 0.12, width: int = 1, wobble: float = 0.0,
@@ -153,6 +163,7 @@ class SketchPairs(Dataset):
             self.colors.keep_only(kept)
         self.size, self.augment = size, augment
         self.geometry = random_geometry(size)
+        self.flip = v2.RandomHorizontalFlip()
         self.outlines = [ImageFiles(folder, size) for folder in outline_folders]
         self.outline_index = [{p.name: j for j, p in enumerate(o.files)} for o in self.outlines]
         self.outline_share = outline_share if self.outlines else 0.0
@@ -180,15 +191,24 @@ class SketchPairs(Dataset):
             if others:
                 outlines, j = rng.choice(others)
                 source = outlines[j]
-        # one crop and flip for the drawing's source and the target
-        both = self.geometry(torch.cat([color, source]))
+        # one crop and flip for the drawing's source and the target; a pair shrunk onto paper is only
+        # flipped (a crop would cut its outline again). The extra draws happen only when the options are
+        # on, so runs without them keep their random stream.
+        both = torch.cat([color, source])
+        if self.zoom_out:
+            rng = rng or random.Random(torch.randint(0, 2**31, ()).item())
+            if rng.random() < 0.5:
+                both = self.flip(shrink_onto_paper(both, rng.uniform(1 - self.zoom_out, 1), rng))
+            else:
+                both = self.geometry(both)
+        else:
+            both = self.geometry(both)
         rng = rng or random.Random(torch.randint(0, 2**31, ()).item())
-        # drawn only when asked for, so runs without these options keep their random stream
-        if self.zoom_out and rng.random() < 0.5:
-            both = shrink_onto_paper(both, rng.uniform(1 - self.zoom_out, 1), rng)
         color, source = both[:3], both[3:]
         if self.simple_share and rng.random() < self.simple_share:
-            simplify, threshold = rng.uniform(0.6, 1.3) * self.size / 64, rng.uniform(0.2, 0.35)
+            # blur and threshold both in 64-px terms: a blurred step's gradient per pixel falls as 1/sigma
+            scale = self.size / 64
+            simplify, threshold = rng.uniform(0.6, 1.3) * scale, rng.uniform(0.2, 0.35) / scale
         else:
             simplify, threshold = 0.0, rng.uniform(0.08, 0.3)
         sketch = line_drawing(source.float() / 255, threshold=threshold, width=rng.choice([1, 1, 2, 2, 3]),
