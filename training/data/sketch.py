@@ -181,7 +181,7 @@ class SketchPairs(Dataset):
         if not self.augment:
             return self.plain(i)
         color = self.colors[i]
-        rng = None  # drawn from torch's generator (so it follows the seeding per worker), after the crop (before it with zoom_out)
+        rng = None  # from torch's generator (it follows the seeding per worker): after the crop, before it with zoom_out
         source = color
         if self.outlines:
             rng = random.Random(torch.randint(0, 2**31, ()).item())
