@@ -201,8 +201,8 @@ def sheet(finisher: Finisher, sets: dict, strengths: dict[str, float] | None = N
 
 
 def write_card(folder: Path, metrics: dict) -> None:
-    updates = "".join(f", then `{u['command']}` (a new version of {', '.join(u['models'])}; the sheet below still shows the earlier version's outputs)"
-                      for u in metrics.get("updates", []))
+    updates = "".join(f", then `{u['command']}` (a new version of {', '.join(u['models'])}; the sheet below "
+                      "still shows the earlier version's outputs)" for u in metrics.get("updates", []))
     info = json.loads((folder / "training.json").read_text()) if (folder / "training.json").exists() else {}
     def cell(m: dict, method: str) -> str:  # bold: the better of bicubic and the finisher, per number
         other = "bicubic" if method == "finisher" else "finisher"

@@ -91,9 +91,8 @@ def main(argv=None) -> None:
               "sets": {s["set"]: {"images": s["images"], "chosen": s["chosen"],
                                   "scores": {str(k): v for k, v in s["scores"].items()}}
                        for sets in per_model.values() for s in sets}}
-    earlier_file = args.model / STRENGTHS_FILE
     if args.only:  # the other models keep what was chosen for them
-        earlier = json.loads(earlier_file.read_text())
+        earlier = json.loads((args.model / STRENGTHS_FILE).read_text())
         kept = {name: s for name, s in earlier.get("strengths", {}).items() if name not in args.only}
         record = {**record, "strengths": {**kept, **record["strengths"]},
                   "command": earlier.get("command", record["command"]),

@@ -197,10 +197,8 @@ class SketchPairs(Dataset):
         both = torch.cat([color, source])
         if self.zoom_out:
             rng = rng or random.Random(torch.randint(0, 2**31, ()).item())
-            if rng.random() < 0.5:
-                both = self.flip(shrink_onto_paper(both, rng.uniform(1 - self.zoom_out, 1), rng))
-            else:
-                both = self.geometry(both)
+        if self.zoom_out and rng.random() < 0.5:
+            both = self.flip(shrink_onto_paper(both, rng.uniform(1 - self.zoom_out, 1), rng))
         else:
             both = self.geometry(both)
         rng = rng or random.Random(torch.randint(0, 2**31, ()).item())
