@@ -15,7 +15,7 @@ from training import pix2pix as train_pix2pix
 from training.data.sketch import SketchPairs, code_point_order, edges, line_drawing, silhouette, write_drawings
 from translator import images
 from translator.pix2pix import (Pix2Pix, UNetGenerator, colour_by_region, enclosed_regions, inside_of_drawing,
-                                palette_colours, per_image_statistics)
+                                palette_colours, palette_pixels, strokes_of, per_image_statistics)
 
 
 def count(module) -> int:
@@ -314,7 +314,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
     monkeypatch.setattr(sketch_data, "keep_one_colour_per_drawing",
                         lambda images: look_alike_passes.append(1) or original_pass(images))
     for variant, extra in (("gan", ["--set", "diff_augment=color,translation,cutout", "--outlines-from", str(other),
-                                    "--inside-channel", "--region-colours", "--palette-size", "2"]),
+                                    "--inside-channel", "--region-colours", "--palette-size", "2", "--palette-strokes"]),
                            ("l1", ["--lambda-gan", "0", "--norm", "layer", "--batch-size", "2",
                                    "--simple-drawings", "0.5", "--zoom-out", "0.3"]),
                            ("inner", ["--inner-norm", "layer", "--layer-norm-scale", "one", "--one-colour-per-drawing"])):
@@ -330,6 +330,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
         assert info.get("region_colours") == (True if variant == "gan" else None)
         if variant == "gan":  # two palette colours, the discs' yellow and blue, from the five discs' insides
             assert info["palette"]["size"] == 2 and info["palette"]["regions"] == 5 and info["losses"]["l1_off_regions"]
+            assert info["losses"]["l1_off_strokes"]
             assert all("palette" in json.loads(line) for line in (out / "log.jsonl").read_text().splitlines())
         assert info.get("one_colour_per_drawing") == ({"kept": 4, "left_out": ["99"]} if variant == "inner" else None)
         assert len(look_alike_passes) == (variant == "inner")  # once, for the training set only (no --sample-from)
@@ -344,6 +345,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
         assert t.config.get("inside_channel", False) == (variant == "gan")
         assert t.config.get("region_colours", False) == (variant == "gan")
         assert t.config.get("palette_size", 0) == (2 if variant == "gan" else 0)
+        assert t.config.get("palette_strokes", False) == (variant == "gan")
         if variant == "gan":
             found = sorted(((t.model.palette.float() * 0.5 + 0.5) * 255).round().int().tolist())
             assert all(abs(g - w) <= 12 for got, want in zip(found, [[40, 90, 220], [250, 200, 30]])
@@ -384,6 +386,9 @@ def test_a_run_warm_starts_from_an_export_with_a_fresh_discriminator(tmp_path, c
     with pytest.raises(SystemExit):  # it reads the regions of line drawings
         train_pix2pix.main(["--pairs", str(color), "--out", str(tmp_path / "bad"), "--region-colours"])
     assert "--region-colours goes with --sketch-from" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # it chooses stroke colours from a palette
+        train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--region-colours", "--palette-strokes"])
+    assert "--palette-strokes chooses stroke colours from the palette" in capsys.readouterr().err
     for flag, value in (("--zoom-out", "0.3"), ("--simple-drawings", "0.5")):  # they change drawings made from colour
         with pytest.raises(SystemExit):
             train_pix2pix.main(["--pairs", str(color), "--out", str(tmp_path / "bad"), flag, value])
@@ -821,6 +826,52 @@ def test_a_palette_model_colours_each_region_with_its_chosen_palette_colour_and_
         Pix2Pix(64, num_downs=6, input_kind="sketch", palette_size=8)  # a palette colours regions
 
 
+def test_palette_strokes_choose_each_stroke_pixels_colour_from_its_own_scores_and_the_same_through_onnx(tmp_path):
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    model = Pix2Pix(64, ngf=8, num_downs=6, domain_a="noto-sketch", domain_b="noto", input_kind="sketch",
+                    region_colours=True, palette_size=3, palette_temperature=0.5, palette_strokes=True)
+    with torch.no_grad():
+        model.palette.copy_(torch.tensor([(-0.5, -0.7, -0.9), (0.9, 0.6, -0.8), (1.0, 1.0, 1.0)]))  # brown, gold, white
+    model.half().save_pretrained(tmp_path / "p2p")
+    drawing = Image.open(ROOT / "assets/examples/pix2pix/hand-drawn-smiley.png")
+    eager = translator.load(str(tmp_path / "p2p"), warm_up=False)
+    fast = translator.load(str(tmp_path / "p2p"), warm_up=False, fast="always")
+    assert eager.config["palette_strokes"] and fast.fast_path.report["used"], fast.fast_path.report
+    x = eager.prepare(drawing)[0]
+    with torch.no_grad():
+        y, scores = eager.model(x, with_scores=True)
+        features = eager.model.generator.features(x)
+        raw = torch.tanh(eager.model.generator.head(features))
+        pixel_scores = eager.model.palette_head(features)
+    regions, strokes = enclosed_regions(x)[0], strokes_of(x)[0, 0] > 0
+    assert strokes.sum() > 100 and (regions > 0).sum() > 200
+    chosen = palette_colours(scores, eager.model.palette, 0.5)
+    # a stroke pixel: the palette colour of its own scores, not of a region's mean (they differ pixel to pixel)
+    assert torch.equal(scores[0][:, strokes], pixel_scores[0][:, strokes])
+    assert torch.allclose(y[0][:, strokes], chosen[0][:, strokes], atol=1e-6)
+    assert y[0][:, strokes].std(1).min() > 1e-3
+    assert torch.allclose(y[0][:, regions > 0], chosen[0][:, regions > 0], atol=1e-6)
+    outside = (regions == 0) & ~strokes  # the rest of the outside: the network's regressed pixels
+    assert torch.equal(y[0][:, outside], raw[0][:, outside]) and outside.sum() > 500
+    a, b = (np.asarray(t.translate(drawing), dtype=float) for t in (eager, fast))
+    assert fast.last_fast and np.abs(a - b).max() <= 3
+    with pytest.raises(ValueError, match="palette_size"):
+        Pix2Pix(64, num_downs=6, input_kind="sketch", region_colours=True, palette_strokes=True)
+
+
+def test_palette_pixels_are_the_enclosed_regions_and_with_strokes_the_strokes_too():
+    drawing = torch.ones(1, 3, 8, 8)
+    drawing[0, :, 1:7, 1] = drawing[0, :, 1:7, 6] = drawing[0, :, 1, 1:7] = drawing[0, :, 6, 1:7] = -1  # a square
+    regions = enclosed_regions(drawing)
+    square = torch.zeros(8, 8, dtype=torch.bool)
+    square[1:7, 1:7] = True
+    inside = torch.zeros(8, 8, dtype=torch.bool)
+    inside[2:6, 2:6] = True
+    assert torch.equal(palette_pixels(drawing, regions, strokes=False)[0, 0], inside)
+    assert torch.equal(palette_pixels(drawing, regions, strokes=True)[0, 0], square)  # the outside stays regressed
+
+
 def test_palette_choice_loss_is_the_cross_entropy_to_the_nearest_palette_colour_inside_regions():
     palette = torch.tensor([[1.0, -1.0, -1.0], [-1.0, -1.0, 1.0]])
     target = torch.zeros(1, 3, 2, 2)
@@ -828,13 +879,13 @@ def test_palette_choice_loss_is_the_cross_entropy_to_the_nearest_palette_colour_
     target[0, :, 0, 1] = torch.tensor([-0.6, -0.8, 0.9])  # near blue
     regions = torch.tensor([[[1, 2], [0, 0]]])  # the bottom row is outside: not scored
     scores = torch.randn(1, 2, 2, 2, requires_grad=True)
-    loss = train_pix2pix.palette_choice_loss(scores, target, regions, palette)
+    loss = train_pix2pix.palette_choice_loss(scores, target, regions > 0, palette)
     expected = 0.5 * (F.cross_entropy(scores[0, :, 0, 0][None], torch.tensor([0]))
                       + F.cross_entropy(scores[0, :, 0, 1][None], torch.tensor([1])))
     assert torch.allclose(loss, expected)
     loss.backward()
     assert scores.grad[0, :, 1].abs().sum() == 0 and scores.grad[0, :, 0].abs().sum() > 0
-    no_regions = train_pix2pix.palette_choice_loss(scores, target, torch.zeros(1, 2, 2, dtype=torch.long), palette)
+    no_regions = train_pix2pix.palette_choice_loss(scores, target, torch.zeros(1, 2, 2, dtype=torch.bool), palette)
     assert no_regions.item() == 0 and no_regions.requires_grad
 
 
@@ -857,9 +908,9 @@ def test_rebalanced_palette_weights_favour_rare_colours_and_average_one_over_the
     scores = torch.randn(1, 3, 1, 3)
     weights = torch.tensor([0.5, 1.0, 4.0])
     terms = F.cross_entropy(scores[0, :, 0].T, torch.tensor([0, 0, 2]), reduction="none")
-    assert torch.allclose(train_pix2pix.palette_choice_loss(scores, target, regions, palette, weights),
+    assert torch.allclose(train_pix2pix.palette_choice_loss(scores, target, regions > 0, palette, weights),
                           (terms * torch.tensor([0.5, 0.5, 4.0])).mean())
-    assert not torch.allclose(train_pix2pix.palette_choice_loss(scores, target, regions, palette),
+    assert not torch.allclose(train_pix2pix.palette_choice_loss(scores, target, regions > 0, palette),
                               (terms * torch.tensor([0.5, 0.5, 4.0])).mean())
 
 

@@ -12,6 +12,7 @@
     python -m training.pix2pix --sketch-from ... --one-colour-per-drawing             # one emoji per look (one heart)
     python -m training.pix2pix --sketch-from ... --region-colours                     # flat colour in enclosed regions
     python -m training.pix2pix --sketch-from ... --region-colours --palette-size 32   # ... chosen among 32 colours
+    python -m training.pix2pix ... --palette-size 32 --palette-strokes                # ... and each stroke pixel's
 
 Loss: the conditional GAN (vanilla, the discriminator sees input and output together) + 100 x L1 to the
 target; D step first, then G, as in the reference code. With --lambda-gan 0 there is no discriminator
@@ -19,7 +20,8 @@ at all: the same U-Net trained on L1 alone. With --palette-size, each enclosed r
 among the palette's colours and learnt by cross-entropy to the target region's nearest palette colour (rare
 colours weighed up with --palette-rebalance); L1 then scores only the strokes and the outside (inside, it
 would pull the choice back to the middle colour), so the logged `l1` (inside pixels counting 0) is not
-comparable with a run without a palette.
+comparable with a run without a palette. --palette-strokes chooses each stroke pixel's colour the same way
+(a regressed stroke, between two colours in training, comes out as their middle); L1 keeps the outside.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ from training.data.folders import PairedDataset, cyclegan_folders, is_held_out
 from training.data.sketch import SketchPairs
 from training.losses import diff_augment, gan_loss
 from translator.layers import PatchDiscriminator, init_weights
-from translator.pix2pix import Pix2Pix, colour_by_region, enclosed_regions, per_image_statistics
+from translator.pix2pix import Pix2Pix, colour_by_region, enclosed_regions, palette_pixels, per_image_statistics
 
 DEPARTURES = {
     "diff_augment": Departure("", "DiffAugment transforms for every discriminator input, e.g. "
@@ -106,6 +108,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     net.add_argument("--palette-size", type=int, default=0, metavar="K",
                      help="with --region-colours: choose each region's colour among K colours, k-means of the "
                           "training targets' region colours (translator.pix2pix, palette_size); 0: regress it")
+    net.add_argument("--palette-strokes", action="store_true",
+                     help="with --palette-size: choose each stroke pixel's colour among the palette too (its own "
+                          "scores, learnt by cross-entropy to the target pixel's nearest palette colour); L1 then "
+                          "scores only the outside")
     net.add_argument("--palette-temperature", type=float, default=0.38,
                      help="softmax temperature of the palette's weighted mean (lower: nearer the likeliest colour)")
     loss = parser.add_argument_group("losses (the paper's)")
@@ -147,6 +153,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--palette-size must be between 0 and 1024")
     if not 0 <= args.palette_rebalance < 1:
         parser.error("--palette-rebalance must be in [0, 1) (1 would weigh an unused colour infinitely)")
+    if args.palette_strokes and not args.palette_size:
+        parser.error("--palette-strokes chooses stroke colours from the palette: it goes with --palette-size")
     if args.palette_rebalance and not args.palette_size:
         parser.error("--palette-rebalance weighs the palette's cross-entropy: it goes with --palette-size")
     if args.num_downs is None:
@@ -186,7 +194,8 @@ def main(argv=None) -> Pix2Pix:
     model = Pix2Pix(args.image_size, 3, 3, args.ngf, args.num_downs, args.norm, args.dropout, domain_a, domain_b,
                     input_kind="sketch" if sketch else "image", inside_channel=args.inside_channel,
                     inner_norm=args.inner_norm, region_colours=args.region_colours,
-                    palette_size=args.palette_size, palette_temperature=args.palette_temperature)
+                    palette_size=args.palette_size, palette_temperature=args.palette_temperature,
+                    palette_strokes=args.palette_strokes)
     init_weights(model, layer_norm_scale=args.layer_norm_scale)
     if args.palette_size:  # before the resume: a checkpoint's (or warm start's) palette then wins over this one
         region_samples, region_areas = region_colour_samples(train_set)
@@ -265,10 +274,10 @@ def main(argv=None) -> Pix2Pix:
             if scores is None:
                 loss_l1 = F.l1_loss(fake, b)
                 loss_palette = torch.zeros((), device=a.device)
-            else:  # L1 off the regions (strokes, outside); inside, the choice of colour by cross-entropy
-                inside = (regions > 0).unsqueeze(1)
-                loss_l1 = ((fake - b).abs() * ~inside).mean()
-                loss_palette = palette_choice_loss(scores, b, regions, palette, colour_weights)
+            else:  # L1 where the output is regressed; where it is chosen, the choice by cross-entropy
+                chosen = palette_pixels(a, regions, args.palette_strokes)
+                loss_l1 = ((fake - b).abs() * ~chosen).mean()
+                loss_palette = palette_choice_loss(scores, b, chosen, palette, colour_weights)
             loss_gan = gan_loss(d_raw(pair(seen, fake)), True, "vanilla") if use_gan \
                 else torch.zeros((), device=a.device)
             loss_g = args.lambda_gan * loss_gan + args.lambda_l1 * loss_l1 + args.lambda_palette * loss_palette
@@ -286,6 +295,7 @@ def main(argv=None) -> Pix2Pix:
                                   "lambda_l1": args.lambda_l1,
                                   **({"lambda_palette": args.lambda_palette, "l1_off_regions": True,
                                       "palette_rebalance": args.palette_rebalance} if args.palette_size else {}),
+                                  **({"l1_off_strokes": True} if args.palette_strokes else {}),
                                   **({"diff_augment": args.diff_augment} if use_gan and args.diff_augment else {})},
                        "val_fraction": args.val_fraction, "inside_channel": args.inside_channel,
                        **({"region_colours": True} if args.region_colours else {}),
@@ -301,13 +311,14 @@ def main(argv=None) -> Pix2Pix:
     return run.accelerator.unwrap_model(model)
 
 
-def palette_choice_loss(scores: torch.Tensor, target: torch.Tensor, regions: torch.Tensor,
+def palette_choice_loss(scores: torch.Tensor, target: torch.Tensor, chosen: torch.Tensor,
                         palette: torch.Tensor, colour_weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Cross-entropy of each enclosed pixel's (region-mean) scores to the palette colour nearest the target's
-    colour there (the target is coloured by the same regions, so every pixel of a region asks for one colour);
-    a region counts by its area, times its colour's weight if `colour_weights` (palette_weights) is given.
-    0 for a drawing without regions."""
-    inside = regions.reshape(-1) > 0
+    """Cross-entropy of each `chosen` pixel's scores (translator.pix2pix.palette_pixels: the enclosed pixels,
+    whose scores are their region's mean, and with --palette-strokes the stroke pixels) to the palette colour
+    nearest the target's colour there (the target is coloured by the same regions, so every pixel of a region
+    asks for one colour); a pixel counts once, times its colour's weight if `colour_weights` (palette_weights)
+    is given. 0 where nothing is chosen."""
+    inside = chosen.reshape(-1)
     flat_scores = scores.float().permute(0, 2, 3, 1).reshape(-1, scores.shape[1])
     if not inside.any():
         return flat_scores.sum() * 0

@@ -174,6 +174,13 @@ def colour_by_region(output: torch.Tensor, drawing: torch.Tensor | None = None,
     return torch.where(regions > 0, means, flat).view_as(output).to(output.dtype)
 
 
+def palette_pixels(drawing: torch.Tensor, regions: torch.Tensor, strokes: bool) -> torch.Tensor:
+    """Bx1xHxW bool: where a palette model's output is a chosen palette colour: the regions `drawing` encloses
+    (`regions`, its `enclosed_regions`), and with `strokes` its stroke pixels too (each chosen on its own)."""
+    chosen = regions.unsqueeze(1) > 0
+    return chosen | (strokes_of(drawing) > 0) if strokes else chosen
+
+
 def palette_colours(scores: torch.Tensor, palette: torch.Tensor, temperature: float) -> torch.Tensor:
     """BxKxHxW scores over a Kx3 palette -> Bx3xHxW: the palette's softmax-weighted mean at `temperature`
     (1: the plain mean of the predicted distribution; towards 0: its likeliest colour)."""
@@ -187,20 +194,24 @@ class Pix2Pix(HubModel):
     `inside_channel=True` (drawings only) gives the U-Net a fourth input channel, `inside_of_drawing` of the
     input, computed here so that every caller (translator, fast path, evaluation, export) feeds 3 channels.
     `region_colours=True` (drawings only) colours each enclosed region of the drawing flat (`colour_by_region`).
-    `palette_size=K` (with region colours) chooses that colour among K palette colours (the module docstring)."""
+    `palette_size=K` (with region colours) chooses that colour among K palette colours (the module docstring),
+    and `palette_strokes=True` each stroke pixel's colour too."""
 
     def __init__(self, image_size: int = 256, in_channels: int = 3, out_channels: int = 3, ngf: int = 64,
                  num_downs: int = 8, norm: str = "batch", dropout: float = 0.5, domain_a: str = "A",
                  domain_b: str = "B", input_kind: str = "image", test_dropout: bool = False,
                  inside_channel: bool = False, inner_norm: str | None = None, region_colours: bool = False,
-                 palette_size: int = 0, palette_temperature: float = 0.38):
+                 palette_size: int = 0, palette_temperature: float = 0.38, palette_strokes: bool = False):
         """test_dropout: keep dropout on at inference, as the official test does (read by the translator).
         inner_norm: another norm for the two levels next to the bottleneck (UNetGenerator).
         region_colours: each region the drawing encloses gets its mean output colour (no weights: the option can
         be switched on for a model trained without it, and is measured as such).
         palette_size: K palette colours (a `palette` buffer in the weights) and a head of K scores per pixel;
         each region's colour is `palette_colours` of its mean scores at `palette_temperature` (0.38: the
-        colourisation paper's). 0: none."""
+        colourisation paper's). 0: none.
+        palette_strokes: each stroke pixel's colour is chosen from its own scores as well (why: a stroke lies
+        between two colours in training, so a regressed stroke comes out as their middle, a faint grey-olive
+        where a smiley's eyes should be dark). The rest of the outside keeps the regressed output."""
         super().__init__()
         if input_kind not in ("image", "sketch"):
             raise ValueError(f"input_kind must be 'image' or 'sketch', not {input_kind!r}")
@@ -212,10 +223,12 @@ class Pix2Pix(HubModel):
             raise ValueError("region_colours is for 3-channel line drawings (input_kind='sketch')")
         if palette_size and not region_colours:
             raise ValueError("palette_size chooses each region's colour: it needs region_colours=True")
+        if palette_strokes and not palette_size:
+            raise ValueError("palette_strokes chooses stroke colours from the palette: it needs palette_size")
         if palette_size and not 0 < palette_temperature <= 10:
             raise ValueError(f"palette_temperature must be in (0, 10], not {palette_temperature}")
         self.inside_channel, self.region_colours = inside_channel, region_colours
-        self.palette_temperature = palette_temperature
+        self.palette_temperature, self.palette_strokes = palette_temperature, palette_strokes
         self.generator = UNetGenerator(in_channels + inside_channel, out_channels, ngf, num_downs, norm, dropout,
                                        inner_norm)
         if palette_size:
@@ -232,8 +245,8 @@ class Pix2Pix(HubModel):
                 regions: torch.Tensor | None = None, with_scores: bool = False):
         """condition: `self.condition(x)` where the caller has it already (training: the fill is not free);
         regions: likewise `enclosed_regions(x)`, with `region_colours`. with_scores: return (output, scores),
-        scores being each pixel's region-mean scores over the palette (BxKxHxW, what training scores by
-        cross-entropy; meaningful inside the regions only), or None without a palette."""
+        scores being each pixel's scores over the palette (BxKxHxW; inside a region its mean there), what
+        training scores by cross-entropy where `palette_pixels` chooses, or None without a palette."""
         output, scores = self._output_and_scores(x, condition, regions)
         return (output, scores) if with_scores else output
 
@@ -248,7 +261,7 @@ class Pix2Pix(HubModel):
             return colour_by_region(output, regions=regions), None
         scores = colour_by_region(self.palette_head(features), regions=regions)
         chosen = palette_colours(scores, self.palette, self.palette_temperature)
-        return torch.where(regions.unsqueeze(1) > 0, chosen, output), scores
+        return torch.where(palette_pixels(x, regions, self.palette_strokes), chosen, output), scores
 
 
 def per_image_statistics(module: nn.Module) -> None:
