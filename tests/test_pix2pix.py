@@ -313,6 +313,14 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
     original_pass = sketch_data.keep_one_colour_per_drawing
     monkeypatch.setattr(sketch_data, "keep_one_colour_per_drawing",
                         lambda images: look_alike_passes.append(1) or original_pass(images))
+    masks, chosen_for_loss = [], []  # what the trainer asks palette_pixels for and hands the cross-entropy
+    monkeypatch.setattr(train_pix2pix, "palette_pixels",
+                        lambda drawing, regions, strokes: masks.append((regions, strokes, palette_pixels(
+                            drawing, regions, strokes))) or masks[-1][2])
+    original_loss = train_pix2pix.palette_choice_loss
+    monkeypatch.setattr(train_pix2pix, "palette_choice_loss",
+                        lambda scores, target, chosen, *rest: chosen_for_loss.append(chosen) or original_loss(
+                            scores, target, chosen, *rest))
     for variant, extra in (("gan", ["--set", "diff_augment=color,translation,cutout", "--outlines-from", str(other),
                                     "--inside-channel", "--region-colours", "--palette-size", "2", "--palette-strokes"]),
                            ("l1", ["--lambda-gan", "0", "--norm", "layer", "--batch-size", "2",
@@ -331,6 +339,10 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
         if variant == "gan":  # two palette colours, the discs' yellow and blue, from the five discs' insides
             assert info["palette"]["size"] == 2 and info["palette"]["regions"] == 5 and info["losses"]["l1_off_regions"]
             assert info["losses"]["l1_off_strokes"]
+            # every step: the strokes (off the regions) among the pixels whose colour is chosen, and scored so
+            assert len(masks) == len(chosen_for_loss) == 3 and all(strokes for _, strokes, _ in masks)
+            assert all(loss_mask is mask for (_, _, mask), loss_mask in zip(masks, chosen_for_loss))
+            assert all((mask & (regions.unsqueeze(1) == 0)).any() for regions, _, mask in masks)
             assert all("palette" in json.loads(line) for line in (out / "log.jsonl").read_text().splitlines())
         assert info.get("one_colour_per_drawing") == ({"kept": 4, "left_out": ["99"]} if variant == "inner" else None)
         assert len(look_alike_passes) == (variant == "inner")  # once, for the training set only (no --sample-from)

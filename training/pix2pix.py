@@ -12,7 +12,7 @@
     python -m training.pix2pix --sketch-from ... --one-colour-per-drawing             # one emoji per look (one heart)
     python -m training.pix2pix --sketch-from ... --region-colours                     # flat colour in enclosed regions
     python -m training.pix2pix --sketch-from ... --region-colours --palette-size 32   # ... chosen among 32 colours
-    python -m training.pix2pix ... --palette-size 32 --palette-strokes                # ... and each stroke pixel's
+    python -m training.pix2pix ... --palette-size 32 --palette-strokes                # ... stroke colours chosen too
 
 Loss: the conditional GAN (vanilla, the discriminator sees input and output together) + 100 x L1 to the
 target; D step first, then G, as in the reference code. With --lambda-gan 0 there is no discriminator
@@ -111,7 +111,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     net.add_argument("--palette-strokes", action="store_true",
                      help="with --palette-size: choose each stroke pixel's colour among the palette too (its own "
                           "scores, learnt by cross-entropy to the target pixel's nearest palette colour); L1 then "
-                          "scores only the outside")
+                          "scores only the outside. The palette and its rebalancing weights stay those of the "
+                          "regions' colours")
     net.add_argument("--palette-temperature", type=float, default=0.38,
                      help="softmax temperature of the palette's weighted mean (lower: nearer the likeliest colour)")
     loss = parser.add_argument_group("losses (the paper's)")
@@ -318,7 +319,7 @@ def palette_choice_loss(scores: torch.Tensor, target: torch.Tensor, chosen: torc
     nearest the target's colour there (the target is coloured by the same regions, so every pixel of a region
     asks for one colour); a pixel counts once, times its colour's weight if `colour_weights` (palette_weights)
     is given. 0 where nothing is chosen."""
-    inside = chosen.reshape(-1)
+    inside = chosen.reshape(-1).bool()
     flat_scores = scores.float().permute(0, 2, 3, 1).reshape(-1, scores.shape[1])
     if not inside.any():
         return flat_scores.sum() * 0
@@ -327,7 +328,7 @@ def palette_choice_loss(scores: torch.Tensor, target: torch.Tensor, chosen: torc
     if colour_weights is None:
         return F.cross_entropy(flat_scores[inside], wanted)
     # a plain mean of the weighted terms (not F.cross_entropy's mean over the weights): with the weights'
-    # expectation 1 over the training pixels, the loss keeps its scale and --lambda-palette its meaning
+    # expectation 1 over the training regions' pixels, the loss keeps its scale and --lambda-palette its meaning
     return (F.cross_entropy(flat_scores[inside], wanted, reduction="none") * colour_weights[wanted]).mean()
 
 
