@@ -317,12 +317,16 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
     monkeypatch.setattr(train_pix2pix, "palette_pixels",
                         lambda drawing, regions, strokes: masks.append((regions, strokes, palette_pixels(
                             drawing, regions, strokes))) or masks[-1][2])
+    darkest, original_darkest = [], train_pix2pix.darkest_neighbour
+    monkeypatch.setattr(train_pix2pix, "darkest_neighbour",
+                        lambda image: darkest.append((image, original_darkest(image))) or darkest[-1][1])
     original_loss = train_pix2pix.palette_choice_loss
     monkeypatch.setattr(train_pix2pix, "palette_choice_loss",
-                        lambda scores, target, chosen, *rest: chosen_for_loss.append(chosen) or original_loss(
+                        lambda scores, target, chosen, *rest: chosen_for_loss.append((chosen, target)) or original_loss(
                             scores, target, chosen, *rest))
     for variant, extra in (("gan", ["--set", "diff_augment=color,translation,cutout", "--outlines-from", str(other),
-                                    "--inside-channel", "--region-colours", "--palette-size", "2", "--palette-strokes"]),
+                                    "--inside-channel", "--region-colours", "--palette-size", "2", "--palette-strokes",
+                                    "--stroke-target", "darker-side"]),
                            ("l1", ["--lambda-gan", "0", "--norm", "layer", "--batch-size", "2",
                                    "--simple-drawings", "0.5", "--zoom-out", "0.3"]),
                            ("inner", ["--inner-norm", "layer", "--layer-norm-scale", "one", "--one-colour-per-drawing"])):
@@ -341,8 +345,14 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
             assert info["losses"]["l1_off_strokes"]
             # every step: the strokes (off the regions) among the pixels whose colour is chosen, and scored so
             assert len(masks) == len(chosen_for_loss) == 3 and all(strokes for _, strokes, _ in masks)
-            assert all(loss_mask is mask for (_, _, mask), loss_mask in zip(masks, chosen_for_loss))
+            assert all(loss_mask is mask for (_, _, mask), (loss_mask, _) in zip(masks, chosen_for_loss))
             assert all((mask & (regions.unsqueeze(1) == 0)).any() for regions, _, mask in masks)
+            # darker side: no stroke pixel (chosen, off the regions) is asked for the paper's white
+            assert info["losses"]["stroke_target"] == "darker-side"
+            assert len(darkest) == 3  # each step: the strokes ask for their darkest neighbour, the rest as before
+            for (regions, _, mask), (_, asked), (target, dark) in zip(masks, chosen_for_loss, darkest):
+                stroke = mask & (regions.unsqueeze(1) == 0)
+                assert torch.equal(asked, torch.where(stroke, dark, target)) and not torch.equal(dark, target)
             assert all("palette" in json.loads(line) for line in (out / "log.jsonl").read_text().splitlines())
         assert info.get("one_colour_per_drawing") == ({"kept": 4, "left_out": ["99"]} if variant == "inner" else None)
         assert len(look_alike_passes) == (variant == "inner")  # once, for the training set only (no --sample-from)
@@ -401,6 +411,10 @@ def test_a_run_warm_starts_from_an_export_with_a_fresh_discriminator(tmp_path, c
     with pytest.raises(SystemExit):  # it chooses stroke colours from a palette
         train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--region-colours", "--palette-strokes"])
     assert "--palette-strokes chooses stroke colours from the palette" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # the colour asked of a chosen stroke
+        train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--region-colours", "--palette-size", "2",
+                            "--stroke-target", "darker-side"])
+    assert "--stroke-target is the colour asked of a chosen stroke" in capsys.readouterr().err
     for flag, value in (("--zoom-out", "0.3"), ("--simple-drawings", "0.5")):  # they change drawings made from colour
         with pytest.raises(SystemExit):
             train_pix2pix.main(["--pairs", str(color), "--out", str(tmp_path / "bad"), flag, value])
@@ -870,6 +884,17 @@ def test_palette_strokes_choose_each_stroke_pixels_colour_from_its_own_scores_an
     assert fast.last_fast and np.abs(a - b).max() <= 3
     with pytest.raises(ValueError, match="palette_size"):
         Pix2Pix(64, num_downs=6, input_kind="sketch", region_colours=True, palette_strokes=True)
+
+
+def test_darkest_neighbour_is_the_darkest_colour_within_a_pixel_with_white_beyond_the_border():
+    image = torch.ones(1, 3, 5, 5)
+    image[0, :, 2, 2] = torch.tensor([-0.6, -0.7, -0.9])  # a dark brown dot
+    image[0, :, 4, 4] = torch.tensor([0.9, 0.6, -0.8])  # gold in the corner
+    darkest = train_pix2pix.darkest_neighbour(image)
+    assert torch.equal(darkest[0, :, 1:4, 1:4], image[0, :, 2:3, 2:3].expand(-1, 3, 3))  # the dot and its ring
+    assert torch.equal(darkest[0, :, 0, 0], torch.ones(3))  # white paper: nothing darker within a pixel
+    assert torch.equal(darkest[0, :, 3, 4], image[0, :, 4, 4]) and torch.equal(darkest[0, :, 4, 4], image[0, :, 4, 4])
+    assert torch.equal(darkest[0, :, 4, 2], image[0, :, 4, 4] * 0 + 1)  # two pixels from the dot, one from nothing
 
 
 def test_palette_pixels_are_the_enclosed_regions_and_with_strokes_the_strokes_too():

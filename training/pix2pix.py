@@ -39,7 +39,8 @@ from training.data.folders import PairedDataset, cyclegan_folders, is_held_out
 from training.data.sketch import SketchPairs
 from training.losses import diff_augment, gan_loss
 from translator.layers import PatchDiscriminator, init_weights
-from translator.pix2pix import Pix2Pix, colour_by_region, enclosed_regions, palette_pixels, per_image_statistics
+from translator.pix2pix import (Pix2Pix, colour_by_region, enclosed_regions, palette_pixels, per_image_statistics,
+                                strokes_of)
 
 DEPARTURES = {
     "diff_augment": Departure("", "DiffAugment transforms for every discriminator input, e.g. "
@@ -113,6 +114,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                           "scores, learnt by cross-entropy to the target pixel's nearest palette colour); L1 then "
                           "scores only the outside. The palette and its rebalancing weights stay those of the "
                           "regions' colours")
+    net.add_argument("--stroke-target", choices=("pixel", "darker-side"), default="pixel",
+                     help="with --palette-strokes: the colour a stroke pixel is asked for: the target's there "
+                          "(pixel), or the darkest within a pixel of it (darker-side: a line marks the edge of a "
+                          "shape and takes the colour of its darker side, so a smiley's eyes are dark, not the "
+                          "paper's white beside the outline)")
     net.add_argument("--palette-temperature", type=float, default=0.38,
                      help="softmax temperature of the palette's weighted mean (lower: nearer the likeliest colour)")
     loss = parser.add_argument_group("losses (the paper's)")
@@ -156,6 +162,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--palette-rebalance must be in [0, 1) (1 would weigh an unused colour infinitely)")
     if args.palette_strokes and not args.palette_size:
         parser.error("--palette-strokes chooses stroke colours from the palette: it goes with --palette-size")
+    if args.stroke_target != "pixel" and not args.palette_strokes:
+        parser.error("--stroke-target is the colour asked of a chosen stroke: it goes with --palette-strokes")
     if args.palette_rebalance and not args.palette_size:
         parser.error("--palette-rebalance weighs the palette's cross-entropy: it goes with --palette-size")
     if args.num_downs is None:
@@ -278,7 +286,10 @@ def main(argv=None) -> Pix2Pix:
             else:  # L1 where the output is regressed; where it is chosen, the choice by cross-entropy
                 chosen = palette_pixels(a, regions, args.palette_strokes)
                 loss_l1 = ((fake - b).abs() * ~chosen).mean()
-                loss_palette = palette_choice_loss(scores, b, chosen, palette, colour_weights)
+                asked = b
+                if args.stroke_target == "darker-side":
+                    asked = torch.where(strokes_of(a) > 0, darkest_neighbour(b), b)
+                loss_palette = palette_choice_loss(scores, asked, chosen, palette, colour_weights)
             loss_gan = gan_loss(d_raw(pair(seen, fake)), True, "vanilla") if use_gan \
                 else torch.zeros((), device=a.device)
             loss_g = args.lambda_gan * loss_gan + args.lambda_l1 * loss_l1 + args.lambda_palette * loss_palette
@@ -296,7 +307,8 @@ def main(argv=None) -> Pix2Pix:
                                   "lambda_l1": args.lambda_l1,
                                   **({"lambda_palette": args.lambda_palette, "l1_off_regions": True,
                                       "palette_rebalance": args.palette_rebalance} if args.palette_size else {}),
-                                  **({"l1_off_strokes": True} if args.palette_strokes else {}),
+                                  **({"l1_off_strokes": True, "stroke_target": args.stroke_target}
+                                     if args.palette_strokes else {}),
                                   **({"diff_augment": args.diff_augment} if use_gan and args.diff_augment else {})},
                        "val_fraction": args.val_fraction, "inside_channel": args.inside_channel,
                        **({"region_colours": True} if args.region_colours else {}),
@@ -330,6 +342,16 @@ def palette_choice_loss(scores: torch.Tensor, target: torch.Tensor, chosen: torc
     # a plain mean of the weighted terms (not F.cross_entropy's mean over the weights): with the weights'
     # expectation 1 over the training regions' pixels, the loss keeps its scale and --lambda-palette its meaning
     return (F.cross_entropy(flat_scores[inside], wanted, reduction="none") * colour_weights[wanted]).mean()
+
+
+def darkest_neighbour(image: torch.Tensor) -> torch.Tensor:
+    """Bx3xHxW -> each pixel's darkest colour (lowest sum of channels) within one pixel of it, diagonals
+    included; beyond the border counts as white paper (--stroke-target darker-side)."""
+    batch, channels, height, width = image.shape
+    patches = F.unfold(F.pad(image, (1, 1, 1, 1), value=1.0), 3).view(batch, channels, 9, height * width)
+    darkest = patches.sum(1).argmin(1)  # B x HW: which of the 9 neighbours
+    picked = patches.gather(2, darkest[:, None, None].expand(-1, channels, 1, -1))
+    return picked.view(batch, channels, height, width)
 
 
 def palette_weights(samples: torch.Tensor, areas: torch.Tensor, palette: torch.Tensor,
