@@ -428,9 +428,12 @@ def test_recipes_reproduce_the_shipped_models_settings():
         for key, value in info["losses"].items():
             if key in vars(args):
                 assert getattr(args, key) == value, (name, key)
-        for key in ("image_size", "ngf", "n_blocks", "num_downs", "norm", "inner_norm"):
+        for key in ("image_size", "ngf", "n_blocks", "num_downs", "norm", "inner_norm", "region_colours",
+                    "palette_size", "palette_temperature", "palette_strokes"):
             if key in config:
                 assert getattr(args, key) == config[key], (name, key)
+        for key in ("simple_drawings", "zoom_out"):  # drawing augmentations, in the card's training.json
+            assert getattr(args, key, 0.0) == info.get(key, 0.0), (name, key)
         if "layer_norm_scale" in info:  # an init, so in the card's training.json, not in config.json
             assert args.layer_norm_scale == info["layer_norm_scale"], name
         assert args.steps == info["steps"] and args.ema == info.get("ema", 0.0) and args.seed == info["seed"]
