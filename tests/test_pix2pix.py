@@ -897,6 +897,26 @@ def test_darkest_neighbour_is_the_darkest_colour_within_a_pixel_with_white_beyon
     assert torch.equal(darkest[0, :, 4, 2], image[0, :, 4, 4] * 0 + 1)  # two pixels from the dot, one from nothing
 
 
+def test_stroke_targets_ask_a_stroke_for_its_own_colour_its_darker_side_or_a_dark_feature_only():
+    target = torch.ones(1, 3, 3, 5)
+    target[0, :, 1, 1] = torch.tensor([-0.6, -0.7, -0.9])  # a dark brown eye
+    target[0, :, 1, 3] = torch.tensor([0.9, 0.6, -0.8])  # gold: darker than the paper, not a dark feature
+    strokes = torch.zeros(1, 1, 3, 5, dtype=torch.bool)
+    strokes[0, 0, 1, 2] = strokes[0, 0, 1, 4] = strokes[0, 0, 0, 0] = True
+    brown, gold, white = target[0, :, 1, 1], target[0, :, 1, 3], torch.ones(3)
+    pixel = train_pix2pix.stroke_targets(target, strokes, "pixel")
+    darker = train_pix2pix.stroke_targets(target, strokes, "darker-side")
+    features = train_pix2pix.stroke_targets(target, strokes, "dark-features")
+    assert pixel is target
+    # (1, 2) sees the eye and the gold: the eye; (1, 4) sees only the gold; (0, 0) sees the eye diagonally
+    assert [darker[0, :, y, x].tolist() for y, x in ((1, 2), (1, 4), (0, 0))] == [brown.tolist(), gold.tolist(),
+                                                                                  brown.tolist()]
+    assert [features[0, :, y, x].tolist() for y, x in ((1, 2), (1, 4), (0, 0))] == [brown.tolist(), white.tolist(),
+                                                                                    brown.tolist()]
+    off_strokes = ~strokes.expand(-1, 3, -1, -1)
+    assert torch.equal(darker[off_strokes], target[off_strokes]) and torch.equal(features[off_strokes], target[off_strokes])
+
+
 def test_palette_pixels_are_the_enclosed_regions_and_with_strokes_the_strokes_too():
     drawing = torch.ones(1, 3, 8, 8)
     drawing[0, :, 1:7, 1] = drawing[0, :, 1:7, 6] = drawing[0, :, 1, 1:7] = drawing[0, :, 6, 1:7] = -1  # a square

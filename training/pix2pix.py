@@ -51,6 +51,9 @@ DEPARTURES = {
 
 UNET_NORMS = ["batch", "instance", "layer", "none"]  # what --norm and --inner-norm may be
 
+STROKE_TARGETS = ("pixel", "darker-side", "dark-features")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     data = parser.add_argument_group("data (one of)")
@@ -114,11 +117,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                           "scores, learnt by cross-entropy to the target pixel's nearest palette colour); L1 then "
                           "scores only the outside. The palette and its rebalancing weights stay those of the "
                           "regions' colours")
-    net.add_argument("--stroke-target", choices=("pixel", "darker-side"), default="pixel",
+    net.add_argument("--stroke-target", choices=STROKE_TARGETS, default="pixel",
                      help="with --palette-strokes: the colour a stroke pixel is asked for: the target's there "
-                          "(pixel), or the darkest within a pixel of it (darker-side: a line marks the edge of a "
+                          "(pixel); the darkest within a pixel of it (darker-side: a line marks the edge of a "
                           "shape and takes the colour of its darker side, so a smiley's eyes are dark, not the "
-                          "paper's white beside the outline)")
+                          "paper's white beside the outline); or that darkest colour only where it is dark, a "
+                          "feature's (dark-features: eyes and mouths dark, other strokes their own colour)")
     net.add_argument("--palette-temperature", type=float, default=0.38,
                      help="softmax temperature of the palette's weighted mean (lower: nearer the likeliest colour)")
     loss = parser.add_argument_group("losses (the paper's)")
@@ -286,9 +290,7 @@ def main(argv=None) -> Pix2Pix:
             else:  # L1 where the output is regressed; where it is chosen, the choice by cross-entropy
                 chosen = palette_pixels(a, regions, args.palette_strokes)
                 loss_l1 = ((fake - b).abs() * ~chosen).mean()
-                asked = b
-                if args.stroke_target == "darker-side":
-                    asked = torch.where(strokes_of(a) > 0, darkest_neighbour(b), b)
+                asked = stroke_targets(b, strokes_of(a) > 0, args.stroke_target)
                 loss_palette = palette_choice_loss(scores, asked, chosen, palette, colour_weights)
             loss_gan = gan_loss(d_raw(pair(seen, fake)), True, "vanilla") if use_gan \
                 else torch.zeros((), device=a.device)
@@ -342,6 +344,16 @@ def palette_choice_loss(scores: torch.Tensor, target: torch.Tensor, chosen: torc
     # a plain mean of the weighted terms (not F.cross_entropy's mean over the weights): with the weights'
     # expectation 1 over the training regions' pixels, the loss keeps its scale and --lambda-palette its meaning
     return (F.cross_entropy(flat_scores[inside], wanted, reduction="none") * colour_weights[wanted]).mean()
+
+
+def stroke_targets(target: torch.Tensor, strokes: torch.Tensor, kind: str) -> torch.Tensor:
+    """`target` with the colour each stroke pixel is asked for (--stroke-target `kind`, STROKE_TARGETS)."""
+    if kind == "pixel":
+        return target
+    darkest = darkest_neighbour(target)
+    if kind == "dark-features":  # mean channel below -0.5 (about 64/255): a dark brown eye, not an orange rim
+        strokes = strokes & (darkest.mean(1, keepdim=True) < -0.5)
+    return torch.where(strokes, darkest, target)
 
 
 def darkest_neighbour(image: torch.Tensor) -> torch.Tensor:
