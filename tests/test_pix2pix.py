@@ -347,7 +347,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
             assert len(masks) == len(chosen_for_loss) == 3 and all(strokes for _, strokes, _ in masks)
             assert all(loss_mask is mask for (_, _, mask), (loss_mask, _) in zip(masks, chosen_for_loss))
             assert all((mask & (regions.unsqueeze(1) == 0)).any() for regions, _, mask in masks)
-            # darker side: no stroke pixel (chosen, off the regions) is asked for the paper's white
+            # darker side: the strokes' colours asked for are their darkest neighbours' (the trainer's wiring)
             assert info["losses"]["stroke_target"] == "darker-side"
             assert len(darkest) == 3  # each step: the strokes ask for their darkest neighbour, the rest as before
             for (regions, _, mask), (_, asked), (target, dark) in zip(masks, chosen_for_loss, darkest):
@@ -894,7 +894,7 @@ def test_darkest_neighbour_is_the_darkest_colour_within_a_pixel_with_white_beyon
     assert torch.equal(darkest[0, :, 1:4, 1:4], image[0, :, 2:3, 2:3].expand(-1, 3, 3))  # the dot and its ring
     assert torch.equal(darkest[0, :, 0, 0], torch.ones(3))  # white paper: nothing darker within a pixel
     assert torch.equal(darkest[0, :, 3, 4], image[0, :, 4, 4]) and torch.equal(darkest[0, :, 4, 4], image[0, :, 4, 4])
-    assert torch.equal(darkest[0, :, 4, 2], image[0, :, 4, 4] * 0 + 1)  # two pixels from the dot, one from nothing
+    assert torch.equal(darkest[0, :, 4, 2], torch.ones(3))  # two pixels from the dot and from the gold
 
 
 def test_stroke_targets_ask_a_stroke_for_its_own_colour_its_darker_side_or_a_dark_feature_only():

@@ -22,6 +22,8 @@ colours weighed up with --palette-rebalance); L1 then scores only the strokes an
 would pull the choice back to the middle colour), so the logged `l1` (inside pixels counting 0) is not
 comparable with a run without a palette. --palette-strokes chooses each stroke pixel's colour the same way
 (a regressed stroke, between two colours in training, comes out as their middle); L1 keeps the outside.
+--stroke-target says which colour a stroke pixel is asked for: its own, or its darker side (all of it, or only
+where that is a dark feature: docs/experiments.md, versions 23-25).
 """
 from __future__ import annotations
 
@@ -114,7 +116,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                           "training targets' region colours (translator.pix2pix, palette_size); 0: regress it")
     net.add_argument("--palette-strokes", action="store_true",
                      help="with --palette-size: choose each stroke pixel's colour among the palette too (its own "
-                          "scores, learnt by cross-entropy to the target pixel's nearest palette colour); L1 then "
+                          "scores, learnt by cross-entropy to the nearest palette colour of the --stroke-target "
+                          "colour); L1 then "
                           "scores only the outside. The palette and its rebalancing weights stay those of the "
                           "regions' colours")
     net.add_argument("--stroke-target", choices=STROKE_TARGETS, default="pixel",
@@ -244,7 +247,7 @@ def main(argv=None) -> Pix2Pix:
                   f"its nearest palette colour (mean |difference|, 0-1)", flush=True)
             if colour_weights is not None:
                 print(f"rebalanced ({args.palette_rebalance}): colour weights {colour_weights.min():.2f} to "
-                      f"{colour_weights.max():.2f} (about 1 on average over the training pixels)", flush=True)
+                      f"{colour_weights.max():.2f} (about 1 on average over the training regions' pixels)", flush=True)
     batches = run.batches(run.loader(train_set))
     if sketch and not args.sample_from:  # the training set's own first drawings, drawn plainly
         shown = [train_set.plain(i) for i in range(min(8, len(train_set)))]
@@ -333,17 +336,17 @@ def palette_choice_loss(scores: torch.Tensor, target: torch.Tensor, chosen: torc
     nearest the target's colour there (the target is coloured by the same regions, so every pixel of a region
     asks for one colour); a pixel counts once, times its colour's weight if `colour_weights` (palette_weights)
     is given. 0 where nothing is chosen."""
-    inside = chosen.reshape(-1).bool()
+    scored = chosen.reshape(-1).bool()
     flat_scores = scores.float().permute(0, 2, 3, 1).reshape(-1, scores.shape[1])
-    if not inside.any():
+    if not scored.any():
         return flat_scores.sum() * 0
-    colours = target.float().permute(0, 2, 3, 1).reshape(-1, 3)[inside]
+    colours = target.float().permute(0, 2, 3, 1).reshape(-1, 3)[scored]
     wanted = nearest_palette_colour(colours, palette.float())
     if colour_weights is None:
-        return F.cross_entropy(flat_scores[inside], wanted)
+        return F.cross_entropy(flat_scores[scored], wanted)
     # a plain mean of the weighted terms (not F.cross_entropy's mean over the weights): with the weights'
     # expectation 1 over the training regions' pixels, the loss keeps its scale and --lambda-palette its meaning
-    return (F.cross_entropy(flat_scores[inside], wanted, reduction="none") * colour_weights[wanted]).mean()
+    return (F.cross_entropy(flat_scores[scored], wanted, reduction="none") * colour_weights[wanted]).mean()
 
 
 def stroke_targets(target: torch.Tensor, strokes: torch.Tensor, kind: str) -> torch.Tensor:

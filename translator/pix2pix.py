@@ -29,7 +29,7 @@ pixel; a region's scores are averaged and its colour is the softmax-weighted pal
 temperature (the "annealed mean" of Zhang, Isola and Efros, *Colorful Image Colorization*, 2016). Why: a
 drawing of a heart could be any of six colours, and a regressed colour (L1) is their muddy middle; a choice
 among colours, trained by cross-entropy, is the likeliest colour, which is how that paper made colourisation
-vivid instead of sepia.
+vivid instead of sepia. `palette_strokes=True` chooses each stroke pixel's colour too, from its own scores.
 """
 from __future__ import annotations
 
