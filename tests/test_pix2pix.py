@@ -807,6 +807,21 @@ def test_a_model_with_region_colours_is_flat_inside_each_region_and_the_same_thr
         Pix2Pix(64, num_downs=6, region_colours=True)  # an image model has no strokes to read
 
 
+def through_a_saved_palette_model(folder, drawing):
+    """A saved palette model loaded eager and through the ONNX fast path, and `drawing` through the eager one:
+    (eager, fast, input, output, scores, the regressed output, each pixel's own palette scores)."""
+    eager = translator.load(str(folder), warm_up=False)
+    fast = translator.load(str(folder), warm_up=False, fast="always")
+    assert fast.fast_path.report["used"], fast.fast_path.report
+    x = eager.prepare(drawing)[0]
+    with torch.no_grad():
+        y, scores = eager.model(x, with_scores=True)
+        features = eager.model.generator.features(x)
+        raw = torch.tanh(eager.model.generator.head(features))
+        pixel_scores = eager.model.palette_head(features)
+    return eager, fast, x, y, scores, raw, pixel_scores
+
+
 def test_a_palette_model_colours_each_region_with_its_chosen_palette_colour_and_the_same_through_onnx(tmp_path):
     pytest.importorskip("onnxruntime")
     torch.manual_seed(0)
@@ -821,15 +836,8 @@ def test_a_palette_model_colours_each_region_with_its_chosen_palette_colour_and_
     model.half().save_pretrained(tmp_path / "p2p")
     constant.half().save_pretrained(tmp_path / "gold")
     drawing = Image.open(ROOT / "assets/examples/pix2pix/drawing-1f601.png")
-    eager = translator.load(str(tmp_path / "p2p"), warm_up=False)
-    fast = translator.load(str(tmp_path / "p2p"), warm_up=False, fast="always")
-    assert eager.config["palette_size"] == 3 and fast.fast_path.report["used"], fast.fast_path.report
-    x = eager.prepare(drawing)[0]
-    with torch.no_grad():
-        y, scores = eager.model(x, with_scores=True)
-        features = eager.model.generator.features(x)
-        raw = torch.tanh(eager.model.generator.head(features))
-        pixel_scores = eager.model.palette_head(features)
+    eager, fast, x, y, scores, raw, pixel_scores = through_a_saved_palette_model(tmp_path / "p2p", drawing)
+    assert eager.config["palette_size"] == 3
     regions = enclosed_regions(x)[0]
     assert (regions > 0).sum() > 200 and scores.shape == (1, 3, 64, 64)
     for n in regions.unique().tolist():  # each region: its pixels' mean scores, the same on every pixel
@@ -861,15 +869,8 @@ def test_palette_strokes_choose_each_stroke_pixels_colour_from_its_own_scores_an
         model.palette.copy_(torch.tensor([(-0.5, -0.7, -0.9), (0.9, 0.6, -0.8), (1.0, 1.0, 1.0)]))  # brown, gold, white
     model.half().save_pretrained(tmp_path / "p2p")
     drawing = Image.open(ROOT / "assets/examples/pix2pix/hand-drawn-smiley.png")
-    eager = translator.load(str(tmp_path / "p2p"), warm_up=False)
-    fast = translator.load(str(tmp_path / "p2p"), warm_up=False, fast="always")
-    assert eager.config["palette_strokes"] and fast.fast_path.report["used"], fast.fast_path.report
-    x = eager.prepare(drawing)[0]
-    with torch.no_grad():
-        y, scores = eager.model(x, with_scores=True)
-        features = eager.model.generator.features(x)
-        raw = torch.tanh(eager.model.generator.head(features))
-        pixel_scores = eager.model.palette_head(features)
+    eager, fast, x, y, scores, raw, pixel_scores = through_a_saved_palette_model(tmp_path / "p2p", drawing)
+    assert eager.config["palette_strokes"]
     regions, strokes = enclosed_regions(x)[0], strokes_of(x)[0, 0] > 0
     assert strokes.sum() > 100 and (regions > 0).sum() > 200
     chosen = palette_colours(scores, eager.model.palette, 0.5)
