@@ -15,7 +15,7 @@ from training import pix2pix as train_pix2pix
 from training.data.sketch import SketchPairs, code_point_order, edges, line_drawing, silhouette, write_drawings
 from translator import images
 from translator.pix2pix import (Pix2Pix, UNetGenerator, colour_by_region, enclosed_regions, inside_of_drawing,
-                                palette_colours, palette_pixels, strokes_of, per_image_statistics)
+                                palette_colours, palette_pixels, solid_ink, strokes_of, per_image_statistics)
 
 
 def count(module) -> int:
@@ -315,8 +315,8 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
                         lambda images: look_alike_passes.append(1) or original_pass(images))
     masks, chosen_for_loss = [], []  # what the trainer asks palette_pixels for and hands the cross-entropy
     monkeypatch.setattr(train_pix2pix, "palette_pixels",
-                        lambda drawing, regions, strokes: masks.append((regions, strokes, palette_pixels(
-                            drawing, regions, strokes))) or masks[-1][2])
+                        lambda drawing, regions, strokes, width: masks.append((regions, strokes, palette_pixels(
+                            drawing, regions, strokes, width))) or masks[-1][2])
     darkest, original_darkest = [], train_pix2pix.darkest_neighbour
     monkeypatch.setattr(train_pix2pix, "darkest_neighbour",
                         lambda image: darkest.append((image, original_darkest(image))) or darkest[-1][1])
@@ -348,7 +348,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
             assert all(loss_mask is mask for (_, _, mask), (loss_mask, _) in zip(masks, chosen_for_loss))
             assert all((mask & (regions.unsqueeze(1) == 0)).any() for regions, _, mask in masks)
             # darker side: the strokes' colours asked for are their darkest neighbours' (the trainer's wiring)
-            assert info["losses"]["stroke_target"] == "darker-side"
+            assert info["losses"]["stroke_target"] == "darker-side" and info["losses"]["palette_stroke_width"] == 1
             assert len(darkest) == 3  # each step: the strokes ask for their darkest neighbour, the rest as before
             for (regions, _, mask), (_, asked), (target, dark) in zip(masks, chosen_for_loss, darkest):
                 stroke = mask & (regions.unsqueeze(1) == 0)
@@ -415,6 +415,10 @@ def test_a_run_warm_starts_from_an_export_with_a_fresh_discriminator(tmp_path, c
         train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--region-colours", "--palette-size", "2",
                             "--stroke-target", "darker-side"])
     assert "--stroke-target is the colour asked of a chosen stroke" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # an even width has no middle pixel
+        train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--region-colours", "--palette-size", "2",
+                            "--palette-strokes", "--palette-stroke-width", "4"])
+    assert "--palette-stroke-width is an odd width" in capsys.readouterr().err
     for flag, value in (("--zoom-out", "0.3"), ("--simple-drawings", "0.5")):  # they change drawings made from colour
         with pytest.raises(SystemExit):
             train_pix2pix.main(["--pairs", str(color), "--out", str(tmp_path / "bad"), flag, value])
@@ -916,6 +920,38 @@ def test_stroke_targets_ask_a_stroke_for_its_own_colour_its_darker_side_or_a_dar
                                                                                     brown.tolist()]
     off_strokes = ~strokes.expand(-1, 3, -1, -1)
     assert torch.equal(darker[off_strokes], target[off_strokes]) and torch.equal(features[off_strokes], target[off_strokes])
+
+
+def test_a_stroke_width_chooses_only_solid_ink_a_persons_dots_not_the_lines_of_an_outline(tmp_path):
+    drawing = torch.ones(1, 3, 16, 16)
+    drawing[0, :, 1, 1:15] = -1  # a line one pixel wide
+    drawing[0, :, 4:6, 1:15] = -1  # a line two pixels wide
+    drawing[0, :, 9:14, 3:8] = -1  # a 5 x 5 dot
+    regions = enclosed_regions(drawing)
+    dot = torch.zeros(16, 16, dtype=torch.bool)
+    dot[9:14, 3:8] = True
+    assert torch.equal(solid_ink(strokes_of(drawing), 5)[0, 0], dot)
+    assert torch.equal(palette_pixels(drawing, regions, strokes=True, stroke_width=5)[0, 0], dot)
+    assert palette_pixels(drawing, regions, strokes=True, stroke_width=3)[0, 0].sum() == 25 + 0  # no line is 3 wide
+    assert torch.equal(palette_pixels(drawing, regions, strokes=True)[0, 0], strokes_of(drawing)[0, 0] > 0)
+    with pytest.raises(ValueError, match="odd"):
+        solid_ink(strokes_of(drawing), 4)
+    # the model: the dot is a chosen palette colour (gold whatever the scores say), the lines the regressed output
+    model = Pix2Pix(64, ngf=8, num_downs=6, input_kind="sketch", region_colours=True, palette_size=2,
+                    palette_strokes=True, palette_stroke_width=5)
+    with torch.no_grad():
+        model.palette.copy_(torch.tensor([(0.9, 0.6, -0.8), (0.9, 0.6, -0.8)]))
+    model.eval()
+    big = F.interpolate(drawing, size=64, mode="nearest")  # 4x: the lines become 4 and 8 wide, the dot 20
+    with torch.no_grad():
+        y = model(big)
+        raw = torch.tanh(model.generator.head(model.generator.features(big)))
+    four_wide = torch.zeros(64, 64, dtype=torch.bool)
+    four_wide[4:8, 4:60] = True  # the one-pixel line, now 4 wide: under 5, regressed
+    assert torch.allclose(y[0][:, 36:56, 12:32], torch.tensor([0.9, 0.6, -0.8])[:, None, None], atol=1e-3)
+    assert torch.equal(y[0][:, four_wide], raw[0][:, four_wide])
+    with pytest.raises(ValueError, match="odd width"):
+        Pix2Pix(64, num_downs=6, input_kind="sketch", region_colours=True, palette_size=2, palette_stroke_width=5)
 
 
 def test_palette_pixels_are_the_enclosed_regions_and_with_strokes_the_strokes_too():

@@ -41,8 +41,7 @@ from training.data.folders import PairedDataset, cyclegan_folders, is_held_out
 from training.data.sketch import SketchPairs
 from training.losses import diff_augment, gan_loss
 from translator.layers import PatchDiscriminator, init_weights
-from translator.pix2pix import (Pix2Pix, colour_by_region, enclosed_regions, palette_pixels, per_image_statistics,
-                                strokes_of)
+from translator.pix2pix import Pix2Pix, colour_by_region, enclosed_regions, palette_pixels, per_image_statistics
 
 DEPARTURES = {
     "diff_augment": Departure("", "DiffAugment transforms for every discriminator input, e.g. "
@@ -126,6 +125,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                           "shape and takes the colour of its darker side, so a smiley's eyes are dark, not the "
                           "paper's white beside the outline); or that darkest colour only where it is dark, a "
                           "feature's (dark-features: eyes and mouths dark, other strokes their own colour)")
+    net.add_argument("--palette-stroke-width", type=int, default=1, metavar="W",
+                     help="with --palette-strokes: choose only strokes of solid ink W pixels wide (odd; a "
+                          "person's dots for eyes), regress the thinner lines; 1: every stroke")
     net.add_argument("--palette-temperature", type=float, default=0.38,
                      help="softmax temperature of the palette's weighted mean (lower: nearer the likeliest colour)")
     loss = parser.add_argument_group("losses (the paper's)")
@@ -169,6 +171,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--palette-rebalance must be in [0, 1) (1 would weigh an unused colour infinitely)")
     if args.palette_strokes and not args.palette_size:
         parser.error("--palette-strokes chooses stroke colours from the palette: it goes with --palette-size")
+    if args.palette_stroke_width != 1 and not (args.palette_strokes and args.palette_stroke_width % 2
+                                               and 0 < args.palette_stroke_width <= 15):
+        parser.error("--palette-stroke-width is an odd width up to 15: it goes with --palette-strokes")
     if args.stroke_target != "pixel" and not args.palette_strokes:
         parser.error("--stroke-target is the colour asked of a chosen stroke: it goes with --palette-strokes")
     if args.palette_rebalance and not args.palette_size:
@@ -211,7 +216,7 @@ def main(argv=None) -> Pix2Pix:
                     input_kind="sketch" if sketch else "image", inside_channel=args.inside_channel,
                     inner_norm=args.inner_norm, region_colours=args.region_colours,
                     palette_size=args.palette_size, palette_temperature=args.palette_temperature,
-                    palette_strokes=args.palette_strokes)
+                    palette_strokes=args.palette_strokes, palette_stroke_width=args.palette_stroke_width)
     init_weights(model, layer_norm_scale=args.layer_norm_scale)
     if args.palette_size:  # before the resume: a checkpoint's (or warm start's) palette then wins over this one
         region_samples, region_areas = region_colour_samples(train_set)
@@ -291,9 +296,9 @@ def main(argv=None) -> Pix2Pix:
                 loss_l1 = F.l1_loss(fake, b)
                 loss_palette = torch.zeros((), device=a.device)
             else:  # L1 where the output is regressed; where it is chosen, the choice by cross-entropy
-                chosen = palette_pixels(a, regions, args.palette_strokes)
+                chosen = palette_pixels(a, regions, args.palette_strokes, args.palette_stroke_width)
                 loss_l1 = ((fake - b).abs() * ~chosen).mean()
-                asked = stroke_targets(b, strokes_of(a) > 0, args.stroke_target)
+                asked = stroke_targets(b, chosen & (regions.unsqueeze(1) == 0), args.stroke_target)  # chosen strokes
                 loss_palette = palette_choice_loss(scores, asked, chosen, palette, colour_weights)
             loss_gan = gan_loss(d_raw(pair(seen, fake)), True, "vanilla") if use_gan \
                 else torch.zeros((), device=a.device)
@@ -312,7 +317,8 @@ def main(argv=None) -> Pix2Pix:
                                   "lambda_l1": args.lambda_l1,
                                   **({"lambda_palette": args.lambda_palette, "l1_off_regions": True,
                                       "palette_rebalance": args.palette_rebalance} if args.palette_size else {}),
-                                  **({"l1_off_strokes": True, "stroke_target": args.stroke_target}
+                                  **({"l1_off_strokes": True, "stroke_target": args.stroke_target,
+                                      "palette_stroke_width": args.palette_stroke_width}
                                      if args.palette_strokes else {}),
                                   **({"diff_augment": args.diff_augment} if use_gan and args.diff_augment else {})},
                        "val_fraction": args.val_fraction, "inside_channel": args.inside_channel,

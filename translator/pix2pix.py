@@ -174,11 +174,24 @@ def colour_by_region(output: torch.Tensor, drawing: torch.Tensor | None = None,
     return torch.where(regions > 0, means, flat).view_as(output).to(output.dtype)
 
 
-def palette_pixels(drawing: torch.Tensor, regions: torch.Tensor, strokes: bool) -> torch.Tensor:
+def palette_pixels(drawing: torch.Tensor, regions: torch.Tensor, strokes: bool, stroke_width: int = 1) -> torch.Tensor:
     """Bx1xHxW bool: where a palette model's output is a chosen palette colour: the regions `drawing` encloses
-    (`regions`, its `enclosed_regions`), and with `strokes` its stroke pixels too (each chosen on its own)."""
+    (`regions`, its `enclosed_regions`), and with `strokes` its stroke pixels too (each chosen on its own), only
+    those of ink at least `stroke_width` pixels wide if that is above 1 (`solid_ink`)."""
     chosen = regions.unsqueeze(1) > 0
-    return chosen | (strokes_of(drawing) > 0) if strokes else chosen
+    if not strokes:
+        return chosen
+    ink = strokes_of(drawing)
+    return chosen | (solid_ink(ink, stroke_width) if stroke_width > 1 else ink > 0)
+
+
+def solid_ink(ink: torch.Tensor, width: int) -> torch.Tensor:
+    """Bx1xHxW 0/1 ink -> bool: the ink pixels that lie in a `width` x `width` square of ink (a morphological
+    opening): a person's dots for eyes, not the lines of an outline. `width` odd."""
+    if width % 2 == 0:
+        raise ValueError(f"stroke width must be odd, not {width}")
+    eroded = 1 - F.max_pool2d(1 - ink, width, 1, width // 2)
+    return F.max_pool2d(eroded, width, 1, width // 2) > 0
 
 
 def palette_colours(scores: torch.Tensor, palette: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -201,7 +214,8 @@ class Pix2Pix(HubModel):
                  num_downs: int = 8, norm: str = "batch", dropout: float = 0.5, domain_a: str = "A",
                  domain_b: str = "B", input_kind: str = "image", test_dropout: bool = False,
                  inside_channel: bool = False, inner_norm: str | None = None, region_colours: bool = False,
-                 palette_size: int = 0, palette_temperature: float = 0.38, palette_strokes: bool = False):
+                 palette_size: int = 0, palette_temperature: float = 0.38, palette_strokes: bool = False,
+                 palette_stroke_width: int = 1):
         """test_dropout: keep dropout on at inference, as the official test does (read by the translator).
         inner_norm: another norm for the two levels next to the bottleneck (UNetGenerator).
         region_colours: each region the drawing encloses gets its mean output colour (no weights: the option can
@@ -211,7 +225,9 @@ class Pix2Pix(HubModel):
         colourisation paper's). 0: none.
         palette_strokes: each stroke pixel's colour is chosen from its own scores as well (why: a stroke lies
         between two colours in training, so a regressed stroke comes out as their middle, a faint grey-olive
-        where a smiley's eyes should be dark). The rest of the outside keeps the regressed output."""
+        where a smiley's eyes should be dark). The rest of the outside keeps the regressed output.
+        palette_stroke_width: with palette_strokes, only strokes of solid ink this wide (odd) are chosen, the
+        dots a person draws for eyes; thinner lines stay regressed. 1: every stroke pixel."""
         super().__init__()
         if input_kind not in ("image", "sketch"):
             raise ValueError(f"input_kind must be 'image' or 'sketch', not {input_kind!r}")
@@ -225,10 +241,14 @@ class Pix2Pix(HubModel):
             raise ValueError("palette_size chooses each region's colour: it needs region_colours=True")
         if palette_strokes and not palette_size:
             raise ValueError("palette_strokes chooses stroke colours from the palette: it needs palette_size")
+        if palette_stroke_width != 1 and not (palette_strokes and palette_stroke_width % 2 and
+                                              0 < palette_stroke_width <= 15):
+            raise ValueError("palette_stroke_width is an odd width up to 15, with palette_strokes")
         if palette_size and not 0 < palette_temperature <= 10:
             raise ValueError(f"palette_temperature must be in (0, 10], not {palette_temperature}")
         self.inside_channel, self.region_colours = inside_channel, region_colours
         self.palette_temperature, self.palette_strokes = palette_temperature, palette_strokes
+        self.palette_stroke_width = palette_stroke_width
         self.generator = UNetGenerator(in_channels + inside_channel, out_channels, ngf, num_downs, norm, dropout,
                                        inner_norm)
         if palette_size:
@@ -261,7 +281,8 @@ class Pix2Pix(HubModel):
             return colour_by_region(output, regions=regions), None
         scores = colour_by_region(self.palette_head(features), regions=regions)
         chosen = palette_colours(scores, self.palette, self.palette_temperature)
-        return torch.where(palette_pixels(x, regions, self.palette_strokes), chosen, output), scores
+        pixels = palette_pixels(x, regions, self.palette_strokes, self.palette_stroke_width)
+        return torch.where(pixels, chosen, output), scores
 
 
 def per_image_statistics(module: nn.Module) -> None:
