@@ -116,9 +116,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     net.add_argument("--palette-strokes", action="store_true",
                      help="with --palette-size: choose each stroke pixel's colour among the palette too (its own "
                           "scores, learnt by cross-entropy to the nearest palette colour of the --stroke-target "
-                          "colour); L1 then "
-                          "scores only the outside. The palette and its rebalancing weights stay those of the "
-                          "regions' colours")
+                          "colour); L1 then scores only the outside. The palette and its rebalancing weights stay "
+                          "those of the regions' colours")
     net.add_argument("--stroke-target", choices=STROKE_TARGETS, default="pixel",
                      help="with --palette-strokes: the colour a stroke pixel is asked for: the target's there "
                           "(pixel); the darkest within a pixel of it (darker-side: a line marks the edge of a "
