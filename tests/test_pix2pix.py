@@ -349,6 +349,7 @@ def test_pix2pix_trains_both_variants_and_loads(tmp_path, monkeypatch):
             assert all((mask & (regions.unsqueeze(1) == 0)).any() for regions, _, mask in masks)
             # darker side: the strokes' colours asked for are their darkest neighbours' (the trainer's wiring)
             assert info["losses"]["stroke_target"] == "darker-side" and info["losses"]["palette_stroke_width"] == 1
+            assert info["losses"]["regressed_stroke_target"] is False
             assert len(darkest) == 3  # each step: the strokes ask for their darkest neighbour, the rest as before
             for (regions, _, mask), (_, asked), (target, dark) in zip(masks, chosen_for_loss, darkest):
                 stroke = mask & (regions.unsqueeze(1) == 0)
@@ -419,6 +420,10 @@ def test_a_run_warm_starts_from_an_export_with_a_fresh_discriminator(tmp_path, c
         train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--region-colours", "--palette-size", "2",
                             "--palette-strokes", "--palette-stroke-width", "4"])
     assert "--palette-stroke-width is an odd width" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # with every stroke chosen, none is regressed
+        train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--region-colours", "--palette-size", "2",
+                            "--palette-strokes", "--stroke-target", "dark-features", "--regressed-stroke-target"])
+    assert "--regressed-stroke-target asks the strokes left regressed" in capsys.readouterr().err
     for flag, value in (("--zoom-out", "0.3"), ("--simple-drawings", "0.5")):  # they change drawings made from colour
         with pytest.raises(SystemExit):
             train_pix2pix.main(["--pairs", str(color), "--out", str(tmp_path / "bad"), flag, value])
@@ -920,6 +925,36 @@ def test_stroke_targets_ask_a_stroke_for_its_own_colour_its_darker_side_or_a_dar
                                                                                     brown.tolist()]
     off_strokes = ~strokes.expand(-1, 3, -1, -1)
     assert torch.equal(darker[off_strokes], target[off_strokes]) and torch.equal(features[off_strokes], target[off_strokes])
+
+
+def test_regressed_strokes_are_asked_for_the_stroke_target_by_l1_only_with_the_flag():
+    """--regressed-stroke-target: a thin line (regressed under --palette-stroke-width 5) beside a dark feature
+    is asked by L1 for that feature's dark colour; without it, for the target's own colour there. The dot,
+    chosen, is asked for the same colour by cross-entropy either way."""
+    import argparse
+    drawing = torch.ones(1, 3, 16, 16)
+    drawing[0, :, 2, 2:14] = -1  # a mouth: a line one pixel wide
+    drawing[0, :, 8:13, 3:8] = -1  # an eye: a 5 x 5 dot
+    regions = enclosed_regions(drawing)
+    target = torch.ones(1, 3, 16, 16)
+    target[0, :, 2, 2:14] = torch.tensor([0.9, 0.6, -0.8]).view(3, 1)  # yellow under the line...
+    target[0, :, 3, 2:14] = torch.tensor([-0.6, -0.7, -0.9]).view(3, 1)  # ... a dark brown mouth beside it
+    target[0, :, 8:13, 3:8] = torch.tensor([-0.6, -0.7, -0.9]).view(3, 1, 1)
+    palette = torch.tensor([[1.0, 1.0, 1.0], [0.9, 0.6, -0.8], [-0.6, -0.7, -0.9]])
+    scores = torch.zeros(1, 3, 16, 16)
+    scores[:, 2, 8:13, 3:8] = 20.0  # the dot's scores choose the brown
+    dark_line = target.clone()
+    dark_line[0, :, 2, 2:14] = torch.tensor([-0.6, -0.7, -0.9]).view(3, 1)
+    losses = {}
+    for flag in (False, True):
+        args = argparse.Namespace(palette_strokes=True, palette_stroke_width=5, stroke_target="dark-features",
+                                  regressed_stroke_target=flag)
+        losses[flag] = [train_pix2pix.palette_losses(fake, scores, drawing, target, regions, palette, None, args)
+                        for fake in (target, dark_line)]
+    assert losses[False][0][0] == 0 and losses[False][1][0] > 0  # the line asked for the yellow under it
+    assert losses[True][1][0] == 0 and losses[True][0][0] > 0  # ... for the mouth's brown
+    chosen = [loss for results in losses.values() for _, loss in results]
+    assert all(torch.equal(loss, chosen[0]) for loss in chosen) and chosen[0] < 0.01  # the dot: brown, chosen
 
 
 def test_a_stroke_width_chooses_only_solid_ink_a_persons_dots_not_the_lines_of_an_outline(tmp_path):

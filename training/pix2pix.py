@@ -23,7 +23,8 @@ would pull the choice back to the middle colour), so the logged `l1` (inside pix
 comparable with a run without a palette. --palette-strokes chooses each stroke pixel's colour the same way
 (a regressed stroke, between two colours in training, comes out as their middle); L1 keeps the outside.
 --stroke-target says which colour a stroke pixel is asked for: its own, or its darker side (all of it, or only
-where that is a dark feature: docs/experiments.md, versions 23-25).
+where that is a dark feature: docs/experiments.md, versions 23-25); --palette-stroke-width chooses only solid
+ink (dots) and regresses thinner lines, asked for the same colour by L1 with --regressed-stroke-target.
 """
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ from training.data.folders import PairedDataset, cyclegan_folders, is_held_out
 from training.data.sketch import SketchPairs
 from training.losses import diff_augment, gan_loss
 from translator.layers import PatchDiscriminator, init_weights
-from translator.pix2pix import Pix2Pix, colour_by_region, enclosed_regions, palette_pixels, per_image_statistics
+from translator.pix2pix import (Pix2Pix, colour_by_region, enclosed_regions, palette_pixels, per_image_statistics,
+                               strokes_of)
 
 DEPARTURES = {
     "diff_augment": Departure("", "DiffAugment transforms for every discriminator input, e.g. "
@@ -127,6 +129,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     net.add_argument("--palette-stroke-width", type=int, default=1, metavar="W",
                      help="with --palette-strokes: choose only strokes of solid ink W pixels wide (odd; a "
                           "person's dots for eyes), regress the thinner lines; 1: every stroke")
+    net.add_argument("--regressed-stroke-target", action="store_true",
+                     help="with --palette-stroke-width: ask the regressed (thinner) strokes for the --stroke-target "
+                          "colour too, by L1 (a drawn mouth's line dark like the eyes' dots, not the middle of "
+                          "the colours either side of it)")
     net.add_argument("--palette-temperature", type=float, default=0.38,
                      help="softmax temperature of the palette's weighted mean (lower: nearer the likeliest colour)")
     loss = parser.add_argument_group("losses (the paper's)")
@@ -175,6 +181,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--palette-stroke-width is an odd width up to 15: it goes with --palette-strokes")
     if args.stroke_target != "pixel" and not args.palette_strokes:
         parser.error("--stroke-target is the colour asked of a chosen stroke: it goes with --palette-strokes")
+    if args.regressed_stroke_target and (args.palette_stroke_width == 1 or args.stroke_target == "pixel"):
+        parser.error("--regressed-stroke-target asks the strokes left regressed by --palette-stroke-width for the "
+                     "--stroke-target colour: it goes with both")
     if args.palette_rebalance and not args.palette_size:
         parser.error("--palette-rebalance weighs the palette's cross-entropy: it goes with --palette-size")
     if args.num_downs is None:
@@ -294,11 +303,8 @@ def main(argv=None) -> Pix2Pix:
             if scores is None:
                 loss_l1 = F.l1_loss(fake, b)
                 loss_palette = torch.zeros((), device=a.device)
-            else:  # L1 where the output is regressed; where it is chosen, the choice by cross-entropy
-                chosen = palette_pixels(a, regions, args.palette_strokes, args.palette_stroke_width)
-                loss_l1 = ((fake - b).abs() * ~chosen).mean()
-                asked = stroke_targets(b, chosen & (regions.unsqueeze(1) == 0), args.stroke_target)  # chosen strokes
-                loss_palette = palette_choice_loss(scores, asked, chosen, palette, colour_weights)
+            else:
+                loss_l1, loss_palette = palette_losses(fake, scores, a, b, regions, palette, colour_weights, args)
             loss_gan = gan_loss(d_raw(pair(seen, fake)), True, "vanilla") if use_gan \
                 else torch.zeros((), device=a.device)
             loss_g = args.lambda_gan * loss_gan + args.lambda_l1 * loss_l1 + args.lambda_palette * loss_palette
@@ -317,7 +323,8 @@ def main(argv=None) -> Pix2Pix:
                                   **({"lambda_palette": args.lambda_palette, "l1_off_regions": True,
                                       "palette_rebalance": args.palette_rebalance} if args.palette_size else {}),
                                   **({"l1_off_strokes": True, "stroke_target": args.stroke_target,
-                                      "palette_stroke_width": args.palette_stroke_width}
+                                      "palette_stroke_width": args.palette_stroke_width,
+                                      "regressed_stroke_target": args.regressed_stroke_target}
                                      if args.palette_strokes else {}),
                                   **({"diff_augment": args.diff_augment} if use_gan and args.diff_augment else {})},
                        "val_fraction": args.val_fraction, "inside_channel": args.inside_channel,
@@ -352,6 +359,18 @@ def palette_choice_loss(scores: torch.Tensor, target: torch.Tensor, chosen: torc
     # a plain mean of the weighted terms (not F.cross_entropy's mean over the weights): with the weights'
     # expectation 1 over the training regions' pixels, the loss keeps its scale and --lambda-palette its meaning
     return (F.cross_entropy(flat_scores[scored], wanted, reduction="none") * colour_weights[wanted]).mean()
+
+
+def palette_losses(fake: torch.Tensor, scores: torch.Tensor, drawing: torch.Tensor, target: torch.Tensor,
+                   regions: torch.Tensor, palette: torch.Tensor, colour_weights: torch.Tensor,
+                   args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor]:
+    """A palette model's two losses: L1 where its output is regressed, cross-entropy where it is chosen. Each
+    stroke pixel is asked for its --stroke-target colour when chosen, and when regressed too with
+    --regressed-stroke-target (otherwise the target's own colour there)."""
+    chosen = palette_pixels(drawing, regions, args.palette_strokes, args.palette_stroke_width)
+    asked = stroke_targets(target, (strokes_of(drawing) > 0) & (regions.unsqueeze(1) == 0), args.stroke_target)
+    loss_l1 = ((fake - (asked if args.regressed_stroke_target else target)).abs() * ~chosen).mean()
+    return loss_l1, palette_choice_loss(scores, asked, chosen, palette, colour_weights)
 
 
 def stroke_targets(target: torch.Tensor, strokes: torch.Tensor, kind: str) -> torch.Tensor:
