@@ -423,7 +423,11 @@ def test_a_run_warm_starts_from_an_export_with_a_fresh_discriminator(tmp_path, c
     with pytest.raises(SystemExit):  # with every stroke chosen, none is regressed
         train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--region-colours", "--palette-size", "2",
                             "--palette-strokes", "--stroke-target", "dark-features", "--regressed-stroke-target"])
-    assert "--regressed-stroke-target asks the strokes left regressed" in capsys.readouterr().err
+    assert "--regressed-stroke-target asks the regressed strokes" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # it asks for a --stroke-target colour
+        train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--region-colours", "--palette-size", "2",
+                            "--regressed-stroke-target"])
+    assert "--regressed-stroke-target asks the regressed strokes" in capsys.readouterr().err
     for flag, value in (("--zoom-out", "0.3"), ("--simple-drawings", "0.5")):  # they change drawings made from colour
         with pytest.raises(SystemExit):
             train_pix2pix.main(["--pairs", str(color), "--out", str(tmp_path / "bad"), flag, value])
@@ -955,6 +959,14 @@ def test_regressed_strokes_are_asked_for_the_stroke_target_by_l1_only_with_the_f
     assert losses[True][1][0] == 0 and losses[True][0][0] > 0  # ... for the mouth's brown
     chosen = [loss for results in losses.values() for _, loss in results]
     assert all(torch.equal(loss, chosen[0]) for loss in chosen) and chosen[0] < 0.01  # the dot: brown, chosen
+    # no stroke chosen (version 21's palette, regions only): the line and the dot both asked by L1 for brown
+    args = argparse.Namespace(palette_strokes=False, palette_stroke_width=1, stroke_target="dark-features",
+                              regressed_stroke_target=True)
+    yellow_dot = dark_line.clone()  # the dot yellow: L1 sees it now
+    yellow_dot[0, :, 8:13, 3:8] = torch.tensor([0.9, 0.6, -0.8]).view(3, 1, 1)
+    l1 = [train_pix2pix.palette_losses(fake, scores, drawing, target, regions, palette, None, args)[0]
+          for fake in (dark_line, target, yellow_dot)]
+    assert l1[0] == 0 and l1[1] > 0 and l1[2] > 0
 
 
 def test_a_stroke_width_chooses_only_solid_ink_a_persons_dots_not_the_lines_of_an_outline(tmp_path):

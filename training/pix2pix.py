@@ -24,7 +24,8 @@ comparable with a run without a palette. --palette-strokes chooses each stroke p
 (a regressed stroke, between two colours in training, comes out as their middle); L1 keeps the outside.
 --stroke-target says which colour a stroke pixel is asked for: its own, or its darker side (all of it, or only
 where that is a dark feature: docs/experiments.md, versions 23-25); --palette-stroke-width chooses only solid
-ink (dots) and regresses thinner lines, asked for the same colour by L1 with --regressed-stroke-target.
+ink (dots) and regresses thinner lines; --regressed-stroke-target asks the regressed strokes for the
+--stroke-target colour too, by L1.
 """
 from __future__ import annotations
 
@@ -121,18 +122,19 @@ def parse_args(argv=None) -> argparse.Namespace:
                           "colour); L1 then scores only the outside. The palette and its rebalancing weights stay "
                           "those of the regions' colours")
     net.add_argument("--stroke-target", choices=STROKE_TARGETS, default="pixel",
-                     help="with --palette-strokes: the colour a stroke pixel is asked for: the target's there "
-                          "(pixel); the darkest within a pixel of it (darker-side: a line marks the edge of a "
-                          "shape and takes the colour of its darker side, so a smiley's eyes are dark, not the "
-                          "paper's white beside the outline); or that darkest colour only where it is dark, a "
-                          "feature's (dark-features: eyes and mouths dark, other strokes their own colour)")
+                     help="with --palette-strokes or --regressed-stroke-target: the colour a stroke pixel is "
+                          "asked for: the target's there (pixel); the darkest within a pixel of it (darker-side: "
+                          "a line marks the edge of a shape and takes the colour of its darker side, so a "
+                          "smiley's eyes are dark, not the paper's white beside the outline); or that darkest "
+                          "colour only where it is dark, a feature's (dark-features: eyes and mouths dark, other "
+                          "strokes their own colour)")
     net.add_argument("--palette-stroke-width", type=int, default=1, metavar="W",
                      help="with --palette-strokes: choose only strokes of solid ink W pixels wide (odd; a "
                           "person's dots for eyes), regress the thinner lines; 1: every stroke")
     net.add_argument("--regressed-stroke-target", action="store_true",
-                     help="with --palette-stroke-width: ask the regressed (thinner) strokes for the --stroke-target "
-                          "colour too, by L1 (a drawn mouth's line dark like the eyes' dots, not the middle of "
-                          "the colours either side of it)")
+                     help="with --palette-size: ask the regressed strokes (every stroke, or with --palette-strokes "
+                          "those thinner than --palette-stroke-width) for the --stroke-target colour, by L1 (a "
+                          "drawn mouth's line dark, not the middle of the colours either side of it)")
     net.add_argument("--palette-temperature", type=float, default=0.38,
                      help="softmax temperature of the palette's weighted mean (lower: nearer the likeliest colour)")
     loss = parser.add_argument_group("losses (the paper's)")
@@ -179,11 +181,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.palette_stroke_width != 1 and not (args.palette_strokes and args.palette_stroke_width % 2
                                                and 0 < args.palette_stroke_width <= 15):
         parser.error("--palette-stroke-width is an odd width up to 15: it goes with --palette-strokes")
-    if args.stroke_target != "pixel" and not args.palette_strokes:
-        parser.error("--stroke-target is the colour asked of a chosen stroke: it goes with --palette-strokes")
-    if args.regressed_stroke_target and (args.palette_stroke_width == 1 or args.stroke_target == "pixel"):
-        parser.error("--regressed-stroke-target asks the strokes left regressed by --palette-stroke-width for the "
-                     "--stroke-target colour: it goes with both")
+    if args.stroke_target != "pixel" and not (args.palette_strokes or args.regressed_stroke_target):
+        parser.error("--stroke-target is the colour asked of a chosen stroke (--palette-strokes) or of a regressed "
+                     "one (--regressed-stroke-target): it goes with either")
+    if args.regressed_stroke_target and (not args.palette_size or args.stroke_target == "pixel"
+                                         or (args.palette_strokes and args.palette_stroke_width == 1)):
+        parser.error("--regressed-stroke-target asks the regressed strokes (all of them, or with --palette-strokes "
+                     "those thinner than --palette-stroke-width) for the --stroke-target colour: it goes with "
+                     "--palette-size and a --stroke-target, and leaves some strokes regressed")
     if args.palette_rebalance and not args.palette_size:
         parser.error("--palette-rebalance weighs the palette's cross-entropy: it goes with --palette-size")
     if args.num_downs is None:
@@ -322,10 +327,11 @@ def main(argv=None) -> Pix2Pix:
                                   "lambda_l1": args.lambda_l1,
                                   **({"lambda_palette": args.lambda_palette, "l1_off_regions": True,
                                       "palette_rebalance": args.palette_rebalance} if args.palette_size else {}),
-                                  **({"l1_off_strokes": True, "stroke_target": args.stroke_target,
-                                      "palette_stroke_width": args.palette_stroke_width,
-                                      "regressed_stroke_target": args.regressed_stroke_target}
+                                  **({"l1_off_strokes": True, "palette_stroke_width": args.palette_stroke_width}
                                      if args.palette_strokes else {}),
+                                  **({"stroke_target": args.stroke_target,
+                                      "regressed_stroke_target": args.regressed_stroke_target}
+                                     if args.palette_strokes or args.regressed_stroke_target else {}),
                                   **({"diff_augment": args.diff_augment} if use_gan and args.diff_augment else {})},
                        "val_fraction": args.val_fraction, "inside_channel": args.inside_channel,
                        **({"region_colours": True} if args.region_colours else {}),
