@@ -424,6 +424,14 @@ def test_a_run_warm_starts_from_an_export_with_a_fresh_discriminator(tmp_path, c
         train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--region-colours", "--palette-size", "2",
                             "--palette-strokes", "--stroke-target", "dark-features", "--regressed-stroke-target"])
     assert "--regressed-stroke-target asks the regressed strokes" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # no palette: every pixel is regressed, by the plain L1
+        train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--region-colours", "--stroke-target",
+                            "dark-features", "--regressed-stroke-target"])
+    assert "--regressed-stroke-target asks the regressed strokes" in capsys.readouterr().err
+    for chosen in ([], ["--palette-strokes", "--palette-stroke-width", "5"]):  # the two that regress some strokes
+        args = train_pix2pix.parse_args([*common, "--out", str(tmp_path / "ok"), "--region-colours", "--palette-size",
+                                         "2", "--stroke-target", "dark-features", "--regressed-stroke-target", *chosen])
+        assert args.regressed_stroke_target and args.stroke_target == "dark-features"
     with pytest.raises(SystemExit):  # it asks for a --stroke-target colour
         train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--region-colours", "--palette-size", "2",
                             "--regressed-stroke-target"])
@@ -959,6 +967,11 @@ def test_regressed_strokes_are_asked_for_the_stroke_target_by_l1_only_with_the_f
     assert losses[True][1][0] == 0 and losses[True][0][0] > 0  # ... for the mouth's brown
     chosen = [loss for results in losses.values() for _, loss in results]
     assert all(torch.equal(loss, chosen[0]) for loss in chosen) and chosen[0] < 0.01  # the dot: brown, chosen
+    # the cross-entropy is the one before the flag: over the chosen pixels, each asked for its stroke target
+    mask = palette_pixels(drawing, regions, True, 5)
+    assert torch.equal(chosen[0], train_pix2pix.palette_choice_loss(
+        scores, train_pix2pix.stroke_targets(target, mask & (regions.unsqueeze(1) == 0), "dark-features"), mask,
+        palette))
     # no stroke chosen (version 21's palette, regions only): the line and the dot both asked by L1 for brown
     args = argparse.Namespace(palette_strokes=False, palette_stroke_width=1, stroke_target="dark-features",
                               regressed_stroke_target=True)

@@ -25,7 +25,7 @@ comparable with a run without a palette. --palette-strokes chooses each stroke p
 --stroke-target says which colour a stroke pixel is asked for: its own, or its darker side (all of it, or only
 where that is a dark feature: docs/experiments.md, versions 23-25); --palette-stroke-width chooses only solid
 ink (dots) and regresses thinner lines; --regressed-stroke-target asks the regressed strokes for the
---stroke-target colour too, by L1.
+--stroke-target colour too, by L1 (so its logged `l1` is measured against that colour on those strokes).
 """
 from __future__ import annotations
 
@@ -132,9 +132,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                      help="with --palette-strokes: choose only strokes of solid ink W pixels wide (odd; a "
                           "person's dots for eyes), regress the thinner lines; 1: every stroke")
     net.add_argument("--regressed-stroke-target", action="store_true",
-                     help="with --palette-size: ask the regressed strokes (every stroke, or with --palette-strokes "
-                          "those thinner than --palette-stroke-width) for the --stroke-target colour, by L1 (a "
-                          "drawn mouth's line dark, not the middle of the colours either side of it)")
+                     help="with --palette-size and a --stroke-target other than pixel: ask the regressed strokes "
+                          "(every stroke, or with --palette-strokes those thinner than --palette-stroke-width) for "
+                          "the --stroke-target colour, by L1 (a drawn mouth's line dark, not the middle of the "
+                          "colours either side of it)")
     net.add_argument("--palette-temperature", type=float, default=0.38,
                      help="softmax temperature of the palette's weighted mean (lower: nearer the likeliest colour)")
     loss = parser.add_argument_group("losses (the paper's)")
@@ -188,7 +189,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                          or (args.palette_strokes and args.palette_stroke_width == 1)):
         parser.error("--regressed-stroke-target asks the regressed strokes (all of them, or with --palette-strokes "
                      "those thinner than --palette-stroke-width) for the --stroke-target colour: it goes with "
-                     "--palette-size and a --stroke-target, and leaves some strokes regressed")
+                     "--palette-size and a --stroke-target other than pixel, and needs some strokes regressed (not "
+                     "--palette-strokes with width 1)")
     if args.palette_rebalance and not args.palette_size:
         parser.error("--palette-rebalance weighs the palette's cross-entropy: it goes with --palette-size")
     if args.num_downs is None:
