@@ -43,8 +43,8 @@ from training.data.folders import PairedDataset, cyclegan_folders, is_held_out
 from training.data.sketch import SketchPairs
 from training.losses import diff_augment, gan_loss
 from translator.layers import PatchDiscriminator, init_weights
-from translator.pix2pix import (Pix2Pix, colour_by_region, enclosed_regions, palette_pixels, per_image_statistics,
-                               strokes_of)
+from translator.pix2pix import (Pix2Pix, colour_by_region, enclosed_regions, is_palette_stroke_width, palette_pixels,
+                               per_image_statistics, strokes_of)
 
 DEPARTURES = {
     "diff_augment": Departure("", "DiffAugment transforms for every discriminator input, e.g. "
@@ -179,8 +179,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--palette-rebalance must be in [0, 1) (1 would weigh an unused colour infinitely)")
     if args.palette_strokes and not args.palette_size:
         parser.error("--palette-strokes chooses stroke colours from the palette: it goes with --palette-size")
-    if args.palette_stroke_width != 1 and not (args.palette_strokes and args.palette_stroke_width % 2
-                                               and 0 < args.palette_stroke_width <= 15):
+    if not is_palette_stroke_width(args.palette_stroke_width, args.palette_strokes):
         parser.error("--palette-stroke-width is an odd width up to 15: it goes with --palette-strokes")
     if args.stroke_target != "pixel" and not (args.palette_strokes or args.regressed_stroke_target):
         parser.error("--stroke-target is the colour asked of a chosen stroke (--palette-strokes) or of a regressed "

@@ -185,6 +185,12 @@ def palette_pixels(drawing: torch.Tensor, regions: torch.Tensor, strokes: bool, 
     return chosen | (solid_ink(ink, stroke_width) if stroke_width > 1 else ink > 0)
 
 
+def is_palette_stroke_width(width: int, strokes: bool) -> bool:
+    """Whether `width` is a palette_stroke_width the model takes: 1 (every stroke), or with palette strokes an odd
+    width up to 15 (`solid_ink` needs a middle pixel; wider is no stroke a 64-px drawing has)."""
+    return width == 1 or (strokes and width % 2 == 1 and 0 < width <= 15)
+
+
 def solid_ink(ink: torch.Tensor, width: int) -> torch.Tensor:
     """Bx1xHxW 0/1 ink -> bool: the ink pixels that lie in a `width` x `width` square of ink (a morphological
     opening): a person's dots for eyes, not the lines of an outline. `width` odd."""
@@ -241,8 +247,7 @@ class Pix2Pix(HubModel):
             raise ValueError("palette_size chooses each region's colour: it needs region_colours=True")
         if palette_strokes and not palette_size:
             raise ValueError("palette_strokes chooses stroke colours from the palette: it needs palette_size")
-        if palette_stroke_width != 1 and not (palette_strokes and palette_stroke_width % 2 and
-                                              0 < palette_stroke_width <= 15):
+        if not is_palette_stroke_width(palette_stroke_width, palette_strokes):
             raise ValueError("palette_stroke_width is an odd width up to 15, with palette_strokes")
         if palette_size and not 0 < palette_temperature <= 10:
             raise ValueError(f"palette_temperature must be in (0, 10], not {palette_temperature}")
