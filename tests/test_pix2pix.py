@@ -436,6 +436,9 @@ def test_a_run_warm_starts_from_an_export_with_a_fresh_discriminator(tmp_path, c
         train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--region-colours", "--palette-size", "2",
                             "--regressed-stroke-target"])
     assert "--regressed-stroke-target asks the regressed strokes" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # it adds to the palette's scores
+        train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--region-colours", "--palette-global"])
+    assert "--palette-global adds to the palette's scores" in capsys.readouterr().err
     for flag, value in (("--zoom-out", "0.3"), ("--simple-drawings", "0.5")):  # they change drawings made from colour
         with pytest.raises(SystemExit):
             train_pix2pix.main(["--pairs", str(color), "--out", str(tmp_path / "bad"), flag, value])
@@ -1014,6 +1017,53 @@ def test_a_stroke_width_chooses_only_solid_ink_a_persons_dots_not_the_lines_of_a
         Pix2Pix(64, num_downs=6, input_kind="sketch", region_colours=True, palette_size=2, palette_stroke_width=5)
 
 
+def test_palette_global_adds_one_per_drawing_term_from_the_bottleneck_to_every_score_and_the_same_through_onnx(
+        tmp_path):
+    """palette_global: every pixel's scores get the same per-drawing term, a linear layer on the U-Net's
+    (activated, never normalised) bottleneck; a region's scores are then its mean as before. Two drawings get
+    different terms; with the per-pixel head zeroed the term alone picks the colour."""
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    model = Pix2Pix(64, ngf=8, num_downs=6, domain_a="noto-sketch", domain_b="noto", input_kind="sketch",
+                    region_colours=True, palette_size=3, palette_temperature=0.5, palette_global=True)
+    with torch.no_grad():
+        model.palette.copy_(torch.tensor([(1.0, -1.0, -1.0), (-1.0, -1.0, 1.0), (0.9, 0.6, -0.8)]))
+        model.palette_global_head.weight.normal_(0, 1)  # large enough to matter against the per-pixel head
+    model.half().save_pretrained(tmp_path / "p2p")
+    drawing = Image.open(ROOT / "assets/examples/pix2pix/drawing-1f601.png")
+    eager, fast, x, y, scores, raw, pixel_scores = through_a_saved_palette_model(tmp_path / "p2p", drawing)
+    assert eager.config["palette_global"]
+    head = eager.model.palette_global_head
+    with torch.no_grad():
+        _, bottleneck = eager.model.generator.features(x, with_bottleneck=True)
+        term = head(bottleneck.mean((2, 3)))[0]
+    assert bottleneck.shape[-2:] == (1, 1) and (bottleneck >= 0).all()
+    regions = enclosed_regions(x)[0]
+    for n in regions.unique().tolist():  # a region: the mean of its pixels' own scores, plus the drawing's term
+        if n > 0:
+            inside = scores[0][:, regions == n]
+            want = pixel_scores[0][:, regions == n].mean(1) + term
+            assert torch.allclose(inside, want[:, None].expand_as(inside), atol=1e-4)
+    assert torch.allclose(y[0][:, regions > 0], palette_colours(scores, eager.model.palette, 0.5)[0][:, regions > 0],
+                          atol=1e-6)
+    a, b = (np.asarray(t.translate(drawing), dtype=float) for t in (eager, fast))
+    assert fast.last_fast and np.abs(a - b).max() <= 3
+    heart = eager.prepare(Image.open(ROOT / "assets/examples/pix2pix/hand-drawn-heart.png"))[0]
+    with torch.no_grad():
+        other = head(eager.model.generator.features(heart, with_bottleneck=True)[1].mean((2, 3)))[0]
+    assert (other - term).abs().max() > 0.1  # the term says which drawing it is
+    # with the per-pixel head silent, the drawing's term alone chooses every region's colour
+    with torch.no_grad():
+        eager.model.palette_head.weight.zero_()
+        eager.model.palette_head.bias.zero_()
+        head.weight.zero_()
+        head.bias.copy_(torch.tensor([0.0, 8.0, 0.0], dtype=head.bias.dtype))  # blue, whatever the pixel
+        y = eager.translate_tensor(x)
+    assert torch.allclose(y[0][:, regions > 0].float(), torch.tensor([-1.0, -1.0, 1.0])[:, None], atol=2e-3)
+    with pytest.raises(ValueError, match="palette_global"):
+        Pix2Pix(64, num_downs=6, input_kind="sketch", region_colours=True, palette_global=True)
+
+
 def test_palette_pixels_are_the_enclosed_regions_and_with_strokes_the_strokes_too():
     drawing = torch.ones(1, 3, 8, 8)
     drawing[0, :, 1:7, 1] = drawing[0, :, 1:7, 6] = drawing[0, :, 1, 1:7] = drawing[0, :, 6, 1:7] = -1  # a square
@@ -1122,6 +1172,17 @@ def test_a_resumed_palette_run_keeps_its_checkpoints_palette(tmp_path):
         return [round(w, 4) for w in train_pix2pix.palette_weights(samples, areas, of_palette, 0.5).tolist()]
     assert palette["weights"] == weights(first) != weights(other)
     assert record["losses"]["palette_rebalance"] == 0.5
+    # --palette-global: the export has the bottleneck's head, trained by the palette's cross-entropy
+    trained = train_pix2pix.main([*args, "--out", str(tmp_path / "global"), "--steps", "2", "--palette-global"])
+    config = json.loads((tmp_path / "global" / "export" / "config.json").read_text())
+    assert config["palette_global"] and trained.palette_global_head.weight.shape == (3, 32)
+    x = SketchPairs(drawings, 64, augment=False).plain(0)["a"][None]
+    regions = enclosed_regions(x)
+    _, scores = trained.train()(x, regions=regions, with_scores=True)
+    target = SketchPairs(drawings, 64, augment=False).plain(0)["b"][None]
+    train_pix2pix.palette_choice_loss(scores, colour_by_region(target, regions=regions), regions.unsqueeze(1) > 0,
+                                      trained.palette).backward()
+    assert trained.palette_global_head.weight.grad.abs().sum() > 0
 
 
 def test_region_colours_keep_their_dtype_and_a_large_regions_mean_in_half_precision():
@@ -1137,3 +1198,44 @@ def test_region_colours_keep_their_dtype_and_a_large_regions_mean_in_half_precis
     assert torch.equal(regions, enclosed_regions(drawing)[0]) and (regions > 0).sum() > 40_000
     assert coloured.dtype == torch.float16
     assert torch.allclose(coloured[0][:, regions > 0].float(), torch.tensor(0.7), atol=2e-3)
+
+
+def test_palette_fit_scores_a_drawing_blind_choice_at_the_colours_entropy_and_a_right_one_near_zero(tmp_path, capsys):
+    """training.palette_fit: uniform scores cost ln 2 against two colours; on a split of one colour that is above its
+    entropy (0), on a split of two equal colours it is their entropy (ln 2); a model sure of gold is right on the gold
+    split (cross-entropy ~0) and half right on the mixed one."""
+    from training import palette_fit
+    gold, blue = (250, 200, 30), (40, 90, 220)
+    for split, fills in (("train", [gold, gold]), ("test", [gold, blue])):
+        (tmp_path / "data" / split).mkdir(parents=True)
+        for i, fill in enumerate(fills):
+            image = Image.new("RGB", (64, 64), "white")
+            ImageDraw.Draw(image).ellipse((12 + 4 * i, 12, 52 + 4 * i, 52), fill=fill, outline=(0, 0, 0), width=2)
+            image.save(tmp_path / "data" / split / f"{i}.png")
+    model = Pix2Pix(64, ngf=4, num_downs=6, domain_a="sketch", domain_b="emoji", input_kind="sketch",
+                    region_colours=True, palette_size=2)
+    with torch.no_grad():
+        model.palette.copy_(torch.tensor(gold + blue, dtype=torch.float).view(2, 3) / 127.5 - 1)
+        model.palette_head.weight.zero_()
+        model.palette_head.bias.zero_()
+    model.save_pretrained(tmp_path / "blind")
+    with torch.no_grad():
+        model.palette_head.bias.copy_(torch.tensor([20.0, 0.0]))  # gold, whatever the drawing
+    model.save_pretrained(tmp_path / "sure")
+    plain = Pix2Pix(64, ngf=4, num_downs=6, input_kind="sketch", region_colours=True)
+    plain.save_pretrained(tmp_path / "plain")
+    rows = palette_fit.main(["--model", str(tmp_path / "blind"), str(tmp_path / "sure"), str(tmp_path / "plain"),
+                             "--data", str(tmp_path / "data")])
+    blind = {r["split"]: r for r in rows if r["model"].endswith("blind")}
+    sure = {r["split"]: r for r in rows if r["model"].endswith("sure")}
+    assert len(rows) == 4 and "palette_size 0" in capsys.readouterr().err  # the plain model is skipped, said so
+    assert blind["train"]["drawings"] == 2 and blind["train"]["colour_entropy"] < 1e-6
+    assert blind["train"]["cross_entropy"] == pytest.approx(math.log(2), abs=1e-4)
+    assert blind["test"]["colour_entropy"] == pytest.approx(math.log(2), abs=0.02)  # two near-equal discs
+    assert blind["test"]["cross_entropy"] == pytest.approx(math.log(2), abs=1e-4)
+    assert blind["test"]["top_probability"] == pytest.approx(0.5, abs=1e-4)
+    assert sure["train"]["cross_entropy"] < 1e-6 and sure["train"]["accuracy"] == 1.0
+    assert 0.4 < sure["test"]["accuracy"] < 0.6 and sure["test"]["cross_entropy"] > 5
+    with pytest.raises(SystemExit):
+        palette_fit.main(["--model", str(tmp_path / "blind"), "--data", str(tmp_path / "nowhere")])
+    assert "has neither train/ nor test/" in capsys.readouterr().err

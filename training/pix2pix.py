@@ -136,6 +136,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                           "(every stroke, or with --palette-strokes those thinner than --palette-stroke-width) for "
                           "the --stroke-target colour, by L1 (a drawn mouth's line dark, not the middle of the "
                           "colours either side of it)")
+    net.add_argument("--palette-global", action="store_true",
+                     help="with --palette-size: add to every pixel's palette scores a term read from the U-Net's "
+                          "bottleneck (translator.pix2pix, palette_global), so what the whole drawing is reaches "
+                          "each region's colour choice")
     net.add_argument("--palette-temperature", type=float, default=0.38,
                      help="softmax temperature of the palette's weighted mean (lower: nearer the likeliest colour)")
     loss = parser.add_argument_group("losses (the paper's)")
@@ -190,6 +194,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "those thinner than --palette-stroke-width) for the --stroke-target colour: it goes with "
                      "--palette-size and a --stroke-target other than pixel, and needs some strokes regressed (not "
                      "--palette-strokes with width 1)")
+    if args.palette_global and not args.palette_size:
+        parser.error("--palette-global adds to the palette's scores: it goes with --palette-size")
     if args.palette_rebalance and not args.palette_size:
         parser.error("--palette-rebalance weighs the palette's cross-entropy: it goes with --palette-size")
     if args.num_downs is None:
@@ -230,7 +236,8 @@ def main(argv=None) -> Pix2Pix:
                     input_kind="sketch" if sketch else "image", inside_channel=args.inside_channel,
                     inner_norm=args.inner_norm, region_colours=args.region_colours,
                     palette_size=args.palette_size, palette_temperature=args.palette_temperature,
-                    palette_strokes=args.palette_strokes, palette_stroke_width=args.palette_stroke_width)
+                    palette_strokes=args.palette_strokes, palette_stroke_width=args.palette_stroke_width,
+                    palette_global=args.palette_global)
     init_weights(model, layer_norm_scale=args.layer_norm_scale)
     if args.palette_size:  # before the resume: a checkpoint's (or warm start's) palette then wins over this one
         region_samples, region_areas = region_colour_samples(train_set)

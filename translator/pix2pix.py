@@ -30,6 +30,11 @@ temperature (the "annealed mean" of Zhang, Isola and Efros, *Colorful Image Colo
 drawing of a heart could be any of six colours, and a regressed colour (L1) is their muddy middle; a choice
 among colours, trained by cross-entropy, is the likeliest colour, which is how that paper made colourisation
 vivid instead of sepia. `palette_strokes=True` chooses each stroke pixel's colour too, from its own scores.
+`palette_global=True` adds to every pixel's scores a term read from the U-Net's bottleneck (one linear layer on
+its spatial mean): what the whole drawing is reaches each region's choice. Why: at batch 1, batch norm
+normalises each channel per image at every level below the bottleneck, and the per-pixel head alone learnt
+only how often each colour occurs (its cross-entropy stayed at the training colours' entropy, 3.5 nats, in every
+palette run: `python -m training.palette_fit`, docs/experiments.md).
 """
 from __future__ import annotations
 
@@ -78,16 +83,18 @@ class UNetGenerator(nn.Module):
         self.head = nn.ConvTranspose2d(widths[0] * 2, out_channels, 4, 2, 1)
         self.size_multiple = 2 ** num_downs
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """What the head reads (at half the size, ngf x 2 channels, activated)."""
+    def features(self, x: torch.Tensor, with_bottleneck: bool = False):
+        """What the head reads (at half the size, ngf x 2 channels, activated); with_bottleneck: also the
+        innermost map as the up path reads it (activated, never normalised), as (features, bottleneck)."""
         skips = []
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else F.leaky_relu(x, 0.2))
             skips.append(x)
+        bottleneck = F.relu(skips[-1])
         for i, block in enumerate(self.up):
             x = block(F.relu(x))
             x = torch.cat([x, skips[-(i + 2)]], dim=1)
-        return F.relu(x)
+        return (F.relu(x), bottleneck) if with_bottleneck else F.relu(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.head(self.features(x)))
@@ -221,7 +228,7 @@ class Pix2Pix(HubModel):
                  domain_b: str = "B", input_kind: str = "image", test_dropout: bool = False,
                  inside_channel: bool = False, inner_norm: str | None = None, region_colours: bool = False,
                  palette_size: int = 0, palette_temperature: float = 0.38, palette_strokes: bool = False,
-                 palette_stroke_width: int = 1):
+                 palette_stroke_width: int = 1, palette_global: bool = False):
         """test_dropout: keep dropout on at inference, as the official test does (read by the translator).
         inner_norm: another norm for the two levels next to the bottleneck (UNetGenerator).
         region_colours: each region the drawing encloses gets its mean output colour (no weights: the option can
@@ -233,7 +240,9 @@ class Pix2Pix(HubModel):
         between two colours in training, so a regressed stroke comes out as their middle, a faint grey-olive
         where a smiley's eyes should be dark). The rest of the outside keeps the regressed output.
         palette_stroke_width: with palette_strokes, only strokes of solid ink this wide (odd) are chosen, the
-        dots a person draws for eyes; thinner lines stay regressed. 1: every stroke pixel."""
+        dots a person draws for eyes; thinner lines stay regressed. 1: every stroke pixel.
+        palette_global: every pixel's palette scores also get a per-drawing term, a linear layer on the
+        bottleneck's spatial mean (the module docstring says why)."""
         super().__init__()
         if input_kind not in ("image", "sketch"):
             raise ValueError(f"input_kind must be 'image' or 'sketch', not {input_kind!r}")
@@ -251,6 +260,8 @@ class Pix2Pix(HubModel):
             raise ValueError("palette_stroke_width is an odd width up to 15, with palette_strokes")
         if palette_size and not 0 < palette_temperature <= 10:
             raise ValueError(f"palette_temperature must be in (0, 10], not {palette_temperature}")
+        if palette_global and not palette_size:
+            raise ValueError("palette_global adds to the palette's scores: it needs palette_size")
         self.inside_channel, self.region_colours = inside_channel, region_colours
         self.palette_temperature, self.palette_strokes = palette_temperature, palette_strokes
         self.palette_stroke_width = palette_stroke_width
@@ -261,6 +272,8 @@ class Pix2Pix(HubModel):
             self.register_buffer("palette", torch.zeros(palette_size, 3))  # in [-1, 1]; set by training
         else:
             self.palette_head = None
+        bottleneck_channels = self.generator.down[-1].conv.out_channels
+        self.palette_global_head = nn.Linear(bottleneck_channels, palette_size) if palette_global else None
 
     def condition(self, x: torch.Tensor) -> torch.Tensor:
         """What the U-Net (and in training the conditional discriminator) sees of an input."""
@@ -276,7 +289,8 @@ class Pix2Pix(HubModel):
         return (output, scores) if with_scores else output
 
     def _output_and_scores(self, x, condition, regions) -> tuple[torch.Tensor, torch.Tensor | None]:
-        features = self.generator.features(self.condition(x) if condition is None else condition)
+        features, bottleneck = self.generator.features(self.condition(x) if condition is None else condition,
+                                                       with_bottleneck=True)
         output = torch.tanh(self.generator.head(features))
         if not self.region_colours:
             return output, None
@@ -284,7 +298,10 @@ class Pix2Pix(HubModel):
             regions = enclosed_regions(x)
         if self.palette_head is None:
             return colour_by_region(output, regions=regions), None
-        scores = colour_by_region(self.palette_head(features), regions=regions)
+        scores = self.palette_head(features)
+        if self.palette_global_head is not None:  # the mean: a larger input (a 2x2 bottleneck) reads the same way
+            scores = scores + self.palette_global_head(bottleneck.mean((2, 3)))[:, :, None, None]
+        scores = colour_by_region(scores, regions=regions)
         chosen = palette_colours(scores, self.palette, self.palette_temperature)
         pixels = palette_pixels(x, regions, self.palette_strokes, self.palette_stroke_width)
         return torch.where(pixels, chosen, output), scores
