@@ -1052,7 +1052,7 @@ def test_palette_global_adds_one_per_drawing_term_from_the_bottleneck_to_every_s
     with torch.no_grad():
         other = head(eager.model.generator.features(heart, with_bottleneck=True)[1].mean((2, 3)))[0]
     assert (other - term).abs().max() > 0.1  # the term says which drawing it is
-    # with the per-pixel head silent, the drawing's term alone chooses every region's colour
+    # with the per-pixel head silent, the global head's bias alone chooses every region's colour
     with torch.no_grad():
         eager.model.palette_head.weight.zero_()
         eager.model.palette_head.bias.zero_()
@@ -1172,7 +1172,7 @@ def test_a_resumed_palette_run_keeps_its_checkpoints_palette(tmp_path):
         return [round(w, 4) for w in train_pix2pix.palette_weights(samples, areas, of_palette, 0.5).tolist()]
     assert palette["weights"] == weights(first) != weights(other)
     assert record["losses"]["palette_rebalance"] == 0.5
-    # --palette-global: the export has the bottleneck's head, trained by the palette's cross-entropy
+    # --palette-global: the export has the bottleneck's head, and it gets the palette cross-entropy's gradient
     trained = train_pix2pix.main([*args, "--out", str(tmp_path / "global"), "--steps", "2", "--palette-global"])
     config = json.loads((tmp_path / "global" / "export" / "config.json").read_text())
     assert config["palette_global"] and trained.palette_global_head.weight.shape == (3, 32)
@@ -1236,6 +1236,15 @@ def test_palette_fit_scores_a_drawing_blind_choice_at_the_colours_entropy_and_a_
     assert blind["test"]["top_probability"] == pytest.approx(0.5, abs=1e-4)
     assert sure["train"]["cross_entropy"] < 1e-6 and sure["train"]["accuracy"] == 1.0
     assert 0.4 < sure["test"]["accuracy"] < 0.6 and sure["test"]["cross_entropy"] > 5
-    with pytest.raises(SystemExit):
-        palette_fit.main(["--model", str(tmp_path / "blind"), "--data", str(tmp_path / "nowhere")])
-    assert "has neither train/ nor test/" in capsys.readouterr().err
+    one = palette_fit.main(["--model", str(tmp_path / "sure"), "--data", str(tmp_path / "data"), "--count", "1"])
+    assert [r["drawings"] for r in one] == [1, 1]
+    for bad, message in ((["--data", str(tmp_path / "nowhere")], "has neither train/ nor test/ with images"),
+                         (["--count", "0"], "--count must be at least 1"),
+                         (["--threads", "0"], "--threads must be at least 1")):
+        with pytest.raises(SystemExit):
+            palette_fit.main(["--model", str(tmp_path / "blind"), *bad])
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a missing model: its reason, before any row
+        palette_fit.main(["--model", str(tmp_path / "sure"), str(tmp_path / "missing"), "--data", str(tmp_path / "data")])
+    captured = capsys.readouterr()
+    assert "missing" in captured.err and "| train |" not in captured.out

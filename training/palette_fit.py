@@ -1,18 +1,19 @@
 """Has a palette pix2pix learnt to choose colours from the drawing, or only how often each colour occurs?
 
 For each model (a folder or Hub id with `palette_size`), on the plain drawings of training and held-out
-emoji: the cross-entropy of each enclosed pixel's palette scores to its region's nearest palette colour
-(nats, unweighted), beside the entropy of those target colours — what a model that ignores the drawing and
-predicts their frequencies scores. A cross-entropy at that entropy means the choice ignores the drawing.
-Also the mean probability of the likeliest colour and how often it is the asked one.
+emoji: the cross-entropy of each enclosed pixel's palette scores to the palette colour nearest its region's mean
+target colour (nats, unweighted; stroke pixels are not scored, even with `palette_strokes`), beside the entropy
+of those asked colours — what a model that ignores the drawing and predicts their frequencies scores. A
+cross-entropy at that entropy means the choice ignores the drawing. Also the mean probability of the likeliest
+colour and how often it is the asked one. Dropout is off (a `test_dropout` model's too): the numbers are
+deterministic.
 
-    python -m training.palette_fit --model runs/pix2pix-v27/export assets/models/pix2pix-sketch2emoji \\
+    OMP_WAIT_POLICY=PASSIVE python -m training.palette_fit --model runs/pix2pix-v27/export \\
         --data data/emoji-64/noto --count 400
 """
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -20,8 +21,10 @@ import torch
 import torch.nn.functional as F
 
 import translator
+from training.data.folders import IMAGE_SUFFIXES
 from training.data.sketch import SketchPairs
 from training.pix2pix import nearest_palette_colour
+from translator.errors import TranslatorError
 from translator.pix2pix import colour_by_region, enclosed_regions
 
 
@@ -61,21 +64,30 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--data", type=Path, default=Path("data/emoji-64/noto"),
                         help="a folder with train/ and test/ colour images (the targets the drawings are made of)")
     parser.add_argument("--count", type=int, default=400, help="drawings per split (evenly spaced)")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
     args = parser.parse_args(argv)
     if args.count < 1:
         parser.error("--count must be at least 1")
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
     torch.set_num_threads(args.threads)
-    splits = [split for split in ("train", "test") if (args.data / split).is_dir()]
+    splits = [split for split in ("train", "test") if (args.data / split).is_dir()
+              and any(p.suffix.lower() in IMAGE_SUFFIXES for p in (args.data / split).rglob("*"))]
     if not splits:
-        parser.error(f"{args.data} has neither train/ nor test/: make it with python -m training.data.emoji")
+        parser.error(f"{args.data} has neither train/ nor test/ with images in it: make them with "
+                     "python -m training.data.emoji")
+    models = {}
+    for name in args.model:  # all before any is scored: a wrong name stops the run at once, with its reason
+        try:
+            models[name] = translator.load(name, "pix2pix", device="cpu", warm_up=False)
+        except TranslatorError as error:
+            parser.error(f"{name}: {error}")
     rows = []
     print("| model | split | drawings | cross-entropy | colour entropy | top probability | accuracy |")
     print("|---|---|---|---|---|---|---|")
-    for name in args.model:
-        loaded = translator.load(name, warm_up=False)
-        if getattr(loaded.model, "palette_head", None) is None:
+    for name, loaded in models.items():
+        loaded.model.eval()  # a test_dropout model's dropout too
+        if loaded.model.palette_head is None:
             print(f"palette_fit: {name} chooses no colours from a palette (palette_size 0); skipped", file=sys.stderr)
             continue
         for split in splits:

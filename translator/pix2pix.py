@@ -32,9 +32,9 @@ among colours, trained by cross-entropy, is the likeliest colour, which is how t
 vivid instead of sepia. `palette_strokes=True` chooses each stroke pixel's colour too, from its own scores.
 `palette_global=True` adds to every pixel's scores a term read from the U-Net's bottleneck (one linear layer on
 its spatial mean): what the whole drawing is reaches each region's choice. Why: at batch 1, batch norm
-normalises each channel per image at every level below the bottleneck, and the per-pixel head alone learnt
-only how often each colour occurs (its cross-entropy stayed at the training colours' entropy, 3.5 nats, in every
-palette run: `python -m training.palette_fit`, docs/experiments.md).
+normalises each channel per image at every level but the bottleneck, and the per-pixel head alone learnt
+only how often each colour occurs (its cross-entropy stayed at the training colours' entropy, 3.5 nats, in
+versions 21-31: `python -m training.palette_fit`, docs/experiments.md).
 """
 from __future__ import annotations
 
@@ -83,7 +83,8 @@ class UNetGenerator(nn.Module):
         self.head = nn.ConvTranspose2d(widths[0] * 2, out_channels, 4, 2, 1)
         self.size_multiple = 2 ** num_downs
 
-    def features(self, x: torch.Tensor, with_bottleneck: bool = False):
+    def features(self, x: torch.Tensor, with_bottleneck: bool = False
+                 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """What the head reads (at half the size, ngf x 2 channels, activated); with_bottleneck: also the
         innermost map as the up path reads it (activated, never normalised), as (features, bottleneck)."""
         skips = []
@@ -221,7 +222,8 @@ class Pix2Pix(HubModel):
     input, computed here so that every caller (translator, fast path, evaluation, export) feeds 3 channels.
     `region_colours=True` (drawings only) colours each enclosed region of the drawing flat (`colour_by_region`).
     `palette_size=K` (with region colours) chooses that colour among K palette colours (the module docstring),
-    and `palette_strokes=True` each stroke pixel's colour too."""
+    and `palette_strokes=True` each stroke pixel's colour too; `palette_global=True` adds a per-drawing term
+    from the bottleneck to every palette score."""
 
     def __init__(self, image_size: int = 256, in_channels: int = 3, out_channels: int = 3, ngf: int = 64,
                  num_downs: int = 8, norm: str = "batch", dropout: float = 0.5, domain_a: str = "A",
@@ -299,7 +301,7 @@ class Pix2Pix(HubModel):
         if self.palette_head is None:
             return colour_by_region(output, regions=regions), None
         scores = self.palette_head(features)
-        if self.palette_global_head is not None:  # the mean: a larger input (a 2x2 bottleneck) reads the same way
+        if self.palette_global_head is not None:  # the bottleneck's mean: 1x1 unless image_size > 2**num_downs
             scores = scores + self.palette_global_head(bottleneck.mean((2, 3)))[:, :, None, None]
         scores = colour_by_region(scores, regions=regions)
         chosen = palette_colours(scores, self.palette, self.palette_temperature)
