@@ -1176,10 +1176,10 @@ def test_a_resumed_palette_run_keeps_its_checkpoints_palette(tmp_path):
     trained = train_pix2pix.main([*args, "--out", str(tmp_path / "global"), "--steps", "2", "--palette-global"])
     config = json.loads((tmp_path / "global" / "export" / "config.json").read_text())
     assert config["palette_global"] and trained.palette_global_head.weight.shape == (3, 32)
-    x = SketchPairs(drawings, 64, augment=False).plain(0)["a"][None]
+    pair = SketchPairs(drawings, 64, augment=False).plain(0)
+    x, target = pair["a"][None], pair["b"][None]
     regions = enclosed_regions(x)
     _, scores = trained.train()(x, regions=regions, with_scores=True)
-    target = SketchPairs(drawings, 64, augment=False).plain(0)["b"][None]
     train_pix2pix.palette_choice_loss(scores, colour_by_region(target, regions=regions), regions.unsqueeze(1) > 0,
                                       trained.palette).backward()
     assert trained.palette_global_head.weight.grad.abs().sum() > 0

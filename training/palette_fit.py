@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 import translator
-from training.data.folders import IMAGE_SUFFIXES
+from training.data.folders import list_images
 from training.data.sketch import SketchPairs
 from training.pix2pix import nearest_palette_colour
 from translator.errors import TranslatorError
@@ -71,8 +71,13 @@ def main(argv=None) -> list[dict]:
     if args.threads < 1:
         parser.error("--threads must be at least 1")
     torch.set_num_threads(args.threads)
-    splits = [split for split in ("train", "test") if (args.data / split).is_dir()
-              and any(p.suffix.lower() in IMAGE_SUFFIXES for p in (args.data / split).rglob("*"))]
+    splits = []
+    for split in ("train", "test"):
+        try:
+            list_images(args.data / split)  # the images SketchPairs would read
+        except FileNotFoundError:
+            continue
+        splits.append(split)
     if not splits:
         parser.error(f"{args.data} has neither train/ nor test/ with images in it: make them with "
                      "python -m training.data.emoji")
