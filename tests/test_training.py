@@ -434,6 +434,10 @@ def test_recipes_reproduce_the_shipped_models_settings():
                 assert getattr(args, key) == config[key], (name, key)
         for key in ("simple_drawings", "zoom_out"):  # drawing augmentations, in the card's training.json
             assert getattr(args, key, 0.0) == info.get(key, 0.0), (name, key)
+        if name == "pix2pix-sketch2emoji":  # other vendors' drawings, and how many
+            assert [str(f) for f in args.outlines_from] == info.get("outlines_from", []), name
+            if args.outlines_from:
+                assert args.outline_share == info["outline_share"], name
         if "layer_norm_scale" in info:  # an init, so in the card's training.json, not in config.json
             assert args.layer_norm_scale == info["layer_norm_scale"], name
         assert args.steps == info["steps"] and args.ema == info.get("ema", 0.0) and args.seed == info["seed"]
