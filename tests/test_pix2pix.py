@@ -451,6 +451,43 @@ def test_a_run_warm_starts_from_an_export_with_a_fresh_discriminator(tmp_path, c
         train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--steps", "0", "--warm-start", str(tmp_path / "noto")])
 
 
+
+def test_a_palette_global_run_warm_starts_from_one_without_the_head(tmp_path, capsys):
+    """--palette-global adds a head: warm-started from a palette run without it (an export, or a checkpoint
+    with its moving average), every saved weight loads, the head starts fresh and the run says so; a
+    saved network lacking part of a module is still an error."""
+    from safetensors.torch import load_file
+
+    from training.common import modules_added
+    color = tmp_path / "noto"
+    color.mkdir()
+    for i in range(3):
+        image = Image.new("RGB", (64, 64), "white")
+        ImageDraw.Draw(image).ellipse((10 + i, 10, 50, 50), fill=(250, 200, 30), outline=(0, 0, 0), width=2)
+        image.save(color / f"{i}.png")
+    plain = ["--sketch-from", str(color), "--image-size", "64", "--ngf", "4", "--threads", "1", "--log-every", "1",
+             "--lambda-gan", "0", "--set", "ema=0.9"]
+    common = [*plain, "--region-colours", "--palette-size", "2"]
+    train_pix2pix.main([*common, "--out", str(tmp_path / "source"), "--steps", "2"])
+    saved = load_file(tmp_path / "source" / "export" / "model.safetensors")
+    assert not any(k.startswith("palette_global_head") for k in saved)
+    for source in (tmp_path / "source" / "export", tmp_path / "source" / "checkpoint"):
+        capsys.readouterr()
+        out = tmp_path / f"warm-{source.name}"
+        train_pix2pix.main([*common, "--palette-global", "--out", str(out), "--steps", "0", "--warm-start", str(source)])
+        assert "palette_global_head not in" in capsys.readouterr().out
+        exported = load_file(out / "export" / "model.safetensors")
+        assert {k for k in exported if k.startswith("palette_global_head")} == {"palette_global_head.weight",
+                                                                                 "palette_global_head.bias"}
+        assert all(torch.equal(exported[k], saved[k]) for k in saved), source.name
+    assert modules_added({"a.w", "a.b", "head.w"}, {"a.w", "a.b"}) == ["head"]
+    assert modules_added({"a.w", "a.b"}, {"a.w"}) == "a.b"  # part of a module: an error, not a fresh start
+    assert modules_added({"palette", "a.w"}, {"a.w"}) == "palette"  # the network's own buffer
+    train_pix2pix.main([*plain, "--out", str(tmp_path / "plain"), "--steps", "1"])
+    with pytest.raises(SystemExit, match="lacks palette"):  # a run without a palette has no colours to choose from
+        train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--steps", "0",
+                            "--warm-start", str(tmp_path / "plain" / "export")])
+
 def test_a_long_thin_drawing_is_shrunk_before_it_is_squared():
     """Squaring a 6000x300 drawing at full size would allocate 6000x6000; it is shrunk first."""
     import resource

@@ -174,6 +174,21 @@ def training_settings(args: argparse.Namespace) -> dict:
     return {k: plain(v) for k, v in sorted(vars(args).items()) if k not in SESSION_FLAGS}
 
 
+def modules_added(wanted: set[str], saved: set[str]) -> list[str] | str:
+    """The modules of a network (its state-dict keys `wanted`) that saved weights (keys `saved`) hold nothing
+    of, e.g. a head a newer flag adds; or, if a missing weight belongs to a module the saved weights do hold
+    (a half-saved layer, a buffer of the network itself), that weight's key."""
+    added = set()
+    for key in sorted(wanted - saved):
+        parts = key.split(".")
+        prefixes = [".".join(parts[:n]) for n in range(1, len(parts))]
+        fresh = next((p for p in prefixes if not any(k.startswith(p + ".") for k in saved)), None)
+        if fresh is None:
+            return key
+        added.add(fresh)
+    return sorted(added)
+
+
 class Run:
     """One training run: the accelerator, the run folder, the step counter, logging and checkpoints."""
 
@@ -328,7 +343,10 @@ class Run:
         self.average = AveragedModel(self.exported, multi_avg_fn=get_ema_multi_avg_fn(self.args.ema), use_buffers=True)
         saved = (self.warm_start_folder or self.checkpoint_dir()) / "ema.safetensors"
         if (self.args.resume or self.warm_start_folder) and saved.exists():
-            self.average.load_state_dict(load_file(saved, device=str(self.device)))
+            weights, current = load_file(saved, device=str(self.device)), self.average.state_dict()
+            if self.warm_start_folder and set(weights) < set(current):
+                weights = {**current, **weights}  # a module the run adds (warm_start checked which) starts as it is
+            self.average.load_state_dict(weights)
 
     def inference_model(self, model: nn.Module) -> nn.Module:
         """The weights to sample and export: the moving average with --ema, else the model itself."""
@@ -431,8 +449,9 @@ class Run:
         model.safetensors, model_1.safetensors, ...), or from an export (config.json beside model.safetensors):
         the exported module's weights into the first prepared module, the generator (or the finisher), the
         others (discriminators) starting fresh. A tensor saved with 1 row where n are wanted is repeated
-        (a discriminator given one output per style starts as the one it had); any other mismatch is an error
-        that names the tensor."""
+        (a discriminator given one output per style starts as the one it had); a whole module the saved
+        weights lack (a head this run's flags add, such as --palette-global's) starts fresh and is named; any
+        other mismatch is an error that names the tensor."""
         export = (Path(folder) / "config.json").exists()  # an export holds the generator only
         for i, module in enumerate(self.accelerator._models):
             path = Path(folder) / ("model.safetensors" if i == 0 else f"model_{i}.safetensors")
@@ -442,10 +461,10 @@ class Run:
                 raise SystemExit(f"--warm-start: {path} does not exist (a run's checkpoint folder or an export is wanted)")
             target = self.accelerator.unwrap_model(module)
             saved = load_file(path, device=str(self.device))
-            if export and set(saved) != set(target.state_dict()):
+            if export and not set(saved) <= set(target.state_dict()):
                 # an export is the network itself; a trainer may prepare a wrapper holding it as `.model`
                 inner = getattr(target, "model", None)
-                if not isinstance(inner, nn.Module) or set(saved) != set(inner.state_dict()):
+                if not isinstance(inner, nn.Module) or not set(saved) <= set(inner.state_dict()):
                     raise SystemExit(f"--warm-start: the export {folder} is not this run's network (its weights "
                                      f"do not match the module this trainer prepares first)")
                 target = inner
@@ -458,7 +477,15 @@ class Run:
             if mismatched:
                 raise SystemExit(f"--warm-start: {path} holds {mismatched[0]} as {tuple(saved[mismatched[0]].shape)}, "
                                  f"this run's is {tuple(wanted[mismatched[0]].shape)}")
-            target.load_state_dict(saved)  # strict: a missing or extra key is an error
+            extra = sorted(set(saved) - set(wanted))
+            if extra:
+                raise SystemExit(f"--warm-start: {path} holds {extra[0]}, which this run's network does not have")
+            added = modules_added(set(wanted), set(saved))
+            if isinstance(added, str):
+                raise SystemExit(f"--warm-start: {path} lacks {added}, which this run's network has")
+            target.load_state_dict(saved, strict=False)  # what is missing is whole modules (checked above)
+            if added:
+                self.accelerator.print(f"--warm-start: {', '.join(added)} not in {path}: starts fresh")
         # the card then lists every session the weights come from: a checkpoint's run.json, or an export's
         # training.json (an export's weights are the prepared module's, in fp16)
         state, card = Path(folder) / "run.json", Path(folder) / "training.json"
