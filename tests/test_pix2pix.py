@@ -451,7 +451,6 @@ def test_a_run_warm_starts_from_an_export_with_a_fresh_discriminator(tmp_path, c
         train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--steps", "0", "--warm-start", str(tmp_path / "noto")])
 
 
-
 def test_a_palette_global_run_warm_starts_from_one_without_the_head(tmp_path, capsys):
     """--palette-global adds a head: warm-started from a palette run without it (an export, or a checkpoint
     with its moving average), every saved weight loads, the head starts fresh and the run says so; a
@@ -480,13 +479,18 @@ def test_a_palette_global_run_warm_starts_from_one_without_the_head(tmp_path, ca
         assert {k for k in exported if k.startswith("palette_global_head")} == {"palette_global_head.weight",
                                                                                  "palette_global_head.bias"}
         assert all(torch.equal(exported[k], saved[k]) for k in saved), source.name
-    assert modules_added({"a.w", "a.b", "head.w"}, {"a.w", "a.b"}) == ["head"]
-    assert modules_added({"a.w", "a.b"}, {"a.w"}) == "a.b"  # part of a module: an error, not a fresh start
-    assert modules_added({"palette", "a.w"}, {"a.w"}) == "palette"  # the network's own buffer
+    assert modules_added({"a.w", "a.b", "head.w"}, {"a.w", "a.b"}, ("head",)) == ["head"]
+    assert modules_added({"a.w", "a.b", "head.w"}, {"a.w", "a.b"}) == "head.w"  # not optional: a deeper network
+    assert modules_added({"a.w", "a.b", "head.w"}, {"a.w", "head.w"}, ("head",)) == "a.b"  # a half-saved module
+    assert modules_added({"palette", "a.w"}, {"a.w"}, ("head",)) == "palette"  # the network's own buffer
+    with pytest.raises(SystemExit, match="holds palette_global_head"):  # the other way: the head has nowhere to go
+        train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--steps", "0",
+                            "--warm-start", str(tmp_path / "warm-checkpoint" / "checkpoint")])
     train_pix2pix.main([*plain, "--out", str(tmp_path / "plain"), "--steps", "1"])
     with pytest.raises(SystemExit, match="lacks palette"):  # a run without a palette has no colours to choose from
         train_pix2pix.main([*common, "--out", str(tmp_path / "bad"), "--steps", "0",
                             "--warm-start", str(tmp_path / "plain" / "export")])
+
 
 def test_a_long_thin_drawing_is_shrunk_before_it_is_squared():
     """Squaring a 6000x300 drawing at full size would allocate 6000x6000; it is shrunk first."""

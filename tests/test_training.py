@@ -87,6 +87,16 @@ def test_push_to_hub_uploads_what_the_core_then_loads(dataroot, tmp_path, fake_h
     assert np.array_equal(np.asarray(from_hub.translate(image)), np.asarray(translator.load(str(export)).translate(image)))
 
 
+
+def test_a_deeper_network_does_not_warm_start_from_a_shallower_one(dataroot, tmp_path):
+    """Extra residual blocks are not an optional head: warm-starting 2 blocks from a 1-block run is refused
+    (random blocks inserted mid-network would only be a printed line otherwise)."""
+    train_cyclegan.main(["--dataroot", str(dataroot), "--out", str(tmp_path / "one"), "--steps", "1", *TINY])
+    for source in ("export", "checkpoint"):
+        with pytest.raises(SystemExit, match=r"lacks (model\.)?g_ab\.blocks\.1\."):
+            train_cyclegan.main(["--dataroot", str(dataroot), "--out", str(tmp_path / "two"), "--steps", "0", *TINY,
+                                 "--n-blocks", "2", "--warm-start", str(tmp_path / "one" / source)])
+
 def test_resume_continues_the_same_run(dataroot, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--dataroot", str(dataroot), "--out", str(out), *TINY, "--save-every", "2"]

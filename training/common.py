@@ -174,18 +174,16 @@ def training_settings(args: argparse.Namespace) -> dict:
     return {k: plain(v) for k, v in sorted(vars(args).items()) if k not in SESSION_FLAGS}
 
 
-def modules_added(wanted: set[str], saved: set[str]) -> list[str] | str:
-    """The modules of a network (its state-dict keys `wanted`) that saved weights (keys `saved`) hold nothing
-    of, e.g. a head a newer flag adds; or, if a missing weight belongs to a module the saved weights do hold
-    (a half-saved layer, a buffer of the network itself), that weight's key."""
+def modules_added(wanted: set[str], saved: set[str], optional: tuple[str, ...] = ()) -> list[str] | str:
+    """The `optional` modules of a network (its state-dict keys `wanted`; e.g. a head a flag adds) that saved
+    weights (keys `saved`) hold nothing of; or the key of the first missing weight that is not in one of them
+    (a deeper network's extra block, a half-saved layer, a buffer of the network itself: not a fresh start)."""
     added = set()
     for key in sorted(wanted - saved):
-        parts = key.split(".")
-        prefixes = [".".join(parts[:n]) for n in range(1, len(parts))]
-        fresh = next((p for p in prefixes if not any(k.startswith(p + ".") for k in saved)), None)
-        if fresh is None:
+        module = next((m for m in optional if key.startswith(m + ".")), None)
+        if module is None or any(k.startswith(module + ".") for k in saved):
             return key
-        added.add(fresh)
+        added.add(module)
     return sorted(added)
 
 
@@ -345,7 +343,13 @@ class Run:
         if (self.args.resume or self.warm_start_folder) and saved.exists():
             weights, current = load_file(saved, device=str(self.device)), self.average.state_dict()
             if self.warm_start_folder and set(weights) < set(current):
-                weights = {**current, **weights}  # a module the run adds (warm_start checked which) starts as it is
+                # the average holds `module.` + the network's keys: an optional module the run adds starts as it is
+                missing = modules_added({k.removeprefix("module.") for k in current},
+                                        {k.removeprefix("module.") for k in weights},
+                                        getattr(self.exported, "optional_modules", ()))
+                if isinstance(missing, str):
+                    raise SystemExit(f"--warm-start: {saved} lacks {missing}, which this run's network has")
+                weights = {**current, **weights}
             self.average.load_state_dict(weights)
 
     def inference_model(self, model: nn.Module) -> nn.Module:
@@ -449,9 +453,9 @@ class Run:
         model.safetensors, model_1.safetensors, ...), or from an export (config.json beside model.safetensors):
         the exported module's weights into the first prepared module, the generator (or the finisher), the
         others (discriminators) starting fresh. A tensor saved with 1 row where n are wanted is repeated
-        (a discriminator given one output per style starts as the one it had); a whole module the saved
-        weights lack (a head this run's flags add, such as --palette-global's) starts fresh and is named; any
-        other mismatch is an error that names the tensor."""
+        (a discriminator given one output per style starts as the one it had); a module the network lists as
+        optional (`optional_modules`: a head a flag adds, such as pix2pix's --palette-global) that the saved
+        weights lack starts fresh and is named; any other mismatch is an error that names the tensor."""
         export = (Path(folder) / "config.json").exists()  # an export holds the generator only
         for i, module in enumerate(self.accelerator._models):
             path = Path(folder) / ("model.safetensors" if i == 0 else f"model_{i}.safetensors")
@@ -461,6 +465,8 @@ class Run:
                 raise SystemExit(f"--warm-start: {path} does not exist (a run's checkpoint folder or an export is wanted)")
             target = self.accelerator.unwrap_model(module)
             saved = load_file(path, device=str(self.device))
+            if not saved:
+                raise SystemExit(f"--warm-start: {path} holds no weights")
             if export and not set(saved) <= set(target.state_dict()):
                 # an export is the network itself; a trainer may prepare a wrapper holding it as `.model`
                 inner = getattr(target, "model", None)
@@ -480,10 +486,10 @@ class Run:
             extra = sorted(set(saved) - set(wanted))
             if extra:
                 raise SystemExit(f"--warm-start: {path} holds {extra[0]}, which this run's network does not have")
-            added = modules_added(set(wanted), set(saved))
+            added = modules_added(set(wanted), set(saved), getattr(target, "optional_modules", ()))
             if isinstance(added, str):
                 raise SystemExit(f"--warm-start: {path} lacks {added}, which this run's network has")
-            target.load_state_dict(saved, strict=False)  # what is missing is whole modules (checked above)
+            target.load_state_dict(saved, strict=False)  # what is missing is whole optional modules (checked above)
             if added:
                 self.accelerator.print(f"--warm-start: {', '.join(added)} not in {path}: starts fresh")
         # the card then lists every session the weights come from: a checkpoint's run.json, or an export's

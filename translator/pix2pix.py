@@ -225,6 +225,9 @@ class Pix2Pix(HubModel):
     and `palette_strokes=True` each stroke pixel's colour too; `palette_global=True` adds a per-drawing term
     from the bottleneck to every palette score."""
 
+    # modules a training run may add to weights saved without them (--warm-start: they start fresh)
+    optional_modules = ("palette_global_head",)
+
     def __init__(self, image_size: int = 256, in_channels: int = 3, out_channels: int = 3, ngf: int = 64,
                  num_downs: int = 8, norm: str = "batch", dropout: float = 0.5, domain_a: str = "A",
                  domain_b: str = "B", input_kind: str = "image", test_dropout: bool = False,
