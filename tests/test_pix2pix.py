@@ -1105,6 +1105,50 @@ def test_palette_global_adds_one_per_drawing_term_from_the_bottleneck_to_every_s
         Pix2Pix(64, num_downs=6, input_kind="sketch", region_colours=True, palette_global=True)
 
 
+
+def test_palette_readings_average_the_scores_over_the_drawing_with_widened_strokes_and_the_same_through_onnx(
+        tmp_path):
+    """palette_readings=3: a region's scores are the mean of the drawing's own scores and those of the drawing
+    with its strokes widened by 1 and 2 pixels each side (a min over 3x3 and 5x5), every reading's global term
+    included; the regressed output and the regions stay the drawing's own; a saved config round-trips and
+    the ONNX fast path gives the same image; 1 reading is the model as trained."""
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    model = Pix2Pix(64, ngf=8, num_downs=6, domain_a="noto-sketch", domain_b="noto", input_kind="sketch",
+                    region_colours=True, palette_size=3, palette_temperature=0.5, palette_global=True,
+                    palette_readings=3)
+    with torch.no_grad():
+        model.palette.copy_(torch.tensor([(1.0, -1.0, -1.0), (-1.0, -1.0, 1.0), (0.9, 0.6, -0.8)]))
+        model.palette_global_head.weight.normal_(0, 1)
+    model.half().save_pretrained(tmp_path / "p2p")
+    drawing = Image.open(ROOT / "assets/examples/pix2pix/hand-drawn-star.png")
+    eager, fast, x, y, scores, raw, _ = through_a_saved_palette_model(tmp_path / "p2p", drawing)
+    assert eager.config["palette_readings"] == 3 and eager.model.palette_readings == 3
+    net = eager.model
+    with torch.no_grad():
+        widened = [-F.max_pool2d(-x, 2 * w + 1, 1, w) for w in range(3)]
+        readings = [net.palette_scores(*net.generator.features(d, with_bottleneck=True)) for d in widened]
+    regions = enclosed_regions(x)[0]
+    assert (regions > 0).sum() > 100  # the star encloses its middle
+    for n in regions.unique().tolist():
+        if n > 0:
+            want = torch.stack([r[0][:, regions == n].mean(1) for r in readings]).mean(0)
+            inside = scores[0][:, regions == n]
+            assert torch.allclose(inside, want[:, None].expand_as(inside), atol=1e-3)
+    alone = readings[0][0][:, regions > 0].mean(1)  # the drawing's own reading differs: the others count
+    assert (alone - scores[0][:, regions > 0].mean(1)).abs().max() > 1e-2
+    assert torch.equal(y[0][:, regions == 0], raw[0][:, regions == 0])  # outside and strokes: the regressed output
+    a, b = (np.asarray(t.translate(drawing), dtype=float) for t in (eager, fast))
+    assert fast.last_fast and np.abs(a - b).max() <= 3
+    with torch.no_grad():
+        net.palette_readings = 1
+        _, one = net(x, with_scores=True)
+    assert torch.allclose(one[0][:, regions > 0].mean(1), alone, atol=1e-3)
+    with pytest.raises(ValueError, match="palette_readings"):
+        Pix2Pix(64, num_downs=6, input_kind="sketch", region_colours=True, palette_readings=2)
+    with pytest.raises(ValueError, match="palette_readings"):
+        Pix2Pix(64, num_downs=6, input_kind="sketch", region_colours=True, palette_size=2, palette_readings=5)
+
 def test_palette_pixels_are_the_enclosed_regions_and_with_strokes_the_strokes_too():
     drawing = torch.ones(1, 3, 8, 8)
     drawing[0, :, 1:7, 1] = drawing[0, :, 1:7, 6] = drawing[0, :, 1, 1:7] = drawing[0, :, 6, 1:7] = -1  # a square
@@ -1224,6 +1268,13 @@ def test_a_resumed_palette_run_keeps_its_checkpoints_palette(tmp_path):
     train_pix2pix.palette_choice_loss(scores, colour_by_region(target, regions=regions), regions.unsqueeze(1) > 0,
                                       trained.palette).backward()
     assert trained.palette_global_head.weight.grad.abs().sum() > 0
+    # --palette-readings: trained on one reading, exported asking for three
+    read = train_pix2pix.main([*args, "--out", str(tmp_path / "read"), "--steps", "1", "--palette-readings", "3"])
+    assert read.palette_readings == 1
+    assert json.loads((tmp_path / "read" / "export" / "config.json").read_text())["palette_readings"] == 3
+    assert translator.load(str(tmp_path / "read" / "export"), warm_up=False).model.palette_readings == 3
+    with pytest.raises(SystemExit):
+        train_pix2pix.main([*args[:-5], "--save-every", "2", "--out", str(tmp_path / "bad"), "--palette-readings", "2"])
 
 
 def test_region_colours_keep_their_dtype_and_a_large_regions_mean_in_half_precision():

@@ -439,7 +439,8 @@ def test_recipes_reproduce_the_shipped_models_settings():
             if key in vars(args):
                 assert getattr(args, key) == value, (name, key)
         for key in ("image_size", "ngf", "n_blocks", "num_downs", "norm", "inner_norm", "region_colours",
-                    "palette_size", "palette_temperature", "palette_strokes", "palette_stroke_width", "palette_global"):
+                    "palette_size", "palette_temperature", "palette_strokes", "palette_stroke_width", "palette_global",
+                    "palette_readings"):
             if key in config:
                 assert getattr(args, key) == config[key], (name, key)
         for key in ("simple_drawings", "zoom_out"):  # drawing augmentations, in the card's training.json

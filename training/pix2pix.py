@@ -142,6 +142,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                           "each region's colour choice")
     net.add_argument("--palette-temperature", type=float, default=0.38,
                      help="softmax temperature of the palette's weighted mean (lower: nearer the likeliest colour)")
+    net.add_argument("--palette-readings", type=int, default=1, metavar="N",
+                     help="with --palette-size: the exported model averages its palette scores over N readings of "
+                          "the drawing, its strokes widened by 0, 1, ... pixels (translator.pix2pix, "
+                          "palette_readings); training reads each drawing once")
     loss = parser.add_argument_group("losses (the paper's)")
     loss.add_argument("--lambda-l1", type=float, default=100.0)
     loss.add_argument("--lambda-gan", type=float, default=1.0, help="0 = L1-only (no discriminator)")
@@ -196,6 +200,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                      "--palette-strokes with width 1)")
     if args.palette_global and not args.palette_size:
         parser.error("--palette-global adds to the palette's scores: it goes with --palette-size")
+    if not 1 <= args.palette_readings <= 4 or (args.palette_readings > 1 and not args.palette_size):
+        parser.error("--palette-readings is 1 to 4 readings of the drawing for the palette's scores: more than 1 "
+                     "goes with --palette-size")
     if args.palette_rebalance and not args.palette_size:
         parser.error("--palette-rebalance weighs the palette's cross-entropy: it goes with --palette-size")
     if args.num_downs is None:
@@ -237,7 +244,8 @@ def main(argv=None) -> Pix2Pix:
                     inner_norm=args.inner_norm, region_colours=args.region_colours,
                     palette_size=args.palette_size, palette_temperature=args.palette_temperature,
                     palette_strokes=args.palette_strokes, palette_stroke_width=args.palette_stroke_width,
-                    palette_global=args.palette_global)
+                    palette_global=args.palette_global, palette_readings=args.palette_readings)
+    model.palette_readings = 1  # what is trained is one reading; the export's config asks for --palette-readings
     init_weights(model, layer_norm_scale=args.layer_norm_scale)
     if args.palette_size:  # before the resume: a checkpoint's (or warm start's) palette then wins over this one
         region_samples, region_areas = region_colour_samples(train_set)

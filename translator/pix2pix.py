@@ -233,7 +233,7 @@ class Pix2Pix(HubModel):
                  domain_b: str = "B", input_kind: str = "image", test_dropout: bool = False,
                  inside_channel: bool = False, inner_norm: str | None = None, region_colours: bool = False,
                  palette_size: int = 0, palette_temperature: float = 0.38, palette_strokes: bool = False,
-                 palette_stroke_width: int = 1, palette_global: bool = False):
+                 palette_stroke_width: int = 1, palette_global: bool = False, palette_readings: int = 1):
         """test_dropout: keep dropout on at inference, as the official test does (read by the translator).
         inner_norm: another norm for the two levels next to the bottleneck (UNetGenerator).
         region_colours: each region the drawing encloses gets its mean output colour (no weights: the option can
@@ -247,7 +247,12 @@ class Pix2Pix(HubModel):
         palette_stroke_width: with palette_strokes, only strokes of solid ink this wide (odd) are chosen, the
         dots a person draws for eyes; thinner lines stay regressed. 1: every stroke pixel.
         palette_global: every pixel's palette scores also get a per-drawing term, a linear layer on the
-        bottleneck's spatial mean (the module docstring says why)."""
+        bottleneck's spatial mean (the module docstring says why).
+        palette_readings: the palette scores are the mean of this many readings of the drawing, its strokes
+        widened by 0, 1, 2, ... pixels on each side (no weights: an inference choice, 1 in training). Why: a
+        person's pen may be thinner than any training drawing's, and a choice that reads the drawing also reads
+        its stroke width (docs/experiments.md, "Twenty-sixth session"); the regressed output, the regions and
+        the chosen pixels stay the drawing's own."""
         super().__init__()
         if input_kind not in ("image", "sketch"):
             raise ValueError(f"input_kind must be 'image' or 'sketch', not {input_kind!r}")
@@ -267,9 +272,11 @@ class Pix2Pix(HubModel):
             raise ValueError(f"palette_temperature must be in (0, 10], not {palette_temperature}")
         if palette_global and not palette_size:
             raise ValueError("palette_global adds to the palette's scores: it needs palette_size")
+        if not 1 <= palette_readings <= 4 or (palette_readings > 1 and not palette_size):
+            raise ValueError("palette_readings is 1 to 4 readings of the drawing, and more than 1 needs palette_size")
         self.inside_channel, self.region_colours = inside_channel, region_colours
         self.palette_temperature, self.palette_strokes = palette_temperature, palette_strokes
-        self.palette_stroke_width = palette_stroke_width
+        self.palette_stroke_width, self.palette_readings = palette_stroke_width, palette_readings
         self.generator = UNetGenerator(in_channels + inside_channel, out_channels, ngf, num_downs, norm, dropout,
                                        inner_norm)
         if palette_size:
@@ -303,13 +310,21 @@ class Pix2Pix(HubModel):
             regions = enclosed_regions(x)
         if self.palette_head is None:
             return colour_by_region(output, regions=regions), None
-        scores = self.palette_head(features)
-        if self.palette_global_head is not None:  # the bottleneck's mean: 1x1 unless image_size > 2**num_downs
-            scores = scores + self.palette_global_head(bottleneck.mean((2, 3)))[:, :, None, None]
-        scores = colour_by_region(scores, regions=regions)
+        scores = self.palette_scores(features, bottleneck)
+        for widen in range(1, self.palette_readings):  # the strokes widened (a min over the window keeps greys)
+            wider = -F.max_pool2d(-x, 2 * widen + 1, 1, widen)
+            scores = scores + self.palette_scores(*self.generator.features(self.condition(wider), with_bottleneck=True))
+        scores = colour_by_region(scores / self.palette_readings, regions=regions)
         chosen = palette_colours(scores, self.palette, self.palette_temperature)
         pixels = palette_pixels(x, regions, self.palette_strokes, self.palette_stroke_width)
         return torch.where(pixels, chosen, output), scores
+
+    def palette_scores(self, features: torch.Tensor, bottleneck: torch.Tensor) -> torch.Tensor:
+        """Each pixel's palette scores from the U-Net's features (and with palette_global its bottleneck)."""
+        scores = self.palette_head(features)
+        if self.palette_global_head is not None:  # the bottleneck's mean: 1x1 unless image_size > 2**num_downs
+            scores = scores + self.palette_global_head(bottleneck.mean((2, 3)))[:, :, None, None]
+        return scores
 
 
 def per_image_statistics(module: nn.Module) -> None:
