@@ -1140,7 +1140,10 @@ def test_palette_readings_average_the_scores_over_the_drawing_with_widened_strok
     assert torch.equal(y[0][:, regions == 0], raw[0][:, regions == 0])  # outside and strokes: the regressed output
     a, b = (np.asarray(t.translate(drawing), dtype=float) for t in (eager, fast))
     assert fast.last_fast and np.abs(a - b).max() <= 3
-    with torch.no_grad():
+    heart = eager.prepare_drawing(ROOT / "assets/examples/pix2pix/hand-drawn-heart.png")[0]
+    with torch.no_grad():  # in a batch, each drawing's readings are its own
+        both = net(torch.cat([x, heart]))
+        assert torch.allclose(both[0], y[0], atol=1e-4) and torch.allclose(both[1], net(heart)[0], atol=1e-4)
         net.palette_readings = 1
         _, one = net(x, with_scores=True)
     assert torch.allclose(one[0][:, regions > 0].mean(1), alone, atol=1e-3)
@@ -1229,7 +1232,7 @@ def test_the_palette_is_k_means_of_the_training_targets_region_colours(tmp_path)
         train_pix2pix.k_means(samples, 9)
 
 
-def test_a_resumed_palette_run_keeps_its_checkpoints_palette(tmp_path):
+def test_a_resumed_palette_run_keeps_its_checkpoints_palette(tmp_path, capsys):
     colours = [(250, 200, 30), (40, 90, 220), (220, 30, 40), (30, 160, 60)]
     drawings = tmp_path / "drawings"  # apart from the run folder, whose sample grids are PNGs too
     drawings.mkdir()
@@ -1273,8 +1276,10 @@ def test_a_resumed_palette_run_keeps_its_checkpoints_palette(tmp_path):
     assert read.palette_readings == 1
     assert json.loads((tmp_path / "read" / "export" / "config.json").read_text())["palette_readings"] == 3
     assert translator.load(str(tmp_path / "read" / "export"), warm_up=False).model.palette_readings == 3
-    with pytest.raises(SystemExit):
-        train_pix2pix.main([*args[:-5], "--save-every", "2", "--out", str(tmp_path / "bad"), "--palette-readings", "2"])
+    for bad in (["--palette-readings", "2"], ["--region-colours", "--palette-size", "3", "--palette-readings", "5"]):
+        with pytest.raises(SystemExit):
+            train_pix2pix.main([*args[:-5], "--out", str(tmp_path / "bad"), *bad])
+        assert "--palette-readings is 1 to 4 readings" in capsys.readouterr().err
 
 
 def test_region_colours_keep_their_dtype_and_a_large_regions_mean_in_half_precision():
@@ -1321,6 +1326,7 @@ def test_palette_fit_scores_a_drawing_blind_choice_at_the_colours_entropy_and_a_
     blind = {r["split"]: r for r in rows if r["model"].endswith("blind")}
     sure = {r["split"]: r for r in rows if r["model"].endswith("sure")}
     assert len(rows) == 4 and "palette_size 0" in capsys.readouterr().err  # the plain model is skipped, said so
+    assert {r["readings"] for r in rows} == {1}
     assert blind["train"]["drawings"] == 2 and blind["train"]["colour_entropy"] < 1e-6
     assert blind["train"]["cross_entropy"] == pytest.approx(math.log(2), abs=1e-4)
     assert blind["test"]["colour_entropy"] == pytest.approx(math.log(2), abs=0.02)  # two near-equal discs

@@ -88,8 +88,10 @@ def main(argv=None) -> list[dict]:
         except TranslatorError as error:
             parser.error(f"{name}: {error}")
     rows = []
-    print("| model | split | drawings | cross-entropy | colour entropy | top probability | accuracy |")
-    print("|---|---|---|---|---|---|---|")
+    # readings: the model's palette_readings as configured (a shipped model may average widened readings;
+    # its run's own export reads once)
+    print("| model | readings | split | drawings | cross-entropy | colour entropy | top probability | accuracy |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, loaded in models.items():
         loaded.model.eval()  # a test_dropout model's dropout too
         if loaded.model.palette_head is None:
@@ -97,9 +99,10 @@ def main(argv=None) -> list[dict]:
             continue
         for split in splits:
             pairs = SketchPairs(args.data / split, loaded.image_size, augment=False)
-            row = {"model": name, "split": split, **palette_fit(loaded.model, pairs, args.count)}
+            row = {"model": name, "readings": loaded.model.palette_readings, "split": split,
+                   **palette_fit(loaded.model, pairs, args.count)}
             rows.append(row)
-            print(f"| {name} | {split} | {row['drawings']} | {row['cross_entropy']:.3f} | {row['colour_entropy']:.3f} "
+            print(f"| {name} | {row['readings']} | {split} | {row['drawings']} | {row['cross_entropy']:.3f} | {row['colour_entropy']:.3f} "
                   f"| {row['top_probability']:.3f} | {row['accuracy']:.3f} |", flush=True)
     return rows
 
