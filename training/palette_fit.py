@@ -102,8 +102,8 @@ def main(argv=None) -> list[dict]:
             row = {"model": name, "readings": loaded.model.palette_readings, "split": split,
                    **palette_fit(loaded.model, pairs, args.count)}
             rows.append(row)
-            print(f"| {name} | {row['readings']} | {split} | {row['drawings']} | {row['cross_entropy']:.3f} | {row['colour_entropy']:.3f} "
-                  f"| {row['top_probability']:.3f} | {row['accuracy']:.3f} |", flush=True)
+            print(f"| {name} | {row['readings']} | {split} | {row['drawings']} | {row['cross_entropy']:.3f} "
+                  f"| {row['colour_entropy']:.3f} | {row['top_probability']:.3f} | {row['accuracy']:.3f} |", flush=True)
     return rows
 
 
